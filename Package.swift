@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+// Lesion: unit-ablation experiments on CNNs, scripted in Lua 5.4, computed in Swift on OpenBLAS.
+import PackageDescription
+
+let package = Package(
+    name: "Lesion",
+    products: [
+        .executable(name: "lesion", targets: ["lesion"]),
+        .executable(name: "lesion-bench", targets: ["lesion-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C edges
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "LuaShim", dependencies: ["CLua"]),
+
+        // MARK: numeric core (no Lua)
+        .target(name: "LesionTensor", dependencies: ["COpenBLAS", "CZlib"]),
+
+        // MARK: Lua host and executables
+        .target(name: "LuaHost", dependencies: ["LesionTensor", "CLua", "LuaShim"]),
+        .executableTarget(name: "lesion", dependencies: [
+            "LuaHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "LesionTensor", "COpenBLAS"]),
+
+        // MARK: tests
+        .testTarget(name: "LesionTensorTests", dependencies: ["LesionTensor"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "LesionTensor", "CLua", "LuaShim"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,160 @@
+// LesionTensor: Lesion's numeric base. A float32, contiguous, row-major Tensor; kernels on
+// OpenBLAS; a counter-based RNG; .npy files. No Lua here: indices are 0-based, errors are
+// typed Swift errors (TensorError) that the Lua host turns into Lua errors.
+import Foundation
+import Synchronization
+
+// MARK: - storage
+
+/// A 64-byte-aligned float buffer. Several tensors may share one (reshape is a view).
+public final class TensorStorage: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Float>
+    public let capacity: Int
+
+    /// Bytes held by all live storages of the process, and how many there are.
+    static let liveBytes = Atomic<Int>(0)
+    static let liveCount = Atomic<Int>(0)
+
+    init(capacity: Int, zeroed: Bool) throws(TensorError) {
+        let bytes = max(capacity, 1) * MemoryLayout<Float>.stride
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            throw TensorError(.memory, "cannot allocate \(bytes) bytes for \(capacity) elements")
+        }
+        if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+        base = raw.bindMemory(to: Float.self, capacity: max(capacity, 1))
+        self.capacity = capacity
+        TensorStorage.liveBytes.add(bytes, ordering: .relaxed)
+        TensorStorage.liveCount.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        TensorStorage.liveBytes.subtract(max(capacity, 1) * MemoryLayout<Float>.stride, ordering: .relaxed)
+        TensorStorage.liveCount.subtract(1, ordering: .relaxed)
+        free(base)
+    }
+}
+
+// MARK: - Tensor
+
+public final class Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public let count: Int
+    public let storage: TensorStorage
+    let offset: Int
+
+    /// The first element. Elements are contiguous and row-major.
+    @inline(__always) public var data: UnsafeMutablePointer<Float> { storage.base + offset }
+    public var rank: Int { shape.count }
+
+    /// Largest number of elements a tensor may hold (16 GiB of floats).
+    public static let maxElements = 1 << 32
+
+    /// A tensor of zeros. Throws on an invalid shape or when memory cannot be had.
+    public init(zeros shape: [Int]) throws(TensorError) {
+        count = try Tensor.checkShape(shape)
+        self.shape = shape
+        storage = try TensorStorage(capacity: count, zeroed: true)
+        offset = 0
+    }
+
+    /// A tensor whose elements the caller fills before reading.
+    public init(uninitialized shape: [Int]) throws(TensorError) {
+        count = try Tensor.checkShape(shape)
+        self.shape = shape
+        storage = try TensorStorage(capacity: count, zeroed: false)
+        offset = 0
+    }
+
+    public convenience init(repeating value: Float, shape: [Int]) throws(TensorError) {
+        try self.init(uninitialized: shape)
+        data.update(repeating: value, count: count)
+    }
+
+    public convenience init(shape: [Int], values: [Float]) throws(TensorError) {
+        try self.init(uninitialized: shape)
+        guard values.count == count else {
+            throw TensorError(.shape, "\(values.count) values given for shape \(Tensor.describe(shape))")
+        }
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// A view of another tensor's storage with a new shape of the same size.
+    init(view storage: TensorStorage, offset: Int, shape: [Int], count: Int) {
+        self.storage = storage
+        self.offset = offset
+        self.shape = shape
+        self.count = count
+    }
+
+    /// Validates a shape (at least one dimension, each at least 1, product within maxElements)
+    /// and returns its element count.
+    public static func checkShape(_ shape: [Int]) throws(TensorError) -> Int {
+        guard !shape.isEmpty else { throw TensorError(.shape, "a shape needs at least one dimension") }
+        var n = 1
+        for (d, s) in shape.enumerated() {
+            guard s >= 1 else {
+                throw TensorError(.shape, "size of dimension \(d) must be positive, got \(s)")
+            }
+            let (p, overflow) = n.multipliedReportingOverflow(by: s)
+            guard !overflow, p <= maxElements else {
+                throw TensorError(.shape, "shape \(describe(shape)) has more than \(maxElements) elements")
+            }
+            n = p
+        }
+        return n
+    }
+
+    /// `{2,3,4}`: how shapes are written in messages (the Lua notation of API.md).
+    public static func describe(_ shape: [Int]) -> String {
+        "{" + shape.map(String.init).joined(separator: ",") + "}"
+    }
+
+    /// Row-major strides of a shape.
+    public static func strides(_ shape: [Int]) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for d in stride(from: shape.count - 1, through: 0, by: -1) {
+            s[d] = acc
+            acc *= shape[d]
+        }
+        return s
+    }
+
+    /// Bytes and number of tensor storages alive in this process.
+    public static var liveBytes: Int { TensorStorage.liveBytes.load(ordering: .relaxed) }
+    public static var liveStorages: Int { TensorStorage.liveCount.load(ordering: .relaxed) }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
+    public func toArray() -> [Float] { Array(buffer) }
+
+    // MARK: element access
+
+    /// Flat offset of a multi-index (0-based); throws when out of range.
+    public func flatIndex(_ index: [Int]) throws(TensorError) -> Int {
+        guard index.count == rank else {
+            throw TensorError(.index, "\(index.count) indices given for a \(rank)-D tensor")
+        }
+        var flat = 0
+        for d in 0..<rank {
+            guard index[d] >= 0 && index[d] < shape[d] else {
+                throw TensorError(.index, "index \(index[d]) out of range for dimension \(d) of size \(shape[d])")
+            }
+            flat = flat * shape[d] + index[d]
+        }
+        return flat
+    }
+
+    public subscript(flat i: Int) -> Float {
+        get { data[i] }
+        set { data[i] = newValue }
+    }
+
+    public func copy() throws(TensorError) -> Tensor {
+        let t = try Tensor(uninitialized: shape)
+        t.data.update(from: data, count: count)
+        return t
+    }
+
+    public func fill(_ v: Float) { data.update(repeating: v, count: count) }
+}

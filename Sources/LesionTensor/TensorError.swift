@@ -1,0 +1,22 @@
+/// An error of the numeric core. `kind` lets a binding choose its wording; `message` says
+/// what was expected and what was found, without naming the caller.
+public struct TensorError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case shape      // shapes that do not fit
+        case index      // an index or dimension out of range
+        case value      // a bad scalar argument (negative size, NaN where a number is needed, ...)
+        case memory     // an allocation failed
+        case io         // a file could not be opened, read or written
+        case format     // a file's contents are not what its format says
+        case numeric    // a numerical routine failed (LAPACK info != 0, ...)
+    }
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}

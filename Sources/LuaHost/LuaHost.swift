@@ -1,0 +1,200 @@
+import CLua
+import Foundation
+import LuaShim
+import LesionTensor
+
+/// A script failed: the message (with the script's file and line) and a traceback.
+public struct ScriptError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Owns one lua_State with Lesion's modules loaded.
+public final class LuaHost {
+    public static let version = "0.1.0"
+
+    public let L: OpaquePointer
+    /// The folder holding `lesion/*.lua` (Lesion's Lua half).
+    public let luaDirectory: String
+
+    /// Full collections are forced when tensors' memory, which Lua's collector does not see,
+    /// grows past this; then it is reset to twice what survived.
+    var gcThreshold = 64 << 20
+    /// Unseeded random calls draw successive streams of `defaultSeed`.
+    var defaultSeed: UInt64 = 0
+    var randomCalls: UInt64 = 0
+
+    public init(luaDirectory: String? = LuaHost.findLuaDirectory()) throws {
+        guard let luaDirectory else {
+            throw ScriptError(message: "cannot find Lesion's Lua library (a folder holding lesion/prelude.lua); set LESION_LUA_PATH to the lua/ folder of a Lesion checkout or installation")
+        }
+        guard let L = luaL_newstate() else { throw ScriptError(message: "cannot create a Lua state (out of memory)") }
+        self.L = L
+        self.luaDirectory = luaDirectory
+        lesion_getextraspace(L).storeBytes(of: Unmanaged.passUnretained(self).toOpaque(), as: UnsafeMutableRawPointer.self)
+        luaL_openlibs(L)
+        let lua = Lua(L)
+        try run(code: "local d = ...; package.path = d .. '/?.lua;' .. d .. '/?/init.lua;' .. package.path",
+                name: "=(lesion)", args: [luaDirectory])
+        registerLesion(lua)
+        TensorBinding.register(lua)
+        try run(code: "require 'lesion.prelude'", name: "=(lesion)")
+    }
+
+    deinit { lua_close(L) }
+
+    /// The host that owns L.
+    static func from(_ L: OpaquePointer) -> LuaHost {
+        let p = lesion_getextraspace(L).load(as: UnsafeMutableRawPointer.self)
+        return Unmanaged<LuaHost>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    // MARK: - modules
+
+    /// Makes a table of functions the global `name` and `require "lesion.<name>"`-able.
+    func registerModule(_ lua: Lua, _ name: String, _ functions: [(String, LuaFunction)]) {
+        lua.newTable(record: Int32(functions.count))
+        for (fname, f) in functions {
+            lua.push(f)
+            lua.setField(-2, fname)
+        }
+        publish(lua, name)
+    }
+
+    /// Sets the table on top as global `name` and as package.loaded["lesion.<name>"]; pops it.
+    func publish(_ lua: Lua, _ name: String) {
+        _ = lua_getfield(L, lesion_registryindex(), LUA_LOADED_TABLE)
+        lua_pushvalue(L, -2)
+        lua.setField(-2, "lesion." + name)
+        lua.pop()
+        lua_setglobal(L, name)
+    }
+
+    func registerLesion(_ lua: Lua) {
+        lua.newTable()
+        lua.push(LuaHost.version)
+        lua.setField(-2, "version")
+        lua.push(LuaHost.threads as LuaFunction)
+        lua.setField(-2, "threads")
+        lua_pushvalue(L, -1)
+        lua_setglobal(L, "lesion")
+        _ = lua_getfield(L, lesion_registryindex(), LUA_LOADED_TABLE)
+        lua_pushvalue(L, -2)
+        lua.setField(-2, "lesion")
+        lua.pop(2)
+    }
+
+    /// lesion.threads(n?): returns the thread count; sets it first when n is given.
+    static let threads: LuaFunction = { L in
+        Lua.bind(L, "lesion.threads") { lua in
+            if let n = try lua.optInteger(1) {
+                guard n >= 1 && n <= 256 else { throw LuaArgError(1, "thread count must be in 1..256, got \(n)") }
+                try Threads.set(n)
+            }
+            lua.push(Threads.count)
+            return 1
+        }
+    }
+
+    /// Called after a tensor is pushed: forces a collection when tensors' memory has grown.
+    func noteTensorAllocation() {
+        let live = Tensor.liveBytes
+        if live > gcThreshold {
+            _ = lesion_gc_collect(L)
+            gcThreshold = max(64 << 20, 2 * Tensor.liveBytes)
+        }
+    }
+
+    // MARK: - running code
+
+    /// Runs a script file with `arg` set as lua.c does (arg[0] = script, arg[1...] = args),
+    /// the args also passed as `...`.
+    public func run(file: String, args: [String] = []) throws {
+        let lua = Lua(L)
+        lua.newTable(array: Int32(args.count), record: 1)
+        lua.push(file)
+        lua.setIndex(-2, 0)
+        for (i, a) in args.enumerated() {
+            lua.push(a)
+            lua.setIndex(-2, i + 1)
+        }
+        lua_setglobal(L, "arg")
+        try load(status: lesion_loadfile(L, file))
+        for a in args { lua.push(a) }
+        try call(nargs: Int32(args.count), nresults: 0)
+    }
+
+    /// Runs a chunk of code; returns its results converted with tostring.
+    @discardableResult
+    public func run(code: String, name: String = "=(command line)", args: [String] = []) throws -> [String] {
+        let base = lua_gettop(L)
+        let status = code.withCString { lesion_loadbuffer(L, $0, strlen($0), name) }
+        try load(status: status)
+        for a in args { Lua(L).push(a) }
+        try call(nargs: Int32(args.count), nresults: LUA_MULTRET)
+        var out: [String] = []
+        let lua = Lua(L)
+        if lua_gettop(L) > base {
+            for i in (base + 1)...lua_gettop(L) {
+                // tostring through Lua (pcall'd) so __tostring errors cannot escape.
+                out.append(describe(i))
+            }
+        }
+        lua_settop(L, base)
+        _ = lua
+        return out
+    }
+
+    func load(status: Int32) throws {
+        guard status == LUA_OK else {
+            let msg = Lua(L).string(at: -1) ?? "cannot load chunk"
+            lesion_pop(L, 1)
+            throw ScriptError(message: msg)
+        }
+    }
+
+    func call(nargs: Int32, nresults: Int32) throws {
+        let status = lesion_pcall_traceback(L, nargs, nresults)
+        guard status == LUA_OK else {
+            let msg = Lua(L).string(at: -1) ?? "(error object is not a string)"
+            lesion_pop(L, 1)
+            throw ScriptError(message: msg)
+        }
+    }
+
+    /// tostring(value at i), run protected.
+    func describe(_ i: Int32) -> String {
+        let abs = lua_absindex(L, i)
+        _ = lua_getglobal(L, "tostring")
+        lua_pushvalue(L, abs)
+        if lesion_pcall(L, 1, 1, 0) != LUA_OK {
+            defer { lesion_pop(L, 1) }
+            return "(error in __tostring: \(Lua(L).string(at: -1) ?? "?"))"
+        }
+        defer { lesion_pop(L, 1) }
+        return Lua(L).string(at: -1) ?? "?"
+    }
+
+    // MARK: - finding lua/
+
+    /// LESION_LUA_PATH, else a `lua` folder beside the executable, in ../share/lesion/, or in
+    /// any folder above it (a source tree, where SwiftPM builds into .build/<config>/).
+    public static func findLuaDirectory() -> String? {
+        let fm = FileManager.default
+        func holdsLesion(_ dir: String) -> Bool { fm.fileExists(atPath: dir + "/lesion/prelude.lua") }
+        if let env = ProcessInfo.processInfo.environment["LESION_LUA_PATH"], !env.isEmpty {
+            return holdsLesion(env) ? env : nil
+        }
+        let exe = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? "."
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent().standardizedFileURL
+        let candidates = [dir.path + "/lua", dir.deletingLastPathComponent().path + "/share/lesion/lua"]
+        for c in candidates where holdsLesion(c) { return c }
+        for _ in 0..<8 {
+            if holdsLesion(dir.path + "/lua") { return dir.path + "/lua" }
+            let up = dir.deletingLastPathComponent()
+            if up.path == dir.path { break }
+            dir = up
+        }
+        return nil
+    }
+}

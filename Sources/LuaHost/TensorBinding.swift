@@ -1,0 +1,369 @@
+// The `tensor` module and the methods of tensor userdata. Indices and dimensions arrive
+// 1-based, are checked here in Lua's terms, and are converted once before calling the core.
+import CLua
+import LuaShim
+import LesionTensor
+
+extension Tensor: LuaBindable {
+    public static var metatableName: String { "lesion.Tensor" }
+    public static var typeName: String { "tensor" }
+}
+
+extension Lua {
+    /// Pushes a tensor and lets the host account for its memory.
+    public func push(tensor t: Tensor) {
+        push(t)
+        LuaHost.from(L).noteTensorAllocation()
+    }
+
+    public func tensor(_ i: Int32) throws -> Tensor { try check(i, Tensor.self) }
+
+    /// A shape at argument i: a table of positive integers, or (with `varargs`) the integers
+    /// from i on. Returns the shape and the index of the first argument after it.
+    public func shape(_ i: Int32, varargs: Bool = true) throws -> (shape: [Int], next: Int32) {
+        if varargs && type(i) == LUA_TNUMBER {
+            var s: [Int] = []
+            var j = i
+            while type(j) == LUA_TNUMBER {
+                let v = try integer(j)
+                guard v >= 1 else { throw LuaArgError(j, "size must be a positive integer, got \(v)") }
+                s.append(v)
+                j += 1
+            }
+            try checkCount(s, i)
+            return (s, j)
+        }
+        guard type(i) == LUA_TTABLE else { throw argError(i, expected: "shape table") }
+        let n = rawLength(i)
+        guard n >= 1 else { throw LuaArgError(i, "a shape needs at least one dimension, got {}") }
+        var s: [Int] = []
+        for d in 1...n {
+            lua_rawgeti(L, i, lua_Integer(d))
+            defer { pop() }
+            var ok: Int32 = 0
+            let v = lua_tointegerx(L, -1, &ok)
+            guard ok != 0, v >= 1 else {
+                let got = type(-1) == LUA_TNUMBER ? (string(at: -1) ?? "?") : typeName(-1)
+                throw LuaArgError(i, "size of dimension \(d) must be a positive integer, got \(got)")
+            }
+            s.append(Int(v))
+        }
+        try checkCount(s, i)
+        return (s, i + 1)
+    }
+
+    func checkCount(_ s: [Int], _ i: Int32) throws {
+        do { _ = try Tensor.checkShape(s) } catch { throw LuaArgError(i, error.message) }
+    }
+
+    /// A 1-based dimension of t (negative counts from the end), returned 0-based.
+    public func dim(_ i: Int32, of t: Tensor, extra: Int = 0) throws -> Int {
+        let d = try integer(i)
+        let n = t.rank + extra
+        let z = d < 0 ? d + n : d - 1
+        guard z >= 0 && z < n else { throw LuaArgError(i, "dimension \(d) out of range (1..\(n))") }
+        return z
+    }
+
+    /// A 1-based index into a dimension of size n, returned 0-based.
+    public func index(_ i: Int32, size n: Int) throws -> Int {
+        let v = try integer(i)
+        guard v >= 1 && v <= n else { throw LuaArgError(i, "index \(v) out of range (1..\(n))") }
+        return v - 1
+    }
+
+    /// Pushes 0-based indices as a tensor of 1-based values.
+    func pushIndices(_ idx: [Int], shape: [Int]) throws {
+        let t = try Tensor(uninitialized: shape)
+        for (k, v) in idx.enumerated() { t.data[k] = Float(v + 1) }
+        push(tensor: t)
+    }
+
+    /// Runs a core call whose shape errors are about argument `arg`.
+    func about<T>(_ arg: Int32, _ body: () throws(TensorError) -> T) throws -> T {
+        do { return try body() } catch { throw LuaArgError(arg, error.message) }
+    }
+}
+
+enum TensorBinding {
+    static func register(_ lua: Lua) {
+        lua.createMetatable(Tensor.self, methods: methods, metamethods: metamethods)
+        LuaHost.from(lua.L).registerModule(lua, "tensor", functions)
+    }
+
+    static let functions: [(String, LuaFunction)] = [
+        ("zeros", zeros), ("ones", ones), ("full", full), ("randn", randn), ("rand", rand),
+        ("arange", arange), ("eye", eye), ("from", from), ("load", load), ("cat", cat),
+        ("stack", stack), ("qr", qr), ("random_rotation", randomRotation),
+        ("manual_seed", manualSeed), ("allclose", allclose), ("memory", memory), ("is_tensor", isTensor),
+    ]
+
+    static let methods: [(String, LuaFunction)] = [
+        ("shape", shape), ("size", size), ("dim", dim), ("numel", numel), ("totable", totable),
+        ("get", get), ("set", set), ("reshape", reshape), ("t", transpose), ("select", select),
+        ("narrow", narrow), ("clone", clone), ("matmul", matmul), ("abs", abs), ("sqrt", sqrt),
+        ("exp", exp), ("log", log), ("relu", relu), ("clamp", clamp), ("sum", sum), ("mean", mean),
+        ("std", std), ("max", max), ("min", min), ("argmax", argmax), ("argmin", argmin), ("norm", norm),
+        ("sort", sort), ("save", save), ("fill", fill), ("item", item), ("dot", dot),
+    ]
+
+    static let metamethods: [(String, LuaFunction)] = [
+        ("__index", index), ("__newindex", newindex), ("__len", len), ("__tostring", tostring),
+        ("__add", add), ("__sub", sub), ("__mul", mul), ("__div", div), ("__unm", unm),
+    ]
+
+    // MARK: - making tensors
+
+    static func filled(_ L: OpaquePointer?, _ name: String, _ value: Float) -> Int32 {
+        Lua.bind(L, name) { lua in
+            let (s, next) = try lua.shape(1)
+            _ = try Options(lua, next, allowed: [])
+            lua.push(tensor: try Tensor(repeating: value, shape: s))
+            return 1
+        }
+    }
+
+    static let zeros: LuaFunction = { L in filled(L, "tensor.zeros", 0) }
+    static let ones: LuaFunction = { L in filled(L, "tensor.ones", 1) }
+
+    static let full: LuaFunction = { L in
+        Lua.bind(L, "tensor.full") { lua in
+            let (s, next) = try lua.shape(1, varargs: false)
+            let v = try lua.number(next)
+            lua.push(tensor: try Tensor(repeating: Float(v), shape: s))
+            return 1
+        }
+    }
+
+    /// The stream for a random call: `{seed = s}` gives stream 0 of s; no seed gives the next
+    /// stream of the host's default seed (tensor.manual_seed), so a script is reproducible.
+    static func stream(_ lua: Lua, _ opts: Options) throws -> RandomStream {
+        if let s = try opts.seed() { return RandomStream(seed: s) }
+        let host = LuaHost.from(lua.L)
+        host.randomCalls += 1
+        return RandomStream(seed: host.defaultSeed, stream: host.randomCalls)
+    }
+
+    static let randn: LuaFunction = { L in
+        Lua.bind(L, "tensor.randn") { lua in
+            let (s, next) = try lua.shape(1)
+            let opts = try Options(lua, next, allowed: ["seed", "mean", "std"])
+            let mean = Float(try opts.number("mean") ?? 0), sd = Float(try opts.number("std") ?? 1)
+            let t = try Tensor(uninitialized: s)
+            try stream(lua, opts).fillNormal(t.data, count: t.count, mean: mean, std: sd)
+            lua.push(tensor: t)
+            return 1
+        }
+    }
+
+    static let rand: LuaFunction = { L in
+        Lua.bind(L, "tensor.rand") { lua in
+            let (s, next) = try lua.shape(1)
+            let opts = try Options(lua, next, allowed: ["seed", "low", "high"])
+            let lo = Float(try opts.number("low") ?? 0), hi = Float(try opts.number("high") ?? 1)
+            guard lo < hi else { throw LuaArgError(next, "option 'low' (\(lo)) must be below 'high' (\(hi))") }
+            let t = try Tensor(uninitialized: s)
+            try stream(lua, opts).fillUniform(t.data, count: t.count, lo: lo, hi: hi)
+            lua.push(tensor: t)
+            return 1
+        }
+    }
+
+    static let manualSeed: LuaFunction = { L in
+        Lua.bind(L, "tensor.manual_seed") { lua in
+            let s = try lua.integer(1)
+            guard s >= 0 else { throw LuaArgError(1, "seed must be a non-negative integer, got \(s)") }
+            let host = LuaHost.from(lua.L)
+            host.defaultSeed = UInt64(s)
+            host.randomCalls = 0
+            return 0
+        }
+    }
+
+    /// arange(n): 0, 1, ..., n-1 (PyTorch's convention); arange(start, stop, step?): stop excluded.
+    static let arange: LuaFunction = { L in
+        Lua.bind(L, "tensor.arange") { lua in
+            var start = 0.0, stop: Double, step = 1.0
+            if lua.isNoneOrNil(2) {
+                stop = try lua.number(1)
+            } else {
+                start = try lua.number(1)
+                stop = try lua.number(2)
+                step = try lua.optNumber(3) ?? 1
+            }
+            guard step != 0, step.isFinite, start.isFinite, stop.isFinite else {
+                throw LuaRaise("tensor.arange: start, stop and step must be finite and step non-zero")
+            }
+            let n = Int(((stop - start) / step).rounded(.up))
+            guard n >= 1 else { throw LuaRaise("tensor.arange: the range from \(start) to \(stop) by \(step) is empty") }
+            guard n <= Tensor.maxElements else { throw LuaRaise("tensor.arange: \(n) elements is too many") }
+            let t = try Tensor(uninitialized: [n])
+            for i in 0..<n { t.data[i] = Float(start + Double(i) * step) }
+            lua.push(tensor: t)
+            return 1
+        }
+    }
+
+    static let eye: LuaFunction = { L in
+        Lua.bind(L, "tensor.eye") { lua in
+            let n = try lua.integer(1)
+            let m = try lua.optInteger(2) ?? n
+            guard n >= 1 else { throw LuaArgError(1, "size must be a positive integer, got \(n)") }
+            guard m >= 1 else { throw LuaArgError(2, "size must be a positive integer, got \(m)") }
+            let t = try lua.about(1) { () throws(TensorError) in try Tensor(zeros: [n, m]) }
+            for i in 0..<Swift.min(n, m) { t.data[i * m + i] = 1 }
+            lua.push(tensor: t)
+            return 1
+        }
+    }
+
+    /// tensor.from(nested table of numbers): the shape is read from the first elements and
+    /// every row is checked against it.
+    static let from: LuaFunction = { L in
+        Lua.bind(L, "tensor.from") { lua in
+            try lua.table(1)
+            var shape: [Int] = []
+            // Walk down first elements to find the shape.
+            lua_pushvalue(L, 1)
+            while lua.type(-1) == LUA_TTABLE {
+                let n = lua.rawLength(-1)
+                guard n >= 1 else { lua.pop(); throw LuaArgError(1, "empty table at depth \(shape.count + 1)") }
+                shape.append(n)
+                lua_rawgeti(L, -1, 1)
+                lesion_remove(L, -2)
+            }
+            lua.pop()
+            try lua.checkCount(shape, 1)
+            let t = try Tensor(uninitialized: shape)
+            var k = 0
+            func fill(_ depth: Int, _ path: String) throws {
+                let n = lua.rawLength(-1)
+                guard lua.type(-1) == LUA_TTABLE, n == shape[depth] else {
+                    let got = lua.type(-1) == LUA_TTABLE ? "\(n) elements" : lua.typeName(-1)
+                    throw LuaArgError(1, "element \(path.isEmpty ? "(top)" : path) should be a table of \(shape[depth]) elements, got \(got)")
+                }
+                for j in 1...n {
+                    lua_rawgeti(L, -1, lua_Integer(j))
+                    defer { lua.pop() }
+                    let p = path + "[\(j)]"
+                    if depth + 1 < shape.count {
+                        try fill(depth + 1, p)
+                    } else {
+                        var ok: Int32 = 0
+                        let v = lua_tonumberx(L, -1, &ok)
+                        guard ok != 0, lua.type(-1) == LUA_TNUMBER else {
+                            throw LuaArgError(1, "number expected at \(p), got \(lua.typeName(-1))")
+                        }
+                        t.data[k] = Float(v)
+                        k += 1
+                    }
+                }
+            }
+            lua_pushvalue(L, 1)
+            try fill(0, "")
+            lua.pop()
+            lua.push(tensor: t)
+            return 1
+        }
+    }
+
+    static let load: LuaFunction = { L in
+        Lua.bind(L, "tensor.load") { lua in
+            let path = try lua.string(1)
+            lua.push(tensor: try Npy.read(path: path))
+            return 1
+        }
+    }
+
+    /// A Lua array of tensors at argument i.
+    static func tensorList(_ lua: Lua, _ i: Int32) throws -> [Tensor] {
+        try lua.table(i)
+        let n = lua.rawLength(i)
+        guard n >= 1 else { throw LuaArgError(i, "a non-empty list of tensors expected") }
+        var ts: [Tensor] = []
+        for k in 1...n {
+            lua_rawgeti(lua.L, i, lua_Integer(k))
+            defer { lua.pop() }
+            guard let t = lua.test(-1, Tensor.self) else {
+                throw LuaArgError(i, "element \(k) should be a tensor, got \(lua.typeName(-1))")
+            }
+            ts.append(t)
+        }
+        return ts
+    }
+
+    static let cat: LuaFunction = { L in
+        Lua.bind(L, "tensor.cat") { lua in
+            let ts = try tensorList(lua, 1)
+            let d = lua.isNoneOrNil(2) ? 0 : try lua.dim(2, of: ts[0])
+            lua.push(tensor: try lua.about(1) { () throws(TensorError) in try Tensor.cat(ts, dim: d) })
+            return 1
+        }
+    }
+
+    static let stack: LuaFunction = { L in
+        Lua.bind(L, "tensor.stack") { lua in
+            let ts = try tensorList(lua, 1)
+            let d = lua.isNoneOrNil(2) ? 0 : try lua.dim(2, of: ts[0], extra: 1)
+            lua.push(tensor: try lua.about(1) { () throws(TensorError) in try Tensor.stack(ts, dim: d) })
+            return 1
+        }
+    }
+
+    static let qr: LuaFunction = { L in
+        Lua.bind(L, "tensor.qr") { lua in
+            let a = try lua.tensor(1)
+            let (q, r) = try lua.about(1) { () throws(TensorError) in try a.qr() }
+            lua.push(tensor: q)
+            lua.push(tensor: r)
+            return 2
+        }
+    }
+
+    static let randomRotation: LuaFunction = { L in
+        Lua.bind(L, "tensor.random_rotation") { lua in
+            let n = try lua.integer(1)
+            guard n >= 1 && n <= 16384 else { throw LuaArgError(1, "size must be in 1..16384, got \(n)") }
+            let opts = try Options(lua, 2, allowed: ["seed"])
+            let seed: UInt64
+            if let s = try opts.seed() {
+                seed = s
+            } else {
+                let host = LuaHost.from(lua.L)
+                host.randomCalls += 1
+                seed = host.defaultSeed &+ host.randomCalls &* 0x9E37_79B9_7F4A_7C15
+            }
+            lua.push(tensor: try Tensor.randomRotation(n, seed: seed))
+            return 1
+        }
+    }
+
+    static let allclose: LuaFunction = { L in
+        Lua.bind(L, "tensor.allclose") { lua in
+            let a = try lua.tensor(1), b = try lua.tensor(2)
+            let opts = try Options(lua, 3, allowed: ["rtol", "atol"])
+            let rtol = Float(try opts.number("rtol") ?? 1e-5), atol = Float(try opts.number("atol") ?? 1e-8)
+            lua.push(a.allClose(b, rtol: rtol, atol: atol))
+            return 1
+        }
+    }
+
+    /// tensor.memory(): {bytes =, tensors =} held by live tensor storage in this process.
+    static let memory: LuaFunction = { L in
+        Lua.bind(L, "tensor.memory") { lua in
+            lua.newTable(record: 2)
+            lua.push(Tensor.liveBytes)
+            lua.setField(-2, "bytes")
+            lua.push(Tensor.liveStorages)
+            lua.setField(-2, "tensors")
+            return 1
+        }
+    }
+
+    static let isTensor: LuaFunction = { L in
+        Lua.bind(L, "tensor.is_tensor") { lua in
+            lua.push(lua.test(1, Tensor.self) != nil)
+            return 1
+        }
+    }
+}

@@ -1,0 +1,52 @@
+/* LuaShim: the only code in Lesion that raises Lua errors, plus functions for Lua's macros.
+ *
+ * Swift functions bound into Lua never call lua_error (a longjmp must not cross a Swift frame).
+ * They have the type lesion_Function and return
+ *   n >= 0          the number of results, as a lua_CFunction does;
+ *   LESION_ERROR    (-1) an error: the message is on top of the stack;
+ *   -(1 + k), k>=1  a bad argument k: the detail ("number expected, got nil") is on top.
+ * lesion_pushfunction wraps one in a C closure whose trampoline turns the sentinels into
+ * lua_error / luaL_argerror after the Swift frame has returned. */
+#ifndef LESION_LUASHIM_H
+#define LESION_LUASHIM_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#define LESION_ERROR (-1)
+
+typedef int (*lesion_Function)(lua_State *L);
+
+/* Pushes f as a Lua function (a closure of the trampoline). */
+void lesion_pushfunction(lua_State *L, lesion_Function f);
+
+/* Message handler for lua_pcall: the message (tostring'd) followed by a traceback. */
+int lesion_msghandler(lua_State *L);
+
+/* Loads and runs: status as lua_pcall; on error the message with traceback is on top. */
+int lesion_pcall_traceback(lua_State *L, int nargs, int nresults);
+
+/* Macros of lua.h / lauxlib.h as functions. */
+int lesion_registryindex(void);
+int lesion_upvalueindex(int i);
+int lesion_pcall(lua_State *L, int nargs, int nresults, int msgh);
+void lesion_pop(lua_State *L, int n);
+void lesion_newtable(lua_State *L);
+const char *lesion_tostring(lua_State *L, int idx);
+void lesion_insert(lua_State *L, int idx);
+void lesion_remove(lua_State *L, int idx);
+void *lesion_getextraspace(lua_State *L);
+int lesion_getmetatable_named(lua_State *L, const char *name);
+int lesion_isinteger_number(lua_State *L, int idx);
+
+/* lua_gc is variadic, which Swift cannot call. */
+int lesion_gc_collect(lua_State *L);
+int lesion_gc_count_bytes(lua_State *L);
+void lesion_gc_step(lua_State *L, int kbytes);
+
+/* Loads a file or a buffer without running it (never raises). */
+int lesion_loadfile(lua_State *L, const char *path);
+int lesion_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname);
+
+#endif

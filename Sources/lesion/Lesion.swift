@@ -1,0 +1,92 @@
+// lesion: the command line. Runs experiment scripts (Lua 5.4 with Lesion's modules loaded).
+import ArgumentParser
+import Foundation
+import LesionTensor
+import LuaHost
+
+@main
+struct Lesion: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lesion",
+        abstract: "Unit-ablation experiments on CNNs, scripted in Lua.",
+        discussion: """
+            Scripts see the modules tensor, nn, models, data, ablation, units, stats, plot and \
+            report as globals. Examples:
+              lesion run examples/quickstart.lua
+              lesion -e 'print(tensor.eye(3))'
+            """,
+        version: LuaHost.version,
+        subcommands: [Run.self]
+    )
+
+    @Option(name: .customShort("e"), help: ArgumentHelp("Run a chunk of Lua code (may repeat).", valueName: "code"))
+    var chunks: [String] = []
+
+    @OptionGroup var common: CommonOptions
+
+    mutating func run() throws {
+        guard !chunks.isEmpty else {
+            print(Lesion.helpMessage())
+            return
+        }
+        let host = try common.makeHost()
+        for code in chunks {
+            try common.report { try host.run(code: code) }
+        }
+    }
+}
+
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Threads for OpenBLAS and Lesion's own loops (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let t = threads, !(1...256).contains(t) {
+            throw ValidationError("--threads must be between 1 and 256, got \(t)")
+        }
+    }
+
+    func makeHost() throws -> LuaHost {
+        if let t = threads { try Threads.set(t) }
+        do {
+            return try LuaHost()
+        } catch {
+            FileHandle.standardError.write(Data("lesion: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    /// Runs body; a script error is printed (message and traceback) and exits with status 1.
+    func report(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as ScriptError {
+            FileHandle.standardError.write(Data("lesion: \(e.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Lua script; arguments after it are passed to the script as `arg` and `...`.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The script to run.")
+    var script: String
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.")
+    var args: [String] = []
+
+    func validate() throws {
+        guard FileManager.default.isReadableFile(atPath: script) else {
+            throw ValidationError("cannot read script '\(script)'")
+        }
+    }
+
+    mutating func run() throws {
+        let host = try common.makeHost()
+        try common.report { try host.run(file: script, args: args) }
+    }
+}

@@ -1,0 +1,30 @@
+-- Lesion's Lua prelude: loaded into every state after the native modules.
+-- Helpers written against the public API only.
+
+--- lesion.inspect(v): a readable one-line-per-field rendering of tables, for the REPL and -e.
+function lesion.inspect(v, indent, seen)
+  indent = indent or ""
+  seen = seen or {}
+  if type(v) ~= "table" then
+    if type(v) == "string" then return string.format("%q", v) end
+    return tostring(v)
+  end
+  if seen[v] then return "<cycle>" end
+  seen[v] = true
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) and (type(a) == "number" or type(a) == "string") then return a < b end
+    return type(a) < type(b)
+  end)
+  if #keys == 0 then return "{}" end
+  local parts = {}
+  local inner = indent .. "  "
+  for _, k in ipairs(keys) do
+    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. lesion.inspect(k) .. "]"
+    parts[#parts + 1] = inner .. key .. " = " .. lesion.inspect(v[k], inner, seen)
+  end
+  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
+end
+
+return lesion

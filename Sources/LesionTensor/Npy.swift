@@ -58,7 +58,10 @@ public enum Npy {
             throw TensorError(.format, "'\(path)': header length \(headerLen) does not fit in a file of \(fileSize) bytes")
         }
         let header = try parseHeader(try readBytes(headerLen), path: path)
-        let count = try Tensor.checkShape(header.shape)
+        let count: Int
+        do { count = try Tensor.checkShape(header.shape) } catch {
+            throw TensorError(.format, "'\(path)': header shape is unusable (\(error.message))")
+        }
         let (need, overflow) = count.multipliedReportingOverflow(by: header.dtype.size)
         guard !overflow, need <= fileSize - dataStart else {
             throw TensorError(.format, "'\(path)': header says \(Tensor.describe(header.shape)) of '\(header.dtype.rawValue)' (\(need) bytes of data) but the file holds \(fileSize - dataStart)")

@@ -17,9 +17,13 @@ public final class LuaHost {
     /// The folder holding `lesion/*.lua` (Lesion's Lua half).
     public let luaDirectory: String
 
-    /// Full collections are forced when tensors' memory, which Lua's collector does not see,
-    /// grows past this; then it is reset to twice what survived.
-    var gcThreshold = 64 << 20
+    /// Bytes and number of tensors held by this state's userdata. Lua's collector sees only
+    /// the small userdata, so a full collection is forced when these bytes grow past
+    /// `gcThreshold`, which is then reset to twice what survived.
+    public private(set) var tensorBytes = 0
+    public private(set) var tensorCount = 0
+    var gcThreshold = LuaHost.minimumGCThreshold
+    static let minimumGCThreshold = 16 << 20
     /// Unseeded random calls draw successive streams of `defaultSeed`.
     var defaultSeed: UInt64 = 0
     var randomCalls: UInt64 = 0
@@ -76,6 +80,8 @@ public final class LuaHost {
         lua.setField(-2, "version")
         lua.push(LuaHost.threads as LuaFunction)
         lua.setField(-2, "threads")
+        lua.push(LuaHost.clock as LuaFunction)
+        lua.setField(-2, "clock")
         lua_pushvalue(L, -1)
         lua_setglobal(L, "lesion")
         _ = lua_getfield(L, lesion_registryindex(), LUA_LOADED_TABLE)
@@ -96,13 +102,28 @@ public final class LuaHost {
         }
     }
 
-    /// Called after a tensor is pushed: forces a collection when tensors' memory has grown.
-    func noteTensorAllocation() {
-        let live = Tensor.liveBytes
-        if live > gcThreshold {
-            _ = lesion_gc_collect(L)
-            gcThreshold = max(64 << 20, 2 * Tensor.liveBytes)
+    /// lesion.clock(): seconds on a monotonic wall clock (os.clock is CPU time of all threads).
+    static let clock: LuaFunction = { L in
+        Lua.bind(L, "lesion.clock") { lua in
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            lua.push(Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9)
+            return 1
         }
+    }
+
+    func noteTensorPushed(bytes: Int) {
+        tensorBytes += bytes
+        tensorCount += 1
+        if tensorBytes > gcThreshold {
+            _ = lesion_gc_collect(L)
+            gcThreshold = max(LuaHost.minimumGCThreshold, 2 * tensorBytes)
+        }
+    }
+
+    func noteTensorCollected(bytes: Int) {
+        tensorBytes -= bytes
+        tensorCount -= 1
     }
 
     // MARK: - running code

@@ -13,7 +13,7 @@ extension Lua {
     /// Pushes a tensor and lets the host account for its memory.
     public func push(tensor t: Tensor) {
         push(t)
-        LuaHost.from(L).noteTensorAllocation()
+        LuaHost.from(L).noteTensorPushed(bytes: t.count * MemoryLayout<Float>.stride)
     }
 
     public func tensor(_ i: Int32) throws -> Tensor { try check(i, Tensor.self) }
@@ -87,7 +87,7 @@ extension Lua {
 
 enum TensorBinding {
     static func register(_ lua: Lua) {
-        lua.createMetatable(Tensor.self, methods: methods, metamethods: metamethods)
+        lua.createMetatable(Tensor.self, methods: methods, metamethods: metamethods, gc: gc)
         LuaHost.from(lua.L).registerModule(lua, "tensor", functions)
     }
 
@@ -296,7 +296,15 @@ enum TensorBinding {
         Lua.bind(L, "tensor.cat") { lua in
             let ts = try tensorList(lua, 1)
             let d = lua.isNoneOrNil(2) ? 0 : try lua.dim(2, of: ts[0])
-            lua.push(tensor: try lua.about(1) { () throws(TensorError) in try Tensor.cat(ts, dim: d) })
+            let first = ts[0].shape
+            for (k, t) in ts.enumerated() {
+                var a = t.shape, b = first
+                if a.count == b.count { a[d] = 0; b[d] = 0 }
+                guard a == b else {
+                    throw LuaArgError(1, "tensor \(k + 1) has shape \(Tensor.describe(t.shape)), which does not match \(Tensor.describe(first)) outside dimension \(d + 1)")
+                }
+            }
+            lua.push(tensor: try Tensor.cat(ts, dim: d))
             return 1
         }
     }
@@ -305,7 +313,10 @@ enum TensorBinding {
         Lua.bind(L, "tensor.stack") { lua in
             let ts = try tensorList(lua, 1)
             let d = lua.isNoneOrNil(2) ? 0 : try lua.dim(2, of: ts[0], extra: 1)
-            lua.push(tensor: try lua.about(1) { () throws(TensorError) in try Tensor.stack(ts, dim: d) })
+            for (k, t) in ts.enumerated() where t.shape != ts[0].shape {
+                throw LuaArgError(1, "tensor \(k + 1) has shape \(Tensor.describe(t.shape)), expected \(Tensor.describe(ts[0].shape))")
+            }
+            lua.push(tensor: try Tensor.stack(ts, dim: d))
             return 1
         }
     }
@@ -349,15 +360,28 @@ enum TensorBinding {
     }
 
     /// tensor.memory(): {bytes =, tensors =} held by live tensor storage in this process.
+    /// tensor.memory(): `bytes` and `tensors` held by this state's tensor userdata (a view
+    /// counts its elements again), and `process_bytes` held by all tensors of the process.
     static let memory: LuaFunction = { L in
         Lua.bind(L, "tensor.memory") { lua in
-            lua.newTable(record: 2)
-            lua.push(Tensor.liveBytes)
+            let host = LuaHost.from(lua.L)
+            lua.newTable(record: 3)
+            lua.push(host.tensorBytes)
             lua.setField(-2, "bytes")
-            lua.push(Tensor.liveStorages)
+            lua.push(host.tensorCount)
             lua.setField(-2, "tensors")
+            lua.push(Tensor.liveBytes)
+            lua.setField(-2, "process_bytes")
             return 1
         }
+    }
+
+    /// __gc of tensors: releases the tensor and takes its bytes off the host's account.
+    static let gc: LuaFunction = { L in
+        if let t = Lua.takeUserdata(L!) as? Tensor {
+            LuaHost.from(L!).noteTensorCollected(bytes: t.count * MemoryLayout<Float>.stride)
+        }
+        return 0
     }
 
     static let isTensor: LuaFunction = { L in

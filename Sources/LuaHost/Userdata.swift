@@ -15,7 +15,8 @@ extension Lua {
     /// Creates the metatable of T: `metamethods` as fields, `methods` as __index (unless the
     /// metamethods give an __index of their own, which then finds methods under __methods).
     public func createMetatable<T: LuaBindable>(_: T.Type, methods: [(String, LuaFunction)],
-                                                 metamethods: [(String, LuaFunction)]) {
+                                                 metamethods: [(String, LuaFunction)],
+                                                 gc: @escaping LuaFunction = Lua.gcUserdata) {
         _ = luaL_newmetatable(L, T.metatableName)
         push(T.typeName)
         setField(-2, "__name")
@@ -33,7 +34,7 @@ extension Lua {
             push(f)
             setField(-2, name)
         }
-        push(Lua.gcUserdata as LuaFunction)
+        push(gc)
         setField(-2, "__gc")
         pop()
     }
@@ -60,12 +61,16 @@ extension Lua {
     }
 
     /// __gc of every bound type: releases the retained object and clears the slot.
-    static let gcUserdata: LuaFunction = { L in
-        guard let slot = lua_touserdata(L, 1) else { return 0 }
-        if let p = slot.load(as: UnsafeMutableRawPointer?.self) {
-            slot.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
-            Unmanaged<AnyObject>.fromOpaque(p).release()
-        }
+    public static let gcUserdata: LuaFunction = { L in
+        _ = takeUserdata(L!)
         return 0
+    }
+
+    /// Clears the slot of the userdata at index 1 and returns its object (retained by the caller).
+    static func takeUserdata(_ L: OpaquePointer) -> AnyObject? {
+        guard let slot = lua_touserdata(L, 1),
+              let p = slot.load(as: UnsafeMutableRawPointer?.self) else { return nil }
+        slot.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
+        return Unmanaged<AnyObject>.fromOpaque(p).takeRetainedValue()
     }
 }

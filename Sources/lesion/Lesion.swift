@@ -69,14 +69,15 @@ struct CommonOptions: ParsableArguments {
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a Lua script; arguments after it are passed to the script as `arg` and `...`.")
+        abstract: "Run a Lua script; arguments after it are passed to the script as `arg` and `...`.",
+        discussion: "Options Lesion knows are taken by Lesion wherever they stand; after `--` every argument goes to the script.")
 
     @OptionGroup var common: CommonOptions
 
     @Argument(help: "The script to run.")
     var script: String
 
-    @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.")
+    @Argument(parsing: .allUnrecognized, help: "Arguments for the script.")
     var args: [String] = []
 
     func validate() throws {
@@ -87,6 +88,8 @@ struct Run: ParsableCommand {
 
     mutating func run() throws {
         let host = try common.makeHost()
-        try common.report { try host.run(file: script, args: args) }
+        var scriptArgs = args
+        if let i = scriptArgs.firstIndex(of: "--") { scriptArgs.remove(at: i) }
+        try common.report { try host.run(file: script, args: scriptArgs) }
     }
 }

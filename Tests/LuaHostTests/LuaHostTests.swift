@@ -1,0 +1,122 @@
+import CLua
+import Foundation
+import LesionTensor
+import LuaShim
+import Testing
+@testable import LuaHost
+
+let luaTests = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("lua").path
+
+/// A host whose package.path also finds Tests/lua/helper.lua.
+func makeHost() throws -> LuaHost {
+    let host = try LuaHost()
+    try host.run(code: "package.path = ... .. '/?.lua;' .. package.path", args: [luaTests])
+    return host
+}
+
+@Suite struct LuaScriptTests {
+    /// Every Lua-side test script; a new file under Tests/lua must be listed here.
+    static let scripts = ["tensor_api.lua", "tensor_misuse.lua", "tensor_memory.lua"]
+
+    @Test(arguments: scripts)
+    func luaScript(_ name: String) throws {
+        let host = try makeHost()
+        do {
+            try host.run(file: luaTests + "/" + name)
+        } catch let e as ScriptError {
+            Issue.record("\(name) failed:\n\(e.message)")
+        }
+    }
+
+    @Test func everyScriptIsListed() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: luaTests)
+            .filter { $0.hasSuffix(".lua") && $0 != "helper.lua" }
+        #expect(Set(files) == Set(Self.scripts))
+    }
+}
+
+@Suite struct BindingTests {
+    /// Calls `fn` (a global path like "tensor.zeros") with the results of `argsCode` under
+    /// pcall from C, checks the stack is as it was, and returns the error message (nil on success).
+    func call(_ host: LuaHost, _ code: String) throws -> String? {
+        let L = host.L
+        let before = lua_gettop(L)
+        let status = code.withCString { lesion_loadbuffer(L, $0, strlen($0), "=test") }
+        #expect(status == LUA_OK)
+        let rc = lesion_pcall(L, 0, 0, 0)
+        var message: String?
+        if rc != LUA_OK {
+            message = String(cString: lesion_tostring(L, -1))
+            lesion_pop(L, 1)
+        }
+        #expect(lua_gettop(L) == before, "stack not balanced after \(code)")
+        return message
+    }
+
+    @Test func stackIsBalancedAfterEveryCall() throws {
+        let host = try makeHost()
+        let calls = [
+            "tensor.zeros({2,3})", "tensor.ones(2,3)", "tensor.randn({4}, {seed=1})", "tensor.from{{1,2},{3,4}}",
+            "local t = tensor.eye(3); t:sum(); t:sum(1); t:max(2); t:sort(); t:totable(); t:shape(); tostring(t)",
+            "local t = tensor.eye(3); local _ = t[1]; t:get(1,1); t:set(1,1,2); t:narrow(1,1,2); t:select(2,1)",
+            "tensor.qr(tensor.eye(3))", "tensor.random_rotation(4, {seed=1})", "tensor.memory()",
+            "tensor.zeros({0})", "tensor.eye(3):get(9,9)", "tensor.randn({2}, {bad=1})", "tensor.eye(2):matmul(tensor.eye(3))",
+            "local _ = tensor.eye(2) + tensor.eye(3)", "tensor.load('/nonexistent')", "tensor.from{1,'x'}",
+        ]
+        for c in calls { _ = try call(host, c) }
+    }
+
+    @Test func exactErrorMessages() throws {
+        let host = try makeHost()
+        let cases: [(String, String)] = [
+            ("tensor.zeros({0})", "test:1: bad argument #1 to 'zeros' (size of dimension 1 must be a positive integer, got 0)"),
+            ("local a = tensor.ones({3,4}); a:matmul(tensor.ones({5,2}))",
+             "test:1: bad argument #1 to 'matmul' (expected {4,*} to multiply {3,4}, got {5,2})"),
+            ("local a = tensor.ones({2}); a.matmul(a, 7)", "test:1: bad argument #2 to 'matmul' (tensor expected, got number)"),
+            ("tensor.eye(3):narrow(1, 0, 1)", "test:1: bad argument #2 to 'narrow' (index 0 out of range (1..3))"),
+            ("tensor.eye(3).sum(5)", "test:1: bad argument #1 to 'sum' (tensor expected, got number)"),
+            ("tensor.randn({2}, {sed = 1})", "test:1: bad argument #2 to 'randn' (unknown option 'sed'; expected one of: mean, seed, std)"),
+            ("local _ = tensor.eye(2) * tensor.eye(3)",
+             "test:1: attempt to multiply tensors of shapes {2,2} and {3,3} (shapes {2,2} and {3,3} do not broadcast)"),
+            ("tensor.load('/nonexistent/a.npy')", "test:1: tensor.load: cannot open '/nonexistent/a.npy': No such file or directory"),
+        ]
+        for (code, expected) in cases {
+            let got = try call(host, code)
+            #expect(got == expected, "for \(code)")
+        }
+    }
+
+    @Test func scriptErrorsNameFileAndLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lesion-err-\(getpid()).lua").path
+        try "local x = 1\nlocal t = tensor.eye(2)\nt:get(5, 1)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let host = try makeHost()
+        do {
+            try host.run(file: path)
+            Issue.record("the script should fail")
+        } catch let e as ScriptError {
+            #expect(e.message.hasPrefix("\(path):3: bad argument #1 to 'get' (index 5 out of range (1..2))"))
+            #expect(e.message.contains("stack traceback:"))
+            #expect(e.message.contains("\(path):3: in main chunk"))
+        }
+        // Syntax errors name the line as well.
+        try "local x = = 1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ScriptError.self) { try host.run(file: path) }
+        do { try host.run(file: path) } catch let e as ScriptError { #expect(e.message.contains("\(path):1:")) }
+    }
+
+    @Test func scriptArguments() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lesion-args-\(getpid()).lua").path
+        try "local a, b = ...\nresult = arg[0] .. '|' .. arg[1] .. '|' .. a .. b\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let host = try makeHost()
+        try host.run(file: path, args: ["x", "y"])
+        #expect(try host.run(code: "return result") == ["\(path)|x|xy"])
+    }
+
+    @Test func modulesAreGlobalsAndRequirable() throws {
+        let host = try makeHost()
+        #expect(try host.run(code: "return require('lesion.tensor') == tensor, require('lesion').version == lesion.version")
+                == ["true", "true"])
+        #expect(try host.run(code: "return lesion.threads() >= 1") == ["true"])
+    }
+}

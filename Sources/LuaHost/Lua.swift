@@ -98,6 +98,30 @@ public struct Lua {
         lua_rawset(L, abs)
     }
 
+    /// Pushes the globals table (from the registry, so no metamethod of _G is involved).
+    public func pushGlobals() { _ = lua_rawgeti(L, lesion_registryindex(), lua_Integer(LUA_RIDX_GLOBALS)) }
+
+    /// Sets global `name` to the value on top, raw (a script's strict-mode __newindex on _G
+    /// must not raise through a Swift frame); pops it.
+    public func setGlobal(_ name: String) {
+        pushGlobals()
+        lesion_insert(L, -2)
+        setField(-2, name)
+        pop()
+    }
+
+    /// Pushes global `name`, raw.
+    @discardableResult
+    public func getGlobal(_ name: String) -> Int32 {
+        pushGlobals()
+        let t = rawField(-1, name)
+        lesion_remove(L, -2)
+        return t
+    }
+
+    /// Pushes package.loaded (from the registry).
+    public func pushLoaded() { _ = lua_getfield(L, lesion_registryindex(), LUA_LOADED_TABLE) }
+
     /// t[i] = value on top (raw).
     public func setIndex(_ t: Int32, _ i: Int) { lua_rawseti(L, lua_absindex(L, t), lua_Integer(i)) }
 

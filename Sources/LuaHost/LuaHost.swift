@@ -67,11 +67,11 @@ public final class LuaHost {
 
     /// Sets the table on top as global `name` and as package.loaded["lesion.<name>"]; pops it.
     func publish(_ lua: Lua, _ name: String) {
-        _ = lua_getfield(L, lesion_registryindex(), LUA_LOADED_TABLE)
+        lua.pushLoaded()
         lua_pushvalue(L, -2)
         lua.setField(-2, "lesion." + name)
         lua.pop()
-        lua_setglobal(L, name)
+        lua.setGlobal(name)
     }
 
     func registerLesion(_ lua: Lua) {
@@ -83,8 +83,8 @@ public final class LuaHost {
         lua.push(LuaHost.clock as LuaFunction)
         lua.setField(-2, "clock")
         lua_pushvalue(L, -1)
-        lua_setglobal(L, "lesion")
-        _ = lua_getfield(L, lesion_registryindex(), LUA_LOADED_TABLE)
+        lua.setGlobal("lesion")
+        lua.pushLoaded()
         lua_pushvalue(L, -2)
         lua.setField(-2, "lesion")
         lua.pop(2)
@@ -139,7 +139,7 @@ public final class LuaHost {
             lua.push(a)
             lua.setIndex(-2, i + 1)
         }
-        lua_setglobal(L, "arg")
+        lua.setGlobal("arg")
         try load(status: lesion_loadfile(L, file))
         for a in args { lua.push(a) }
         try call(nargs: Int32(args.count), nresults: 0)
@@ -186,7 +186,7 @@ public final class LuaHost {
     /// tostring(value at i), run protected.
     func describe(_ i: Int32) -> String {
         let abs = lua_absindex(L, i)
-        _ = lua_getglobal(L, "tostring")
+        Lua(L).getGlobal("tostring")
         lua_pushvalue(L, abs)
         if lesion_pcall(L, 1, 1, 0) != LUA_OK {
             defer { lesion_pop(L, 1) }

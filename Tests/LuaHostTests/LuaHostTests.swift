@@ -113,6 +113,17 @@ func makeHost() throws -> LuaHost {
         #expect(try host.run(code: "return result") == ["\(path)|x|xy"])
     }
 
+    /// A strict-mode _G (raising __index/__newindex) must not make the host raise through Swift.
+    @Test func strictGlobalsDoNotBreakTheHost() throws {
+        let host = try makeHost()
+        try host.run(code: "setmetatable(_G, {__newindex = function(_, k) error('assign to undeclared ' .. k) end, __index = function(_, k) error('undeclared ' .. k) end})")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lesion-strict-\(getpid()).lua").path
+        try "return tensor.eye(2):sum()\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try host.run(file: path, args: ["a"])
+        #expect(try host.run(code: "return tensor.ones(3)").first?.contains("tensor{3}") == true)
+        #expect(throws: ScriptError.self) { try host.run(code: "undeclared_global = 1") }
+    }
+
     @Test func modulesAreGlobalsAndRequirable() throws {
         let host = try makeHost()
         #expect(try host.run(code: "return require('lesion.tensor') == tensor, require('lesion').version == lesion.version")

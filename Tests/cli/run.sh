@@ -49,6 +49,15 @@ mkdir -p "$dir/copy/bin"
 cp "$lesion" "$dir/copy/bin/lesion"
 cp -r "$(dirname "$0")/../../lua" "$dir/copy/bin/lua"
 check "lua/ beside an installed executable" 0 '^ok$' -- "$dir/copy/bin/lesion" -e 'print("ok")'
+mkdir -p "$dir/prefix/bin" "$dir/prefix/share/lesion"
+cp "$lesion" "$dir/prefix/bin/lesion"
+cp -r "$(dirname "$0")/../../lua" "$dir/prefix/share/lesion/lua"
+check "lua/ in ../share/lesion of an installed executable" 0 '^ok$' -- "$dir/prefix/bin/lesion" -e 'print("ok")'
+
+mkdir -p "$dir/prefix/bin" "$dir/prefix/share/lesion"
+cp "$lesion" "$dir/prefix/bin/lesion"
+cp -r "$(dirname "$0")/../../lua" "$dir/prefix/share/lesion/lua"
+check "lua/ in ../share/lesion of an installed executable" 0 '^ok$' -- "$dir/prefix/bin/lesion" -e 'print("ok")'
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -20,16 +20,18 @@ let package = Package(
 
         // MARK: numeric core (no Lua)
         .target(name: "LesionTensor", dependencies: ["COpenBLAS", "CZlib"]),
+        .target(name: "LesionNN", dependencies: ["LesionTensor", "COpenBLAS", "CZlib"]),
 
         // MARK: Lua host and executables
-        .target(name: "LuaHost", dependencies: ["LesionTensor", "CLua", "LuaShim"]),
+        .target(name: "LuaHost", dependencies: ["LesionTensor", "LesionNN", "CLua", "LuaShim"]),
         .executableTarget(name: "lesion", dependencies: [
             "LuaHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "LesionTensor", "COpenBLAS"]),
+        .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "LesionTensor", "LesionNN", "COpenBLAS"]),
 
         // MARK: tests
         .testTarget(name: "LesionTensorTests", dependencies: ["LesionTensor"]),
+        .testTarget(name: "LesionNNTests", dependencies: ["LesionNN", "LesionTensor"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "LesionTensor", "CLua", "LuaShim"]),
     ],
     swiftLanguageModes: [.v6]

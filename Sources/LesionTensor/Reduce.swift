@@ -53,7 +53,7 @@ extension Tensor {
         Tensor.argExtreme(data, count, 1, largest: largest)
     }
 
-    static func argExtreme(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int, largest: Bool) -> Int {
+    public static func argExtreme(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int, largest: Bool) -> Int {
         var best = 0
         var bv = p[0]
         if bv.isNaN { return 0 }

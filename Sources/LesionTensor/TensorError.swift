@@ -20,3 +20,16 @@ public struct TensorError: Error, CustomStringConvertible, Equatable {
 
     public var description: String { message }
 }
+
+/// Runs a body whose errors are TensorErrors but pass through an untyped `rethrows` API
+/// (withUnsafeBytes and the like), and gives them their type back.
+@inline(__always)
+public func typed<T>(_ body: () throws -> T) throws(TensorError) -> T {
+    do {
+        return try body()
+    } catch let e as TensorError {
+        throw e
+    } catch {
+        throw TensorError(.value, "\(error)")
+    }
+}

@@ -1,0 +1,169 @@
+// Batch normalisation over the channel (last, in NHWC) dimension, as PyTorch's BatchNorm1d/2d:
+// training uses batch statistics (biased variance to normalise, unbiased in the running
+// average, momentum 0.1); evaluation uses the running statistics.
+import LesionTensor
+
+public final class BatchNorm: Layer {
+    public var name = ""
+    public let kind: String
+    public let namePrefix = "bn"
+    public let channels: Int
+    public let spatial: Bool            // BatchNorm2d (input {N,C,H,W}) or BatchNorm1d ({N,C})
+    public let eps: Float = 1e-5
+    public let momentum: Float = 0.1
+    public let weight: Parameter
+    public let bias: Parameter
+    public var runningMean: Tensor
+    public var runningVar: Tensor
+    /// PyTorch's num_batches_tracked: training forwards seen.
+    public var batchesTracked: Int = 0
+    public var parameters: [Parameter] { [weight, bias] }
+    public var buffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
+
+    var xhat: Tensor?
+    var output: Tensor?
+    var gradInput: Tensor?
+    var invStd: [Float] = []
+    var usedBatchStats = false
+
+    public init(_ channels: Int, spatial: Bool) throws(TensorError) {
+        guard channels >= 1 else { throw TensorError(.value, "BatchNorm needs a positive channel count, got \(channels)") }
+        self.channels = channels
+        self.spatial = spatial
+        kind = spatial ? "BatchNorm2d" : "BatchNorm1d"
+        weight = try Parameter("weight", Tensor(repeating: 1, shape: [channels]))
+        bias = try Parameter("bias", Tensor(zeros: [channels]))
+        runningMean = try Tensor(zeros: [channels])
+        runningVar = try Tensor(repeating: 1, shape: [channels])
+    }
+
+    public func reset(_ stream: RandomStream) {
+        weight.value.fill(1)
+        bias.value.fill(0)
+        runningMean.fill(0)
+        runningVar.fill(1)
+        batchesTracked = 0
+    }
+
+    public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {
+        let ok = spatial ? (s.count == 4 && s[1] == channels) : (s.count == 2 && s[1] == channels)
+        guard ok else {
+            throw TensorError(.shape, "expected input \(spatial ? "{N,\(channels),H,W}" : "{N,\(channels)}"), got \(Tensor.describe(s))")
+        }
+        return s
+    }
+
+    public func copy() throws(TensorError) -> Layer {
+        let c = try BatchNorm(channels, spatial: spatial)
+        c.name = name
+        c.weight.value = try weight.value.copy()
+        c.bias.value = try bias.value.copy()
+        c.runningMean = try runningMean.copy()
+        c.runningVar = try runningVar.copy()
+        c.batchesTracked = batchesTracked
+        return c
+    }
+
+    /// Per-channel sums of f(row, channel) over all rows, by a fixed split over threads.
+    func channelSums(rows: Int, _ f: @escaping (Int, Int) -> Double) -> [Double] {
+        let c = channels, threads = Threads.count
+        let part = UnsafeMutablePointer<Double>.allocate(capacity: threads * c)
+        part.initialize(repeating: 0, count: threads * c)
+        defer { part.deallocate() }
+        Threads.parallelFor(threads) { t in
+            let (lo, hi) = Threads.range(t, of: rows)
+            let acc = part + t * c
+            for r in lo..<hi { for ch in 0..<c { acc[ch] += f(r, ch) } }
+        }
+        var out = [Double](repeating: 0, count: c)
+        for t in 0..<threads { for ch in 0..<c { out[ch] += part[t * c + ch] } }
+        return out
+    }
+
+    public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        _ = try outputShape(Layout.logicalShape(x))
+        let c = channels, rows = x.count / c
+        let y = try Buffers.reuse(output, x.shape)
+        output = y
+        usedBatchStats = training
+        let xs = x.data
+        var shift = [Float](repeating: 0, count: c), scale = [Float](repeating: 0, count: c)
+        if training {
+            guard rows > 1 else {
+                throw TensorError(.shape, "BatchNorm in training needs more than 1 value per channel, got input \(Tensor.describe(Layout.logicalShape(x)))")
+            }
+            let mean = channelSums(rows: rows) { r, ch in Double(xs[r * c + ch]) }.map { $0 / Double(rows) }
+            let m = mean
+            let varSum = channelSums(rows: rows) { r, ch in let d = Double(xs[r * c + ch]) - m[ch]; return d * d }
+            invStd = [Float](repeating: 0, count: c)
+            for ch in 0..<c {
+                let v = varSum[ch] / Double(rows)
+                invStd[ch] = Float(1 / (v + Double(eps)).squareRoot())
+                runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(mean[ch])
+                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(varSum[ch] / Double(rows - 1))
+                scale[ch] = invStd[ch]
+                shift[ch] = Float(-mean[ch]) * invStd[ch]
+            }
+            batchesTracked += 1
+        } else {
+            invStd = (0..<c).map { 1 / (runningVar.data[$0] + eps).squareRoot() }
+            for ch in 0..<c {
+                scale[ch] = invStd[ch]
+                shift[ch] = -runningMean.data[ch] * invStd[ch]
+            }
+        }
+        // xhat = x * scale + shift; y = xhat * gamma + beta (xhat kept for backward).
+        let xh: Tensor? = training ? try Buffers.reuse(xhat, x.shape) : nil
+        xhat = xh
+        let g = weight.value.data, b = bias.value.data
+        scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
+            nonisolated(unsafe) let scp = sc.baseAddress!, shp = sh.baseAddress!
+            Threads.parallelFor(Threads.count) { t in
+                let (lo, hi) = Threads.range(t, of: rows)
+                for r in lo..<hi {
+                    let s = xs + r * c, d = y.data + r * c
+                    for ch in 0..<c {
+                        let v = s[ch] * scp[ch] + shp[ch]
+                        if let xh { xh.data[r * c + ch] = v }
+                        d[ch] = v * g[ch] + b[ch]
+                    }
+                }
+            }
+        } }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
+        guard usedBatchStats, let xh = xhat, xh.shape == dy.shape else {
+            throw TensorError(.value, "\(name): backward without a training forward")
+        }
+        let c = channels, rows = dy.count / c
+        let g = dy.data, xd = xh.data
+        let dbeta = channelSums(rows: rows) { r, ch in Double(g[r * c + ch]) }
+        let dgamma = channelSums(rows: rows) { r, ch in Double(g[r * c + ch]) * Double(xd[r * c + ch]) }
+        for ch in 0..<c {
+            weight.grad.data[ch] += Float(dgamma[ch])
+            bias.grad.data[ch] += Float(dbeta[ch])
+        }
+        guard needInputGrad else { return nil }
+        let dx = try Buffers.reuse(gradInput, dy.shape)
+        gradInput = dx
+        // dx = gamma * invstd / R * (R * dy - sum(dy) - xhat * sum(dy * xhat))
+        let n = Float(rows)
+        let k1 = (0..<c).map { weight.value.data[$0] * invStd[$0] / n }
+        let mb = dbeta.map { Float($0) }, mg = dgamma.map { Float($0) }
+        k1.withUnsafeBufferPointer { k in mb.withUnsafeBufferPointer { sb in mg.withUnsafeBufferPointer { sg in
+            nonisolated(unsafe) let kp = k.baseAddress!, sbp = sb.baseAddress!, sgp = sg.baseAddress!
+            Threads.parallelFor(Threads.count) { t in
+                let (lo, hi) = Threads.range(t, of: rows)
+                for r in lo..<hi {
+                    for ch in 0..<c {
+                        let i = r * c + ch
+                        dx.data[i] = kp[ch] * (n * g[i] - sbp[ch] - xd[i] * sgp[ch])
+                    }
+                }
+            }
+        } } }
+        return dx
+    }
+}

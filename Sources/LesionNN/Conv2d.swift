@@ -1,0 +1,239 @@
+// 2-D convolution: im2col on NHWC chunks of images + sgemm, each thread on its own images.
+import COpenBLAS
+import LesionTensor
+
+public final class Conv2d: Layer {
+    public var name = ""
+    public let kind = "Conv2d"
+    public let namePrefix = "conv"
+    public let cin: Int, cout: Int, k: Int, stride: Int, padding: Int
+    public let weight: Parameter          // [cout, cin, k, k], PyTorch's layout
+    public let bias: Parameter?           // [cout]
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    var packed: Tensor                    // [k*k*cin, cout]: rows in (kh, kw, ci) order
+    var input: Tensor?
+    var output: Tensor?
+    var gradInput: Tensor?
+    var cols: [Tensor?]                   // per thread: patches of a chunk of images
+    var dcols: [Tensor?]                  // per thread: gradients of those patches
+    var dPacked: [Tensor?]                // per thread partial dW in packed layout
+
+    public init(cin: Int, cout: Int, k: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) throws(TensorError) {
+        guard cin >= 1, cout >= 1, k >= 1, stride >= 1, padding >= 0 else {
+            throw TensorError(.value, "Conv2d needs positive channels, kernel and stride and a non-negative padding")
+        }
+        (self.cin, self.cout, self.k, self.stride, self.padding) = (cin, cout, k, stride, padding)
+        weight = try Parameter("weight", Tensor(zeros: [cout, cin, k, k]))
+        self.bias = bias ? try Parameter("bias", Tensor(zeros: [cout])) : nil
+        packed = try Tensor(zeros: [k * k * cin, cout])
+        cols = []
+        dcols = []
+        dPacked = []
+    }
+
+    var K: Int { k * k * cin }
+
+    public func reset(_ stream: RandomStream) {
+        let bound = 1 / Float(K).squareRoot()
+        uniformInit(weight.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2))
+        if let bias { uniformInit(bias.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2 &+ 1)) }
+    }
+
+    public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {
+        guard s.count == 4, s[1] == cin else {
+            throw TensorError(.shape, "expected input {N,\(cin),H,W}, got \(Tensor.describe(s))")
+        }
+        let (ho, wo) = try outSize(s[2], s[3])
+        return [s[0], cout, ho, wo]
+    }
+
+    func outSize(_ h: Int, _ w: Int) throws(TensorError) -> (Int, Int) {
+        let ho = (h + 2 * padding - k) / stride + 1, wo = (w + 2 * padding - k) / stride + 1
+        guard h + 2 * padding >= k, w + 2 * padding >= k else {
+            throw TensorError(.shape, "input of \(h)x\(w) is smaller than the \(k)x\(k) kernel with padding \(padding)")
+        }
+        return (ho, wo)
+    }
+
+    public func copy() throws(TensorError) -> Layer {
+        let c = try Conv2d(cin: cin, cout: cout, k: k, stride: stride, padding: padding, bias: bias != nil)
+        c.name = name
+        c.weight.value = try weight.value.copy()
+        if let bias { c.bias!.value = try bias.value.copy() }
+        return c
+    }
+
+    /// Packs weight [cout, cin, k, k] into [(kh, kw, ci), cout].
+    func pack() {
+        let w = weight.value.data, p = packed.data
+        for co in 0..<cout { for ci in 0..<cin { for kh in 0..<k { for kw in 0..<k {
+            p[((kh * k + kw) * cin + ci) * cout + co] = w[((co * cin + ci) * k + kh) * k + kw]
+        } } } }
+    }
+
+    /// Images per GEMM: enough rows for an efficient GEMM, few enough that cols stays in cache.
+    func chunkImages(_ hw: Int) -> Int { max(1, (1 << 19) / max(1, K * hw)) }
+
+    public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        guard x.rank == 4, x.shape[3] == cin else {
+            throw TensorError(.shape, "expected input {N,\(cin),H,W}, got \(Tensor.describe(Layout.logicalShape(x)))")
+        }
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (ho, wo) = try outSize(h, w)
+        let out = try Buffers.reuse(output, [n, ho, wo, cout])
+        output = out
+        input = training ? x : nil
+        pack()
+        let hw = ho * wo, K = self.K, cout = self.cout
+        let per = chunkImages(hw)
+        let threads = Threads.count
+        try ensureThreadBuffers(threads, rows: per * hw)
+        let bias = self.bias?.value
+        Threads.parallelParts { t in
+            let (lo, hi) = Threads.range(t, of: n)
+            let cols = self.cols[t]!.data
+            var b0 = lo
+            while b0 < hi {
+                let nb = min(per, hi - b0)
+                for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
+                let y = out.data + b0 * hw * cout
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb * hw), Int32(cout), Int32(K),
+                            1, cols, Int32(K), self.packed.data, Int32(cout), 0, y, Int32(cout))
+                if let bias {
+                    let bp = bias.data
+                    for r in 0..<(nb * hw) {
+                        let row = y + r * cout
+                        for c in 0..<cout { row[c] += bp[c] }
+                    }
+                }
+                b0 += nb
+            }
+        }
+        return out
+    }
+
+    func ensureThreadBuffers(_ threads: Int, rows: Int) throws(TensorError) {
+        if cols.count != threads {
+            cols = Array(repeating: nil, count: threads)
+            dcols = Array(repeating: nil, count: threads)
+            dPacked = Array(repeating: nil, count: threads)
+        }
+        for t in 0..<threads where cols[t] == nil || cols[t]!.count < rows * K {
+            cols[t] = try Tensor(uninitialized: [rows * K])
+        }
+    }
+
+    /// Rows (oh, ow) of one image's patches, each row in (kh, kw, ci) order; zeros where the
+    /// window leaves the padded input.
+    @inline(__always)
+    func im2col(_ x: Tensor, image b: Int, h: Int, w: Int, ho: Int, wo: Int, into dst: UnsafeMutablePointer<Float>) {
+        let src = x.data + b * h * w * cin
+        let K = self.K, cin = self.cin
+        for oh in 0..<ho {
+            for ow in 0..<wo {
+                let row = dst + (oh * wo + ow) * K
+                let iw0 = ow * stride - padding
+                // Valid kw range: 0 <= iw0 + kw < w.
+                let kwLo = max(0, -iw0), kwHi = min(k, w - iw0)
+                for kh in 0..<k {
+                    let ih = oh * stride - padding + kh
+                    let seg = row + kh * k * cin
+                    if ih < 0 || ih >= h || kwLo >= kwHi {
+                        seg.update(repeating: 0, count: k * cin)
+                        continue
+                    }
+                    if kwLo > 0 { seg.update(repeating: 0, count: kwLo * cin) }
+                    (seg + kwLo * cin).update(from: src + (ih * w + iw0 + kwLo) * cin, count: (kwHi - kwLo) * cin)
+                    if kwHi < k { (seg + kwHi * cin).update(repeating: 0, count: (k - kwHi) * cin) }
+                }
+            }
+        }
+    }
+
+    /// Adds patch gradients back onto one image's input gradient (the transpose of im2col).
+    @inline(__always)
+    func col2im(_ src: UnsafeMutablePointer<Float>, image b: Int, into dx: Tensor, h: Int, w: Int, ho: Int, wo: Int) {
+        let dst = dx.data + b * h * w * cin
+        let K = self.K, cin = self.cin
+        for oh in 0..<ho {
+            for ow in 0..<wo {
+                let row = src + (oh * wo + ow) * K
+                let iw0 = ow * stride - padding
+                let kwLo = max(0, -iw0), kwHi = min(k, w - iw0)
+                if kwLo >= kwHi { continue }
+                for kh in 0..<k {
+                    let ih = oh * stride - padding + kh
+                    if ih < 0 || ih >= h { continue }
+                    let s = row + (kh * k + kwLo) * cin, d = dst + (ih * w + iw0 + kwLo) * cin
+                    for j in 0..<((kwHi - kwLo) * cin) { d[j] += s[j] }
+                }
+            }
+        }
+    }
+
+    public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
+        guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (ho, wo) = (dy.shape[1], dy.shape[2])
+        let hw = ho * wo, K = self.K, cout = self.cout
+        let per = chunkImages(hw)
+        let threads = Threads.count
+        try ensureThreadBuffers(threads, rows: per * hw)
+        if needInputGrad {
+            for t in 0..<threads where dcols[t] == nil || dcols[t]!.count < per * hw * K {
+                dcols[t] = try Tensor(uninitialized: [per * hw * K])
+            }
+        }
+        for t in 0..<threads { dPacked[t] = try Buffers.reuseZeroed(dPacked[t], [K, cout]) }
+        let dx: Tensor? = needInputGrad ? try Buffers.reuseZeroed(gradInput, x.shape) : nil
+        gradInput = dx
+        let withBias = bias != nil
+        // Per-thread bias-gradient partials, each thread writing its own slice.
+        let dBias = UnsafeMutablePointer<Double>.allocate(capacity: threads * cout)
+        dBias.initialize(repeating: 0, count: threads * cout)
+        defer { dBias.deallocate() }
+        Threads.parallelParts { t in
+            let (lo, hi) = Threads.range(t, of: n)
+            let cols = self.cols[t]!.data, dW = self.dPacked[t]!.data
+            let db = dBias + t * cout
+            var b0 = lo
+            while b0 < hi {
+                let nb = min(per, hi - b0)
+                let rows = nb * hw
+                let g = dy.data + b0 * hw * cout
+                for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
+                // dW[K, cout] += cols^T [K, rows] x dy [rows, cout]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(K), Int32(cout), Int32(rows),
+                            1, cols, Int32(K), g, Int32(cout), 1, dW, Int32(cout))
+                if withBias {
+                    for r in 0..<rows { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
+                }
+                if let dx {
+                    let dc = self.dcols[t]!.data
+                    // dcols [rows, K] = dy [rows, cout] x packed^T [cout, K]
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(K), Int32(cout),
+                                1, g, Int32(cout), self.packed.data, Int32(cout), 0, dc, Int32(K))
+                    for i in 0..<nb { self.col2im(dc + i * hw * K, image: b0 + i, into: dx, h: h, w: w, ho: ho, wo: wo) }
+                }
+                b0 += nb
+            }
+        }
+        // Sum the per-thread partials in a fixed order, then unpack into [cout, cin, k, k].
+        let gw = weight.grad.data
+        for t in 0..<threads {
+            let p = dPacked[t]!.data
+            for co in 0..<cout { for ci in 0..<cin { for kh in 0..<k { for kw in 0..<k {
+                gw[((co * cin + ci) * k + kh) * k + kw] += p[((kh * k + kw) * cin + ci) * cout + co]
+            } } } }
+        }
+        if let bias {
+            for c in 0..<cout {
+                var s = 0.0
+                for t in 0..<threads { s += dBias[t * cout + c] }
+                bias.grad.data[c] += Float(s)
+            }
+        }
+        return dx
+    }
+}

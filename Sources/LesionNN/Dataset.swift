@@ -1,0 +1,109 @@
+// A labelled image set: all images in one NCHW tensor, and a view (a list of indices into it),
+// so subsets and splits share storage.
+import LesionTensor
+
+public final class Dataset {
+    /// [M, C, H, W] (or [M, F]) for all images the view may use.
+    public let images: Tensor
+    /// 0-based label of each image of `images`.
+    public let labels: [Int32]
+    /// The view: which images, in order.
+    public let indices: [Int]
+    public let classNames: [String]
+    /// A name that identifies the data (for messages and cache keys): "fashion-mnist/test".
+    public let name: String
+
+    public var count: Int { indices.count }
+    public var numClasses: Int { classNames.count }
+    /// The shape of one sample: [C, H, W] or [F].
+    public var sampleShape: [Int] { Array(images.shape.dropFirst()) }
+    var sampleSize: Int { images.count / images.shape[0] }
+
+    public init(images: Tensor, labels: [Int32], classNames: [String], name: String, indices: [Int]? = nil) throws(TensorError) {
+        guard images.rank >= 2 else { throw TensorError(.shape, "images need a batch dimension, got \(Tensor.describe(images.shape))") }
+        guard labels.count == images.shape[0] else {
+            throw TensorError(.shape, "\(images.shape[0]) images but \(labels.count) labels")
+        }
+        guard !classNames.isEmpty else { throw TensorError(.value, "a data set needs at least one class") }
+        for (i, l) in labels.enumerated() where l < 0 || Int(l) >= classNames.count {
+            throw TensorError(.value, "label of sample \(i) is \(l), outside 0..<\(classNames.count)")
+        }
+        self.images = images
+        self.labels = labels
+        self.classNames = classNames
+        self.name = name
+        self.indices = indices ?? Array(0..<images.shape[0])
+    }
+
+    /// The samples at 0-based positions of this view.
+    public func subset(_ positions: [Int], name: String? = nil) throws(TensorError) -> Dataset {
+        var idx: [Int] = []
+        idx.reserveCapacity(positions.count)
+        for p in positions {
+            guard p >= 0 && p < count else { throw TensorError(.index, "position \(p) out of range for \(count) samples") }
+            idx.append(indices[p])
+        }
+        guard !idx.isEmpty else { throw TensorError(.value, "a subset needs at least one sample") }
+        return try Dataset(images: images, labels: labels, classNames: classNames, name: name ?? self.name + "[subset]", indices: idx)
+    }
+
+    /// A seeded shuffle of positions 0..<n (Fisher–Yates on Philox words).
+    public static func permutation(_ n: Int, seed: UInt64, stream: UInt64) -> [Int] {
+        var p = Array(0..<n)
+        let r = RandomStream(seed: seed, stream: stream)
+        var w: UInt64 = 0
+        for i in stride(from: n - 1, to: 0, by: -1) {
+            let x = UInt64(r.word(w)) << 32 | UInt64(r.word(w + 1))
+            w += 2
+            p.swapAt(i, Int(x % UInt64(i + 1)))
+        }
+        return p
+    }
+
+    /// A random split: the first part has round(fraction * count) samples.
+    public func split(_ fraction: Double, seed: UInt64) throws(TensorError) -> (Dataset, Dataset) {
+        guard fraction > 0 && fraction < 1 else { throw TensorError(.value, "split fraction must be in (0, 1), got \(fraction)") }
+        let k = Int((fraction * Double(count)).rounded())
+        guard k >= 1 && k < count else { throw TensorError(.value, "a split of \(count) samples at \(fraction) leaves an empty part") }
+        let p = Dataset.permutation(count, seed: seed, stream: 0x5350_4C49)
+        return (try subset(Array(p[..<k]), name: name + "[split]"), try subset(Array(p[k...]), name: name + "[split-rest]"))
+    }
+
+    /// n samples of each class, chosen at random (in class order, then random order within).
+    public func balanced(_ n: Int, seed: UInt64) throws(TensorError) -> Dataset {
+        guard n >= 1 else { throw TensorError(.value, "samples per class must be positive, got \(n)") }
+        var byClass = [[Int]](repeating: [], count: numClasses)
+        for (pos, i) in indices.enumerated() { byClass[Int(labels[i])].append(pos) }
+        var out: [Int] = []
+        for (c, members) in byClass.enumerated() {
+            guard members.count >= n else {
+                throw TensorError(.value, "class \(c + 1) ('\(classNames[c])') has \(members.count) samples, fewer than \(n)")
+            }
+            let p = Dataset.permutation(members.count, seed: seed, stream: 0x4241_4C00 &+ UInt64(c))
+            out += p[..<n].map { members[$0] }
+        }
+        return try subset(out, name: name + "[balanced \(n)]")
+    }
+
+    /// Copies the samples at positions into x ([n] + sampleShape, NCHW) and their labels.
+    public func gather(_ positions: ArraySlice<Int>, into x: Tensor, labels out: UnsafeMutablePointer<Int32>) {
+        let s = sampleSize
+        for (k, p) in positions.enumerated() {
+            let i = indices[p]
+            (x.data + k * s).update(from: images.data + i * s, count: s)
+            out[k] = labels[i]
+        }
+    }
+
+    /// One sample and its 0-based label.
+    public func sample(_ position: Int) throws(TensorError) -> (Tensor, Int) {
+        guard position >= 0 && position < count else { throw TensorError(.index, "position \(position) out of range for \(count) samples") }
+        let t = try Tensor(uninitialized: sampleShape)
+        let i = indices[position]
+        t.data.update(from: images.data + i * sampleSize, count: sampleSize)
+        return (t, Int(labels[i]))
+    }
+
+    /// Labels of the view, in order.
+    public var viewLabels: [Int32] { indices.map { labels[$0] } }
+}

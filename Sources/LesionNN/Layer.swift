@@ -1,0 +1,126 @@
+// LesionNN: layers with forward and backward, Sequential models, loss, SGD, training and
+// evaluation, data sets. No Lua here.
+//
+// Layout: 4-D activations inside a model are NHWC (shape [N, H, W, C]), so that a pixel's
+// channels are contiguous for im2col and one GEMM per chunk of images writes the output in
+// place. Everything that crosses the model's boundary is in PyTorch's layouts: inputs and
+// `activations` are NCHW, weights are [Cout, Cin, kh, kw] and [out, in].
+import LesionTensor
+
+/// A trainable tensor with its gradient (and the optimiser's momentum buffer).
+public final class Parameter {
+    public let name: String
+    public var value: Tensor
+    public var grad: Tensor
+    var velocity: Tensor?
+
+    public init(_ name: String, _ value: Tensor) throws(TensorError) {
+        self.name = name
+        self.value = value
+        grad = try Tensor(zeros: value.shape)
+    }
+
+    public func zeroGrad() { grad.fill(0) }
+}
+
+public protocol Layer: AnyObject {
+    /// The name in the model (`conv1`); set by Sequential when not given.
+    var name: String { get set }
+    /// The kind, as PyTorch names the module class: "Conv2d", "ReLU", ...
+    var kind: String { get }
+    /// Prefix of automatic names: "conv", "bn", "relu", "pool", "flatten", "fc", "dropout", ...
+    var namePrefix: String { get }
+    var parameters: [Parameter] { get }
+    /// Non-trainable state saved with the weights (BatchNorm's running statistics).
+    var buffers: [(String, Tensor)] { get }
+
+    /// Output shape for an input shape, both in PyTorch's terms (NCHW or [N, F]); throws when the
+    /// input does not fit the layer, with a message that says what was expected.
+    func outputShape(_ input: [Int]) throws(TensorError) -> [Int]
+
+    /// Forward on internal layout (NHWC for 4-D). The returned tensor may be a buffer the layer
+    /// reuses on its next call. With `training`, what backward needs is kept.
+    func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor
+
+    /// Backward from the gradient of the output: adds into parameter gradients and returns the
+    /// gradient of the input (nil when `needInputGrad` is false).
+    func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor?
+
+    /// (Re)initialises parameters as PyTorch's defaults, from `stream`.
+    func reset(_ stream: RandomStream)
+
+    /// A deep copy (parameters and buffers copied, caches not).
+    func copy() throws(TensorError) -> Layer
+}
+
+extension Layer {
+    public var parameters: [Parameter] { [] }
+    public var buffers: [(String, Tensor)] { [] }
+    public func reset(_ stream: RandomStream) {}
+    public var numParameters: Int { parameters.reduce(0) { $0 + $1.value.count } }
+}
+
+// MARK: - helpers shared by layers
+
+enum Buffers {
+    /// Returns `t` when it has `shape`, else a new uninitialised tensor of that shape.
+    @inline(__always)
+    static func reuse(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
+        if let t, t.shape == shape { return t }
+        return try Tensor(uninitialized: shape)
+    }
+
+    @inline(__always)
+    static func reuseZeroed(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
+        if let t, t.shape == shape { t.fill(0); return t }
+        return try Tensor(zeros: shape)
+    }
+}
+
+/// Fills `t` with U(-bound, bound) from a stream (PyTorch's kaiming_uniform_ with a = sqrt(5)
+/// and its bias init both come down to bound = 1/sqrt(fan_in)).
+func uniformInit(_ t: Tensor, bound: Float, _ stream: RandomStream) {
+    stream.fillUniform(t.data, count: t.count, lo: -bound, hi: bound)
+}
+
+// MARK: - layouts
+
+public enum Layout {
+    /// NCHW [N, C, H, W] -> NHWC [N, H, W, C].
+    public static func toNHWC(_ x: Tensor) throws(TensorError) -> Tensor {
+        guard x.rank == 4 else { return x }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        if c == 1 { return try x.reshaped([n, h, w, 1]) }
+        let out = try Tensor(uninitialized: [n, h, w, c])
+        let hw = h * w
+        Threads.parallelFor(Threads.count) { part in
+            let (lo, hi) = Threads.range(part, of: n)
+            for b in lo..<hi {
+                let src = x.data + b * c * hw, dst = out.data + b * hw * c
+                for ch in 0..<c { for p in 0..<hw { dst[p * c + ch] = src[ch * hw + p] } }
+            }
+        }
+        return out
+    }
+
+    /// NHWC [N, H, W, C] -> NCHW [N, C, H, W] (a new tensor).
+    public static func toNCHW(_ x: Tensor) throws(TensorError) -> Tensor {
+        guard x.rank == 4 else { return try x.copy() }
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let out = try Tensor(uninitialized: [n, c, h, w])
+        let hw = h * w
+        Threads.parallelFor(Threads.count) { part in
+            let (lo, hi) = Threads.range(part, of: n)
+            for b in lo..<hi {
+                let src = x.data + b * hw * c, dst = out.data + b * c * hw
+                for p in 0..<hw { for ch in 0..<c { dst[ch * hw + p] = src[p * c + ch] } }
+            }
+        }
+        return out
+    }
+
+    /// A PyTorch-terms shape of an internal tensor: NHWC [N,H,W,C] reads as [N,C,H,W].
+    public static func logicalShape(_ x: Tensor) -> [Int] {
+        x.rank == 4 ? [x.shape[0], x.shape[3], x.shape[1], x.shape[2]] : x.shape
+    }
+}

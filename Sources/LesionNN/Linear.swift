@@ -1,0 +1,80 @@
+// Fully connected layer: y = x W^T + b. x is [N, in], W is [out, in] (PyTorch's layout).
+import COpenBLAS
+import LesionTensor
+
+public final class Linear: Layer {
+    public var name = ""
+    public let kind = "Linear"
+    public let namePrefix = "fc"
+    public let nin: Int, nout: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+    var input: Tensor?
+    var output: Tensor?
+    var gradInput: Tensor?
+
+    public init(_ nin: Int, _ nout: Int, bias: Bool = true) throws(TensorError) {
+        guard nin >= 1, nout >= 1 else { throw TensorError(.value, "Linear needs positive sizes, got \(nin) and \(nout)") }
+        (self.nin, self.nout) = (nin, nout)
+        weight = try Parameter("weight", Tensor(zeros: [nout, nin]))
+        self.bias = bias ? try Parameter("bias", Tensor(zeros: [nout])) : nil
+    }
+
+    public func reset(_ stream: RandomStream) {
+        let bound = 1 / Float(nin).squareRoot()
+        uniformInit(weight.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2))
+        if let bias { uniformInit(bias.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2 &+ 1)) }
+    }
+
+    public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {
+        guard s.count == 2, s[1] == nin else {
+            throw TensorError(.shape, "expected input {N,\(nin)}, got \(Tensor.describe(s))")
+        }
+        return [s[0], nout]
+    }
+
+    public func copy() throws(TensorError) -> Layer {
+        let c = try Linear(nin, nout, bias: bias != nil)
+        c.name = name
+        c.weight.value = try weight.value.copy()
+        if let bias { c.bias!.value = try bias.value.copy() }
+        return c
+    }
+
+    public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        _ = try outputShape(Layout.logicalShape(x))
+        let n = x.shape[0]
+        let y = try Buffers.reuse(output, [n, nout])
+        output = y
+        input = training ? x : nil
+        if let bias {
+            for r in 0..<n { (y.data + r * nout).update(from: bias.value.data, count: nout) }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(nout), Int32(nin),
+                    1, x.data, Int32(nin), weight.value.data, Int32(nin), bias == nil ? 0 : 1, y.data, Int32(nout))
+        return y
+    }
+
+    public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
+        guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
+        let n = x.shape[0]
+        // dW [out, in] += dy^T [out, N] x x [N, in]
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(nout), Int32(nin), Int32(n),
+                    1, dy.data, Int32(nout), x.data, Int32(nin), 1, weight.grad.data, Int32(nin))
+        if let bias {
+            for c in 0..<nout {
+                var s = 0.0
+                for r in 0..<n { s += Double(dy.data[r * nout + c]) }
+                bias.grad.data[c] += Float(s)
+            }
+        }
+        guard needInputGrad else { return nil }
+        let dx = try Buffers.reuse(gradInput, x.shape)
+        gradInput = dx
+        // dx [N, in] = dy [N, out] x W [out, in]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(nin), Int32(nout),
+                    1, dy.data, Int32(nout), weight.value.data, Int32(nin), 0, dx.data, Int32(nin))
+        return dx
+    }
+}

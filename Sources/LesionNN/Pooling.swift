@@ -1,0 +1,211 @@
+// Max and average pooling over k x k windows (floor mode, no padding), and global average
+// pooling. NHWC: the channels of a pixel are contiguous, so windows combine C-vectors.
+import LesionTensor
+
+/// Shared geometry of the windowed pools.
+public class Pool2d {
+    public var name = ""
+    public let k: Int, stride: Int
+    var input: Tensor?
+    var output: Tensor?
+    var gradInput: Tensor?
+
+    init(k: Int, stride: Int?) throws(TensorError) {
+        guard k >= 1, (stride ?? k) >= 1 else { throw TensorError(.value, "pooling needs a positive kernel and stride") }
+        self.k = k
+        self.stride = stride ?? k
+    }
+
+    public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {
+        guard s.count == 4 else { throw TensorError(.shape, "expected input {N,C,H,W}, got \(Tensor.describe(s))") }
+        guard s[2] >= k, s[3] >= k else {
+            throw TensorError(.shape, "input of \(s[2])x\(s[3]) is smaller than the \(k)x\(k) window")
+        }
+        return [s[0], s[1], (s[2] - k) / stride + 1, (s[3] - k) / stride + 1]
+    }
+
+    func check(_ x: Tensor) throws(TensorError) -> (n: Int, h: Int, w: Int, c: Int, ho: Int, wo: Int) {
+        let s = try outputShape(Layout.logicalShape(x))
+        return (x.shape[0], x.shape[1], x.shape[2], x.shape[3], s[2], s[3])
+    }
+}
+
+public final class MaxPool2d: Pool2d, Layer {
+    public let kind = "MaxPool2d"
+    public let namePrefix = "pool"
+    var argmax: [Int32] = []   // per output element: the input offset (within its image) of the max
+
+    public init(_ k: Int, stride: Int? = nil) throws(TensorError) { try super.init(k: k, stride: stride) }
+
+    public func copy() throws(TensorError) -> Layer {
+        let c = try MaxPool2d(k, stride: stride)
+        c.name = name
+        return c
+    }
+
+    public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        let (n, h, w, c, ho, wo) = try check(x)
+        let y = try Buffers.reuse(output, [n, ho, wo, c])
+        output = y
+        input = training ? x : nil
+        if training && argmax.count != y.count { argmax = [Int32](repeating: 0, count: y.count) }
+        let k = self.k, stride = self.stride
+        argmax.withUnsafeMutableBufferPointer { am in
+            nonisolated(unsafe) let arg = am.baseAddress
+            Threads.parallelFor(Threads.count) { t in
+                let (lo, hi) = Threads.range(t, of: n)
+                for b in lo..<hi {
+                    let src = x.data + b * h * w * c
+                    for oh in 0..<ho { for ow in 0..<wo {
+                        let o = ((b * ho + oh) * wo + ow) * c
+                        let dst = y.data + o
+                        let first = (oh * stride * w + ow * stride) * c
+                        dst.update(from: src + first, count: c)
+                        if training { for ch in 0..<c { arg![o + ch] = Int32(first + ch) } }
+                        for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
+                            let off = ((oh * stride + kh) * w + ow * stride + kw) * c
+                            let s = src + off
+                            if training {
+                                // Strictly greater keeps the first maximum; NaN propagates.
+                                for ch in 0..<c where s[ch] > dst[ch] || (s[ch].isNaN && !dst[ch].isNaN) {
+                                    dst[ch] = s[ch]
+                                    arg![o + ch] = Int32(off + ch)
+                                }
+                            } else {
+                                for ch in 0..<c where s[ch] > dst[ch] || s[ch].isNaN { dst[ch] = s[ch] }
+                            }
+                        } }
+                    } }
+                }
+            }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
+        guard needInputGrad else { return nil }
+        guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
+        let dx = try Buffers.reuseZeroed(gradInput, x.shape)
+        gradInput = dx
+        let n = x.shape[0], per = dy.count / n, inPer = x.count / n
+        argmax.withUnsafeBufferPointer { am in
+            nonisolated(unsafe) let arg = am.baseAddress
+            Threads.parallelFor(Threads.count) { t in
+                let (lo, hi) = Threads.range(t, of: n)
+                for b in lo..<hi {
+                    let d = dx.data + b * inPer
+                    for i in (b * per)..<((b + 1) * per) { d[Int(arg![i])] += dy.data[i] }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+public final class AvgPool2d: Pool2d, Layer {
+    public let kind = "AvgPool2d"
+    public let namePrefix = "pool"
+
+    public init(_ k: Int, stride: Int? = nil) throws(TensorError) { try super.init(k: k, stride: stride) }
+
+    public func copy() throws(TensorError) -> Layer {
+        let c = try AvgPool2d(k, stride: stride)
+        c.name = name
+        return c
+    }
+
+    public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        let (n, h, w, c, ho, wo) = try check(x)
+        let y = try Buffers.reuse(output, [n, ho, wo, c])
+        output = y
+        input = training ? x : nil
+        let k = self.k, stride = self.stride, scale = 1 / Float(k * k)
+        Threads.parallelFor(Threads.count) { t in
+            let (lo, hi) = Threads.range(t, of: n)
+            for b in lo..<hi {
+                let src = x.data + b * h * w * c
+                for oh in 0..<ho { for ow in 0..<wo {
+                    let dst = y.data + ((b * ho + oh) * wo + ow) * c
+                    dst.update(repeating: 0, count: c)
+                    for kh in 0..<k { for kw in 0..<k {
+                        let s = src + ((oh * stride + kh) * w + ow * stride + kw) * c
+                        for ch in 0..<c { dst[ch] += s[ch] }
+                    } }
+                    for ch in 0..<c { dst[ch] *= scale }
+                } }
+            }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
+        guard needInputGrad else { return nil }
+        guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
+        let dx = try Buffers.reuseZeroed(gradInput, x.shape)
+        gradInput = dx
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (dy.shape[1], dy.shape[2])
+        let k = self.k, stride = self.stride, scale = 1 / Float(k * k)
+        Threads.parallelFor(Threads.count) { t in
+            let (lo, hi) = Threads.range(t, of: n)
+            for b in lo..<hi {
+                let d = dx.data + b * h * w * c
+                for oh in 0..<ho { for ow in 0..<wo {
+                    let g = dy.data + ((b * ho + oh) * wo + ow) * c
+                    for kh in 0..<k { for kw in 0..<k {
+                        let s = d + ((oh * stride + kh) * w + ow * stride + kw) * c
+                        for ch in 0..<c { s[ch] += g[ch] * scale }
+                    } }
+                } }
+            }
+        }
+        return dx
+    }
+}
+
+/// Mean over all positions of each channel: [N, C, H, W] -> [N, C].
+public final class GlobalAvgPool: Layer {
+    public var name = ""
+    public let kind = "GlobalAvgPool"
+    public let namePrefix = "gap"
+    var input: Tensor?
+    var output: Tensor?
+    var gradInput: Tensor?
+
+    public init() {}
+
+    public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {
+        guard s.count == 4 else { throw TensorError(.shape, "expected input {N,C,H,W}, got \(Tensor.describe(s))") }
+        return [s[0], s[1]]
+    }
+
+    public func copy() throws(TensorError) -> Layer { let c = GlobalAvgPool(); c.name = name; return c }
+
+    public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        _ = try outputShape(Layout.logicalShape(x))
+        let (n, hw, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+        let y = try Buffers.reuse(output, [n, c])
+        output = y
+        input = training ? x : nil
+        for b in 0..<n {
+            let dst = y.data + b * c
+            dst.update(repeating: 0, count: c)
+            for p in 0..<hw { let s = x.data + (b * hw + p) * c; for ch in 0..<c { dst[ch] += s[ch] } }
+            for ch in 0..<c { dst[ch] /= Float(hw) }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
+        guard needInputGrad else { return nil }
+        guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
+        let dx = try Buffers.reuse(gradInput, x.shape)
+        gradInput = dx
+        let (n, hw, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+        for b in 0..<n { for p in 0..<hw {
+            let d = dx.data + (b * hw + p) * c, g = dy.data + b * c
+            for ch in 0..<c { d[ch] = g[ch] / Float(hw) }
+        } }
+        return dx
+    }
+}

@@ -1,0 +1,131 @@
+// A model: layers in order, with PyTorch's automatic names and state-dict naming.
+import LesionTensor
+
+public final class Sequential {
+    public private(set) var layers: [Layer]
+    /// The shape of one input sample ([C, H, W] or [F]) when known: for summaries and checks.
+    public var inputShape: [Int]?
+    /// The seed the weights were initialised from.
+    public let seed: UInt64
+    /// Training mode (batch statistics, dropout) for `forward`; evaluation otherwise.
+    public var training = false
+    /// Dropout's streams: (noiseSeed, forward counter, layer index).
+    public var noiseSeed: UInt64 = 0
+    var noiseCounter: UInt64 = 0
+
+    public init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil) throws(TensorError) {
+        self.layers = layers
+        self.seed = seed
+        self.inputShape = inputShape
+        var counters: [String: Int] = [:]
+        for l in layers {
+            counters[l.namePrefix, default: 0] += 1
+            if l.name.isEmpty { l.name = l.namePrefix + String(counters[l.namePrefix]!) }
+        }
+        var seen = Set<String>()
+        for l in layers {
+            guard !l.name.contains("."), !l.name.isEmpty else {
+                throw TensorError(.value, "layer name '\(l.name)' must be non-empty and contain no '.'")
+            }
+            guard seen.insert(l.name).inserted else { throw TensorError(.value, "two layers are named '\(l.name)'") }
+        }
+        for (i, l) in layers.enumerated() { l.reset(RandomStream(seed: seed, stream: UInt64(i))) }
+    }
+
+    /// A copy with the same weights and state (new buffers).
+    public func copy() throws(TensorError) -> Sequential {
+        var ls: [Layer] = []
+        for l in layers { ls.append(try l.copy()) }
+        let m = try Sequential(ls, seed: seed, inputShape: inputShape)
+        // Sequential.init re-initialised: copy weights back.
+        for (a, b) in zip(m.layers, layers) {
+            for (p, q) in zip(a.parameters, b.parameters) { p.value.data.update(from: q.value.data, count: q.value.count) }
+            for (p, q) in zip(a.buffers, b.buffers) { p.1.data.update(from: q.1.data, count: q.1.count) }
+            if let x = a as? BatchNorm, let y = b as? BatchNorm { x.batchesTracked = y.batchesTracked }
+        }
+        m.training = training
+        return m
+    }
+
+    public var layerNames: [String] { layers.map(\.name) }
+
+    public func index(of name: String) -> Int? { layers.firstIndex { $0.name == name } }
+
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+    public var numParameters: Int { layers.reduce(0) { $0 + $1.numParameters } }
+
+    /// State dict in PyTorch's naming: "conv1.weight", "bn1.running_mean", ...
+    public func stateDict() -> [(String, Tensor)] {
+        var out: [(String, Tensor)] = []
+        for l in layers {
+            for p in l.parameters { out.append((l.name + "." + p.name, p.value)) }
+            for (n, t) in l.buffers { out.append((l.name + "." + n, t)) }
+        }
+        return out
+    }
+
+    /// Output shapes (PyTorch's terms) after each layer for a batch of `n` samples of
+    /// `inputShape`; nil from a Lambda on (its shape is known only by running it).
+    public func shapes(batch n: Int = 1) throws(TensorError) -> [[Int]?] {
+        guard let inputShape else { return layers.map { _ in nil } }
+        var s: [Int]? = [n] + inputShape
+        var out: [[Int]?] = []
+        for l in layers {
+            if let cur = s, !(l is Lambda) {
+                do { s = try l.outputShape(cur) } catch { throw TensorError(.shape, "\(l.name) (\(l.kind)): \(error.message)") }
+            } else {
+                s = nil
+            }
+            out.append(s)
+        }
+        return out
+    }
+
+    // MARK: - running
+
+    /// Runs layers 0...last (all by default) on an NCHW (or [N, F]) batch; returns the last
+    /// output in internal layout (a buffer of that layer: copy it to keep it).
+    public func forwardInternal(_ x: Tensor, through last: Int? = nil, training: Bool) throws(TensorError) -> Tensor {
+        if let s = inputShape, Array(x.shape.dropFirst()) != s {
+            throw TensorError(.shape, "expected input {N,\(s.map(String.init).joined(separator: ","))}, got \(Tensor.describe(x.shape))")
+        }
+        var h = try Layout.toNHWC(x)
+        let end = last ?? layers.count - 1
+        for i in 0...end {
+            let l = layers[i]
+            if training, let d = l as? Dropout {
+                d.stream = RandomStream(seed: noiseSeed, stream: noiseCounter &* 1024 &+ UInt64(i))
+            }
+            do {
+                h = try l.forward(h, training: training)
+            } catch {
+                throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
+            }
+        }
+        if training { noiseCounter &+= 1 }
+        return h
+    }
+
+    /// Forward in the model's mode; the result in PyTorch's layout (a new tensor).
+    public func forward(_ x: Tensor) throws(TensorError) -> Tensor {
+        try Layout.toNCHW(forwardInternal(x, training: training))
+    }
+
+    /// Backpropagates the gradient of the loss with respect to the logits. Gradients are added
+    /// to the parameters'; it stops at the first layer with parameters (no input gradient there).
+    public func backward(_ dlogits: Tensor) throws(TensorError) {
+        guard let first = layers.firstIndex(where: { !$0.parameters.isEmpty }) else { return }
+        var g = dlogits
+        for i in stride(from: layers.count - 1, through: first, by: -1) {
+            let l = layers[i]
+            let d: Tensor?
+            do { d = try l.backward(g, needInputGrad: i > first) } catch {
+                throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
+            }
+            guard let d else { break }
+            g = d
+        }
+    }
+
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+}

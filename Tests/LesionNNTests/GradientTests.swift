@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import LesionNN
+@testable import LesionTensor
+
+/// Values in [-1, 1) from an LCG (independent of the library's RNG).
+func sample(_ shape: [Int], seed: UInt32 = 1, scale: Float = 1) -> Tensor {
+    let t = try! Tensor(zeros: shape)
+    var s = seed &* 2_654_435_761 &+ 12345
+    for i in 0..<t.count {
+        s = s &* 1_664_525 &+ 1_013_904_223
+        t.data[i] = scale * (Float(s >> 8) / Float(1 << 23) - 1)
+    }
+    return t
+}
+
+/// Checks a layer's backward against central differences of f(x) = sum(forward(x) * R), in
+/// internal layout. Up to `probes` coordinates of the input and of each parameter are checked.
+/// Distinct values 0.05 apart, none within 0.025 of zero, in a shuffled order: central
+/// differences with eps = 0.01 never cross a kink of ReLU or a tie of max-pooling.
+func separated(_ shape: [Int]) -> Tensor {
+    let t = try! Tensor(zeros: shape)
+    let p = Dataset.permutation(t.count, seed: 11, stream: 0)
+    for i in 0..<t.count { t.data[i] = (Float(p[i]) - Float(t.count / 2)) * 0.05 + 0.025 }
+    return t
+}
+
+func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Double = 2e-2, atol: Double = 2e-3,
+               probes: Int = 40, training: Bool = true, kinks: Bool = false, before: (() -> Void)? = nil,
+               sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let x = try Layout.toNHWC(kinks ? separated(logical) : sample(logical, seed: 3))
+    func f() throws -> Double {
+        before?()
+        let y = try layer.forward(x, training: training)
+        let r = sample(y.shape, seed: 9)
+        var s = 0.0
+        for i in 0..<y.count { s += Double(y.data[i]) * Double(r.data[i]) }
+        return s
+    }
+    before?()
+    let y = try layer.forward(x, training: training)
+    let r = sample(y.shape, seed: 9)
+    for p in layer.parameters { p.zeroGrad() }
+    let dx = try #require(try layer.backward(r, needInputGrad: true))
+    let dxCopy = try dx.copy()
+    let grads = try layer.parameters.map { try $0.grad.copy() }
+
+    func probe(_ t: Tensor, _ analytic: Tensor, _ what: String) throws {
+        let step = max(1, t.count / probes)
+        for i in stride(from: 0, to: t.count, by: step) {
+            let old = t.data[i]
+            t.data[i] = old + eps
+            let fp = try f()
+            t.data[i] = old - eps
+            let fm = try f()
+            t.data[i] = old
+            let numeric = (fp - fm) / (2 * Double(eps))
+            let a = Double(analytic.data[i])
+            #expect(abs(a - numeric) <= atol + rtol * abs(numeric),
+                    "\(layer.kind) d\(what)[\(i)]: analytic \(a), numeric \(numeric)", sourceLocation: sourceLocation)
+        }
+    }
+    try probe(x, dxCopy, "input")
+    for (p, g) in zip(layer.parameters, grads) { try probe(p.value, g, p.name) }
+}
+
+@Suite struct LayerGradientTests {
+    @Test(arguments: [(1, 0, 3), (1, 1, 3), (2, 1, 3), (2, 0, 2), (1, 2, 5)])
+    func conv2d(stride: Int, padding: Int, k: Int) throws {
+        let c = try Conv2d(cin: 3, cout: 4, k: k, stride: stride, padding: padding)
+        c.reset(RandomStream(seed: 1))
+        try gradCheck(c, input: [2, 3, 7, 6])
+    }
+
+    @Test func conv2dWithoutBiasAndOneChannel() throws {
+        let c = try Conv2d(cin: 1, cout: 2, k: 3, padding: 1, bias: false)
+        c.reset(RandomStream(seed: 2))
+        try gradCheck(c, input: [3, 1, 5, 5])
+    }
+
+    @Test func linear() throws {
+        let l = try Linear(7, 5)
+        l.reset(RandomStream(seed: 1))
+        try gradCheck(l, input: [4, 7])
+    }
+
+    @Test func batchNorm2dTraining() throws {
+        let b = try BatchNorm(3, spatial: true)
+        b.weight.value.data.update(from: [1.5, 0.5, -1], count: 3)
+        b.bias.value.data.update(from: [0.1, -0.2, 0.3], count: 3)
+        try gradCheck(b, input: [4, 3, 3, 2], eps: 1e-2, rtol: 3e-2, atol: 3e-3)
+    }
+
+    @Test func batchNorm1dTraining() throws {
+        let b = try BatchNorm(5, spatial: false)
+        try gradCheck(b, input: [6, 5], rtol: 3e-2, atol: 3e-3)
+    }
+
+    @Test func relu() throws { try gradCheck(ReLU(), input: [2, 3, 4, 4], kinks: true) }
+    @Test func maxPool() throws { try gradCheck(try MaxPool2d(2), input: [2, 3, 6, 7], kinks: true) }
+    @Test func maxPoolOverlapping() throws { try gradCheck(try MaxPool2d(3, stride: 2), input: [2, 2, 7, 7], kinks: true) }
+    @Test func avgPool() throws { try gradCheck(try AvgPool2d(2), input: [2, 3, 6, 5]) }
+    @Test func globalAvgPool() throws { try gradCheck(GlobalAvgPool(), input: [2, 3, 4, 5]) }
+    @Test func flatten() throws { try gradCheck(Flatten(), input: [2, 3, 4, 5]) }
+
+    @Test func dropout() throws {
+        let d = try Dropout(0.4)
+        try gradCheck(d, input: [3, 20], before: { d.stream = RandomStream(seed: 5, stream: 1) })
+    }
+
+    /// The whole chain, with the loss: a small CNN's parameter gradients against differences of
+    /// the mean cross-entropy. Smooth layers only: a step in a first-layer weight moves every
+    /// value of a channel, so with ReLU or max-pooling some would cross a kink (those layers
+    /// are checked one by one above, on inputs without kinks nearby).
+    @Test func sequentialWithLoss() throws {
+        let m = try Sequential([Conv2d(cin: 2, cout: 3, k: 3, padding: 1), BatchNorm(3, spatial: true),
+                                AvgPool2d(2), Conv2d(cin: 3, cout: 2, k: 2), Flatten(), Linear(2 * 2 * 2, 6),
+                                BatchNorm(6, spatial: false), Linear(6, 4)], seed: 3)
+        let x = sample([5, 2, 6, 6], seed: 4)
+        let labels: [Int32] = [0, 3, 1, 2, 1]
+        func loss(_ grad: Tensor?) throws -> Double {
+            let logits = try m.forwardInternal(x, training: true)
+            return labels.withUnsafeBufferPointer { Loss.softmaxCrossEntropy(logits, labels: $0.baseAddress!, grad: grad).loss } / 5
+        }
+        let g = try Tensor(zeros: [5, 4])
+        _ = try loss(g)
+        m.zeroGrad()
+        try m.backward(g)
+        for p in m.parameters {
+            let analytic = try p.grad.copy()
+            for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / 12)) {
+                let old = p.value.data[i]
+                p.value.data[i] = old + 1e-2
+                let fp = try loss(nil)
+                p.value.data[i] = old - 1e-2
+                let fm = try loss(nil)
+                p.value.data[i] = old
+                let numeric = (fp - fm) / 2e-2
+                #expect(abs(Double(analytic.data[i]) - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(p.name)[\(i)] shape \(p.value.shape) analytic \(analytic.data[i]) numeric \(numeric)")
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import CLua
 import Foundation
 import LuaShim
+import LesionNN
 import LesionTensor
 
 /// A script failed: the message (with the script's file and line) and a traceback.
@@ -27,6 +28,10 @@ public final class LuaHost {
     /// Unseeded random calls draw successive streams of `defaultSeed`.
     var defaultSeed: UInt64 = 0
     var randomCalls: UInt64 = 0
+    /// The Lua thread running a model call (a Lambda layer calls back into it).
+    var activeState: OpaquePointer?
+    /// Data sets loaded from files, by source, so a script loading them twice reads them once.
+    var datasetCache: [String: [Dataset]] = [:]
 
     public init(luaDirectory: String? = LuaHost.findLuaDirectory()) throws {
         guard let luaDirectory else {
@@ -42,6 +47,8 @@ public final class LuaHost {
                 name: "=(lesion)", args: [luaDirectory])
         registerLesion(lua)
         TensorBinding.register(lua)
+        NNBinding.register(lua)
+        DataBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

@@ -27,4 +27,7 @@ function lesion.inspect(v, indent, seen)
   return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
 end
 
+-- Modules written in Lua become globals like the native ones.
+models = require "lesion.models"
+
 return lesion

@@ -1,0 +1,206 @@
+// The `nn` module: layer constructors and nn.Sequential.
+import CLua
+import LuaShim
+import LesionNN
+import LesionTensor
+
+/// A layer made from Lua, until a model takes it.
+final class LayerBox: LuaBindable {
+    static var metatableName: String { "lesion.Layer" }
+    static var typeName: String { "layer" }
+    let layer: Layer
+    var owner: String?
+    init(_ layer: Layer) { self.layer = layer }
+}
+
+extension Sequential: LuaBindable {
+    public static var metatableName: String { "lesion.Model" }
+    public static var typeName: String { "model" }
+}
+
+enum NNBinding {
+    static func register(_ lua: Lua) {
+        lua.createMetatable(LayerBox.self, methods: [], metamethods: [("__tostring", layerToString)])
+        LuaHost.from(lua.L).registerModule(lua, "nn", [
+            ("Conv2d", conv2d), ("Linear", linear), ("BatchNorm2d", batchNorm2d), ("BatchNorm1d", batchNorm1d),
+            ("ReLU", relu), ("MaxPool2d", maxPool), ("AvgPool2d", avgPool), ("GlobalAvgPool", globalAvgPool),
+            ("Dropout", dropout), ("Flatten", flatten), ("Lambda", lambda), ("Sequential", sequential),
+        ])
+        ModelBinding.register(lua)
+    }
+
+    /// Pushes a new layer, named by option `name` when given.
+    static func pushLayer(_ lua: Lua, _ layer: Layer, _ opts: Options) throws -> Int32 {
+        if let n = try opts.string("name") {
+            guard !n.isEmpty, !n.contains(".") else { throw LuaArgError(opts.arg, "option 'name': a layer name must be non-empty and contain no '.'") }
+            layer.name = n
+        }
+        lua.push(LayerBox(layer))
+        return 1
+    }
+
+    static func positive(_ lua: Lua, _ i: Int32, _ what: String) throws -> Int {
+        let v = try lua.integer(i)
+        guard v >= 1 else { throw LuaArgError(i, "\(what) must be a positive integer, got \(v)") }
+        return v
+    }
+
+    static let conv2d: LuaFunction = { L in
+        Lua.bind(L, "nn.Conv2d") { lua in
+            let cin = try positive(lua, 1, "input channels"), cout = try positive(lua, 2, "output channels")
+            let k = try positive(lua, 3, "kernel size")
+            let o = try Options(lua, 4, allowed: ["stride", "padding", "bias", "name"])
+            let stride = try o.integer("stride") ?? 1, padding = try o.integer("padding") ?? 0
+            guard stride >= 1 else { throw LuaArgError(4, "option 'stride' must be positive, got \(stride)") }
+            guard padding >= 0 else { throw LuaArgError(4, "option 'padding' must be non-negative, got \(padding)") }
+            return try pushLayer(lua, try Conv2d(cin: cin, cout: cout, k: k, stride: stride, padding: padding, bias: try o.boolean("bias") ?? true), o)
+        }
+    }
+
+    static let linear: LuaFunction = { L in
+        Lua.bind(L, "nn.Linear") { lua in
+            let nin = try positive(lua, 1, "input size"), nout = try positive(lua, 2, "output size")
+            let o = try Options(lua, 3, allowed: ["bias", "name"])
+            return try pushLayer(lua, try Linear(nin, nout, bias: try o.boolean("bias") ?? true), o)
+        }
+    }
+
+    static func batchNorm(_ L: OpaquePointer?, spatial: Bool) -> Int32 {
+        Lua.bind(L, spatial ? "nn.BatchNorm2d" : "nn.BatchNorm1d") { lua in
+            let c = try positive(lua, 1, "channel count")
+            return try pushLayer(lua, try BatchNorm(c, spatial: spatial), try Options(lua, 2, allowed: ["name"]))
+        }
+    }
+    static let batchNorm2d: LuaFunction = { L in batchNorm(L, spatial: true) }
+    static let batchNorm1d: LuaFunction = { L in batchNorm(L, spatial: false) }
+
+    static let relu: LuaFunction = { L in
+        Lua.bind(L, "nn.ReLU") { lua in try pushLayer(lua, ReLU(), try Options(lua, 1, allowed: ["name"])) }
+    }
+    static let flatten: LuaFunction = { L in
+        Lua.bind(L, "nn.Flatten") { lua in try pushLayer(lua, Flatten(), try Options(lua, 1, allowed: ["name"])) }
+    }
+    static let globalAvgPool: LuaFunction = { L in
+        Lua.bind(L, "nn.GlobalAvgPool") { lua in try pushLayer(lua, GlobalAvgPool(), try Options(lua, 1, allowed: ["name"])) }
+    }
+
+    static func pool(_ L: OpaquePointer?, max: Bool) -> Int32 {
+        Lua.bind(L, max ? "nn.MaxPool2d" : "nn.AvgPool2d") { lua in
+            let k = try positive(lua, 1, "window size")
+            let o = try Options(lua, 2, allowed: ["stride", "name"])
+            let s = try o.integer("stride")
+            if let s, s < 1 { throw LuaArgError(2, "option 'stride' must be positive, got \(s)") }
+            return try pushLayer(lua, max ? try MaxPool2d(k, stride: s) : try AvgPool2d(k, stride: s), o)
+        }
+    }
+    static let maxPool: LuaFunction = { L in pool(L, max: true) }
+    static let avgPool: LuaFunction = { L in pool(L, max: false) }
+
+    static let dropout: LuaFunction = { L in
+        Lua.bind(L, "nn.Dropout") { lua in
+            let p = try lua.optNumber(1) ?? 0.5
+            guard p >= 0 && p < 1 else { throw LuaArgError(1, "dropout probability must be in [0, 1), got \(p)") }
+            return try pushLayer(lua, try Dropout(Float(p)), try Options(lua, 2, allowed: ["name"]))
+        }
+    }
+
+    /// nn.Lambda(fn): fn receives an NCHW (or {N,F}) tensor and returns a tensor.
+    static let lambda: LuaFunction = { L in
+        Lua.bind(L, "nn.Lambda") { lua in
+            try lua.function(1)
+            let opts = try Options(lua, 2, allowed: ["name"])
+            let host = LuaHost.from(lua.L)
+            lua_pushvalue(L, 1)
+            let ref = luaL_ref(L, lesion_registryindex())
+            let layer = Lambda { [weak host] x in
+                guard let host else { throw TensorError(.value, "the Lua state of this Lambda is gone") }
+                return try host.callLambda(ref: ref, x)
+            }
+            return try pushLayer(lua, layer, opts)
+        }
+    }
+
+    /// nn.Sequential{layer, layer, ..., seed = s, input = {C, H, W}}.
+    static let sequential: LuaFunction = { L in
+        Lua.bind(L, "nn.Sequential") { lua in
+            try lua.table(1)
+            var boxes: [LayerBox] = []
+            for k in 1...Swift.max(1, lua.rawLength(1)) where lua.rawLength(1) >= 1 {
+                lua_rawgeti(L, 1, lua_Integer(k))
+                defer { lua.pop() }
+                guard let b = lua.test(-1, LayerBox.self) else {
+                    throw LuaArgError(1, "element \(k) should be a layer, got \(lua.typeName(-1))")
+                }
+                if let owner = b.owner {
+                    throw LuaArgError(1, "element \(k) (\(b.layer.kind)) already belongs to model '\(owner)'; make a new layer")
+                }
+                boxes.append(b)
+            }
+            guard !boxes.isEmpty else { throw LuaArgError(1, "a model needs at least one layer") }
+            var seed: UInt64 = 0
+            var input: [Int]?
+            try lua.forEachField(1) { key in
+                guard let key else { return }
+                switch key {
+                case "seed":
+                    let s = try lua.integer(lua.top)
+                    guard s >= 0 else { throw LuaArgError(1, "field 'seed' must be a non-negative integer") }
+                    seed = UInt64(s)
+                case "input":
+                    input = try lua.shape(lua.top, varargs: false).shape
+                default:
+                    throw LuaArgError(1, "unknown field '\(key)'; expected layers and optionally seed, input")
+                }
+            }
+            let m = try Sequential(boxes.map(\.layer), seed: seed, inputShape: input)
+            if input != nil {
+                do throws(TensorError) { _ = try m.shapes() } catch { throw LuaArgError(1, error.message) }
+            }
+            let id = "model@\(ObjectIdentifier(m).hashValue & 0xFFFF)"
+            for b in boxes { b.owner = id }
+            lua.push(m)
+            return 1
+        }
+    }
+
+    static let layerToString: LuaFunction = { L in
+        Lua.bind(L, "__tostring") { lua in
+            let b = try lua.check(1, LayerBox.self)
+            lua.push(describe(b.layer))
+            return 1
+        }
+    }
+
+    /// `Conv2d(1, 32, 3, stride=1, padding=1)`: a layer as PyTorch prints it.
+    static func describe(_ l: Layer) -> String {
+        switch l {
+        case let c as Conv2d:
+            return "Conv2d(\(c.cin), \(c.cout), \(c.k), stride=\(c.stride), padding=\(c.padding)\(c.bias == nil ? ", bias=false" : ""))"
+        case let f as Linear: return "Linear(\(f.nin), \(f.nout)\(f.bias == nil ? ", bias=false" : ""))"
+        case let b as BatchNorm: return "\(b.kind)(\(b.channels))"
+        case let p as MaxPool2d: return "MaxPool2d(\(p.k), stride=\(p.stride))"
+        case let p as AvgPool2d: return "AvgPool2d(\(p.k), stride=\(p.stride))"
+        case let d as Dropout: return "Dropout(p=\(d.p))"
+        default: return l.kind + "()"
+        }
+    }
+}
+
+extension LuaHost {
+    /// Calls the Lua function of a Lambda on the Lua thread that is running the model.
+    func callLambda(ref: Int32, _ x: Tensor) throws -> Tensor {
+        let L = activeState ?? self.L
+        let lua = Lua(L)
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        _ = lua_rawgeti(L, lesion_registryindex(), lua_Integer(ref))
+        lua.push(tensor: x)
+        guard lesion_pcall_traceback(L, 1, 1) == LUA_OK else {
+            throw TensorError(.value, "its Lua function failed: \(lua.string(at: -1) ?? "?")")
+        }
+        guard let t = lua.test(-1, Tensor.self) else {
+            throw TensorError(.value, "its Lua function returned \(lua.typeName(-1)), expected a tensor")
+        }
+        return t
+    }
+}

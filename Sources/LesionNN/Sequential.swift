@@ -12,6 +12,8 @@ public final class Sequential {
     /// Dropout's streams: (noiseSeed, forward counter, layer index).
     public var noiseSeed: UInt64 = 0
     var noiseCounter: UInt64 = 0
+    /// When set, seconds spent in each layer's forward and backward are added here (benchmarks).
+    public var profile: (forward: [Double], backward: [Double])?
 
     public init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil) throws(TensorError) {
         self.layers = layers
@@ -96,8 +98,10 @@ public final class Sequential {
             if training, let d = l as? Dropout {
                 d.stream = RandomStream(seed: noiseSeed, stream: noiseCounter &* 1024 &+ UInt64(i))
             }
+            let t0 = profile == nil ? 0 : monotonicSeconds()
             do {
                 h = try l.forward(h, training: training)
+                if profile != nil { profile!.forward[i] += monotonicSeconds() - t0 }
             } catch {
                 throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
             }
@@ -119,6 +123,8 @@ public final class Sequential {
         for i in stride(from: layers.count - 1, through: first, by: -1) {
             let l = layers[i]
             let d: Tensor?
+            let t0 = profile == nil ? 0 : monotonicSeconds()
+            defer { if profile != nil { profile!.backward[i] += monotonicSeconds() - t0 } }
             do { d = try l.backward(g, needInputGrad: i > first) } catch {
                 throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
             }

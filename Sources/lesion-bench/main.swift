@@ -1,7 +1,8 @@
 // lesion-bench: speed figures of Lesion, printed as one JSON object (scripts/bench runs it).
-// A benchmark, not a test: it asserts nothing, it measures.
+// A benchmark, not a test: it asserts nothing, it measures. Progress notes go to stderr.
 import COpenBLAS
 import Foundation
+import LesionNN
 import LesionTensor
 import LuaHost
 
@@ -30,41 +31,96 @@ func peakRSSBytes() -> Int {
     return usage.ru_maxrss * 1024
 }
 
+func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+let args = CommandLine.arguments.dropFirst()
+let only = Set(args.filter { !$0.hasPrefix("-") })
+func wanted(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
 let threads = Int(ProcessInfo.processInfo.environment["LESION_THREADS"] ?? "") ?? 2
 try Threads.set(threads)
 var results: [(String, Any)] = [("threads", threads)]
 
 // MARK: - matmul 1024 x 1024: cblas_sgemm from Swift vs t:matmul from Lua
 
-let n = 1024
-let flop = 2.0 * Double(n * n * n)
-let a = try Tensor(uninitialized: [n, n]), b = try Tensor(uninitialized: [n, n]), c = try Tensor(uninitialized: [n, n])
-RandomStream(seed: 1).fillNormal(a.data, count: a.count)
-RandomStream(seed: 2).fillNormal(b.data, count: b.count)
-let swiftSeconds = median(reps: 30) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
-                a.data, Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
+if wanted("matmul") {
+    note("matmul 1024 ...")
+    let n = 1024
+    let flop = 2.0 * Double(n * n * n)
+    let a = try Tensor(uninitialized: [n, n]), b = try Tensor(uninitialized: [n, n]), c = try Tensor(uninitialized: [n, n])
+    RandomStream(seed: 1).fillNormal(a.data, count: a.count)
+    RandomStream(seed: 2).fillNormal(b.data, count: b.count)
+    let swiftSeconds = median(reps: 30) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                    a.data, Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
+    }
+    let coreSeconds = try median(reps: 30) { _ = try a.matmul(b) }
+    let host = try LuaHost()
+    try host.run(code: "A = tensor.randn({1024, 1024}, {seed = 1}); B = tensor.randn({1024, 1024}, {seed = 2})")
+    let luaSeconds = try median(reps: 30) { try host.run(code: "local c = A:matmul(B)") }
+    results += [
+        ("matmul_1024_swift_sgemm_ms", swiftSeconds * 1e3),
+        ("matmul_1024_swift_sgemm_gflops", flop / swiftSeconds / 1e9),
+        ("matmul_1024_swift_core_ms", coreSeconds * 1e3),
+        ("matmul_1024_lua_ms", luaSeconds * 1e3),
+        ("matmul_1024_lua_gflops", flop / luaSeconds / 1e9),
+        ("matmul_1024_lua_vs_swift", swiftSeconds / luaSeconds),
+    ]
 }
 
-// The core's matmul allocates its result, as the Lua call does.
-let coreSeconds = try median(reps: 30) { _ = try a.matmul(b) }
+// MARK: - FashionNet eval and train on Fashion-MNIST
 
-let host = try LuaHost()
-try host.run(code: """
-    A = tensor.randn({1024, 1024}, {seed = 1})
-    B = tensor.randn({1024, 1024}, {seed = 2})
-    """)
-let luaSeconds = try median(reps: 30) {
-    try host.run(code: "local c = A:matmul(B)")
+func fashionNet(bn: Bool) throws -> Sequential {
+    var layers: [Layer] = []
+    func block(_ cin: Int, _ cout: Int) throws {
+        layers.append(try Conv2d(cin: cin, cout: cout, k: 3, padding: 1))
+        if bn { layers.append(try BatchNorm(cout, spatial: true)) }
+        layers.append(ReLU())
+    }
+    try block(1, 32); layers.append(try MaxPool2d(2))
+    try block(32, 64); layers.append(try MaxPool2d(2))
+    try block(64, 128)
+    try block(128, 128); layers.append(try MaxPool2d(2))
+    layers += [Flatten(), try Linear(1152, 256), ReLU(), try Dropout(0.5), try Linear(256, 10)]
+    return try Sequential(layers, seed: 1, inputShape: [1, 28, 28])
 }
-results += [
-    ("matmul_1024_swift_sgemm_ms", swiftSeconds * 1e3),
-    ("matmul_1024_swift_sgemm_gflops", flop / swiftSeconds / 1e9),
-    ("matmul_1024_swift_core_ms", coreSeconds * 1e3),
-    ("matmul_1024_lua_ms", luaSeconds * 1e3),
-    ("matmul_1024_lua_gflops", flop / luaSeconds / 1e9),
-    ("matmul_1024_lua_vs_swift", swiftSeconds / luaSeconds),
-]
+
+let gflopPerImage = 0.030
+if wanted("eval") || wanted("train") {
+    note("loading Fashion-MNIST ...")
+    let (train, test) = try DataFiles.fashionMNIST(root: nil)
+    if wanted("eval") {
+        note("eval ...")
+        let m = try fashionNet(bn: false)
+        _ = try m.evaluate(test.subset(Array(0..<512)), batch: 256)
+        let secs = try median(reps: 3, warmup: 0) { _ = try m.evaluate(test, batch: 256) }
+        results += [("eval_images_per_s", 10000 / secs), ("eval_gflops", 10000 / secs * gflopPerImage)]
+    }
+    if wanted("train") {
+        note("train ...")
+        let m = try fashionNet(bn: false)
+        var o = FitOptions()
+        o.batch = 64; o.lr = 0.01; o.momentum = 0.9; o.weightDecay = 5e-4; o.seed = 1
+        let sub = try train.subset(Array(0..<6400))
+        _ = try m.fit(try train.subset(Array(0..<640)), o)
+        m.profile = (Array(repeating: 0, count: m.layers.count), Array(repeating: 0, count: m.layers.count))
+        let t0 = now()
+        _ = try m.fit(sub, o)
+        let secs = now() - t0
+        results += [("train_images_per_s", 6400 / secs), ("train_gflops", 6400 / secs * gflopPerImage * 3)]
+        if let p = m.profile {
+            var parts: [String] = []
+            for (i, l) in m.layers.enumerated() {
+                parts.append(String(format: "%@ %.0f/%.0f", l.name, p.forward[i] / secs * 1000, p.backward[i] / secs * 1000))
+            }
+            note("train time per layer, forward/backward, per mille of the run: " + parts.joined(separator: ", "))
+        }
+        let mb = try fashionNet(bn: true)
+        _ = try mb.fit(try train.subset(Array(0..<640)), o)
+        let t1 = now()
+        _ = try mb.fit(sub, o)
+        results.append(("train_bn_images_per_s", 6400 / (now() - t1)))
+    }
+}
 
 results.append(("peak_rss_mb", Double(peakRSSBytes()) / 1048576))
 

@@ -64,16 +64,41 @@ public final class BatchNorm: Layer {
         return c
     }
 
-    /// Per-channel sums of f(row, channel) over all rows, by a fixed split over threads.
-    func channelSums(rows: Int, _ f: @escaping (Int, Int) -> Double) -> [Double] {
+    /// Per-channel sums over rows of a [rows, C] buffer, split over threads in a fixed way:
+    /// sum of a (when b is nil), of (a - shift)^2 (with `shift`), or of a * b.
+    func channelSums(rows: Int, _ a: UnsafeMutablePointer<Float>, times b: UnsafeMutablePointer<Float>? = nil,
+                     squaredAround shift: [Double]? = nil) -> [Double] {
         let c = channels, threads = Threads.count
         let part = UnsafeMutablePointer<Double>.allocate(capacity: threads * c)
         part.initialize(repeating: 0, count: threads * c)
         defer { part.deallocate() }
-        Threads.parallelFor(threads) { t in
-            let (lo, hi) = Threads.range(t, of: rows)
-            let acc = part + t * c
-            for r in lo..<hi { for ch in 0..<c { acc[ch] += f(r, ch) } }
+        let squared = shift != nil
+        let mu = shift.map { $0.map(Float.init) } ?? [Float](repeating: 0, count: c)
+        mu.withUnsafeBufferPointer { mb in
+            nonisolated(unsafe) let m = mb.baseAddress!
+            Threads.parallelFor(threads) { t in
+                let (lo, hi) = Threads.range(t, of: rows)
+                let acc = part + t * c
+                // Accumulate blocks of rows in Float, then add each block to the Double total.
+                var block = [Float](repeating: 0, count: c)
+                block.withUnsafeMutableBufferPointer { bp in
+                    let blk = bp.baseAddress!
+                    var r = lo
+                    while r < hi {
+                        let end = min(hi, r + 64)
+                        blk.update(repeating: 0, count: c)
+                        if squared {
+                            for rr in r..<end { let x = a + rr * c; for ch in 0..<c { let d = x[ch] - m[ch]; blk[ch] += d * d } }
+                        } else if let b {
+                            for rr in r..<end { let x = a + rr * c, y = b + rr * c; for ch in 0..<c { blk[ch] += x[ch] * y[ch] } }
+                        } else {
+                            for rr in r..<end { let x = a + rr * c; for ch in 0..<c { blk[ch] += x[ch] } }
+                        }
+                        for ch in 0..<c { acc[ch] += Double(blk[ch]) }
+                        r = end
+                    }
+                }
+            }
         }
         var out = [Double](repeating: 0, count: c)
         for t in 0..<threads { for ch in 0..<c { out[ch] += part[t * c + ch] } }
@@ -92,9 +117,8 @@ public final class BatchNorm: Layer {
             guard rows > 1 else {
                 throw TensorError(.shape, "BatchNorm in training needs more than 1 value per channel, got input \(Tensor.describe(Layout.logicalShape(x)))")
             }
-            let mean = channelSums(rows: rows) { r, ch in Double(xs[r * c + ch]) }.map { $0 / Double(rows) }
-            let m = mean
-            let varSum = channelSums(rows: rows) { r, ch in let d = Double(xs[r * c + ch]) - m[ch]; return d * d }
+            let mean = channelSums(rows: rows, xs).map { $0 / Double(rows) }
+            let varSum = channelSums(rows: rows, xs, squaredAround: mean)
             invStd = [Float](repeating: 0, count: c)
             for ch in 0..<c {
                 let v = varSum[ch] / Double(rows)
@@ -120,12 +144,19 @@ public final class BatchNorm: Layer {
             nonisolated(unsafe) let scp = sc.baseAddress!, shp = sh.baseAddress!
             Threads.parallelFor(Threads.count) { t in
                 let (lo, hi) = Threads.range(t, of: rows)
-                for r in lo..<hi {
-                    let s = xs + r * c, d = y.data + r * c
-                    for ch in 0..<c {
-                        let v = s[ch] * scp[ch] + shp[ch]
-                        if let xh { xh.data[r * c + ch] = v }
-                        d[ch] = v * g[ch] + b[ch]
+                if let xh {
+                    for r in lo..<hi {
+                        let s = xs + r * c, d = y.data + r * c, e = xh.data + r * c
+                        for ch in 0..<c {
+                            let v = s[ch] * scp[ch] + shp[ch]
+                            e[ch] = v
+                            d[ch] = v * g[ch] + b[ch]
+                        }
+                    }
+                } else {
+                    for r in lo..<hi {
+                        let s = xs + r * c, d = y.data + r * c
+                        for ch in 0..<c { d[ch] = (s[ch] * scp[ch] + shp[ch]) * g[ch] + b[ch] }
                     }
                 }
             }
@@ -139,8 +170,8 @@ public final class BatchNorm: Layer {
         }
         let c = channels, rows = dy.count / c
         let g = dy.data, xd = xh.data
-        let dbeta = channelSums(rows: rows) { r, ch in Double(g[r * c + ch]) }
-        let dgamma = channelSums(rows: rows) { r, ch in Double(g[r * c + ch]) * Double(xd[r * c + ch]) }
+        let dbeta = channelSums(rows: rows, g)
+        let dgamma = channelSums(rows: rows, g, times: xd)
         for ch in 0..<c {
             weight.grad.data[ch] += Float(dgamma[ch])
             bias.grad.data[ch] += Float(dbeta[ch])

@@ -1,5 +1,6 @@
 // 2-D convolution: im2col on NHWC chunks of images + sgemm, each thread on its own images.
 import COpenBLAS
+import Foundation
 import LesionTensor
 
 public final class Conv2d: Layer {
@@ -73,7 +74,8 @@ public final class Conv2d: Layer {
     }
 
     /// Images per GEMM: enough rows for an efficient GEMM, few enough that cols stays in cache.
-    func chunkImages(_ hw: Int) -> Int { max(1, (1 << 19) / max(1, K * hw)) }
+    func chunkImages(_ hw: Int) -> Int { max(1, Conv2d.chunkFloats / max(1, K * hw)) }
+    nonisolated(unsafe) static var chunkFloats = Int(ProcessInfo.processInfo.environment["LESION_CHUNK"] ?? "") ?? (1 << 19)
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
         guard x.rank == 4, x.shape[3] == cin else {

@@ -12,6 +12,9 @@ public final class Conv2d: Layer {
     public let bias: Parameter?           // [cout]
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
+    /// Output rows and columns to compute (the leading ones), when the model has found that the
+    /// rest are never read (a floor-mode pool after it drops them). Set by Sequential's plan.
+    var crop: (rows: Int, cols: Int)?
     var packed: Tensor                    // [k*k*cin, cout]: rows in (kh, kw, ci) order
     var input: Tensor?
     var output: Tensor?
@@ -82,7 +85,8 @@ public final class Conv2d: Layer {
             throw TensorError(.shape, "expected input {N,\(cin),H,W}, got \(Tensor.describe(Layout.logicalShape(x)))")
         }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let (ho, wo) = try outSize(h, w)
+        var (ho, wo) = try outSize(h, w)
+        if let crop { (ho, wo) = (min(ho, crop.rows), min(wo, crop.cols)) }
         let out = try Buffers.reuse(output, [n, ho, wo, cout])
         output = out
         input = training ? x : nil

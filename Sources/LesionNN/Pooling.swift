@@ -33,9 +33,13 @@ public class Pool2d {
 public final class MaxPool2d: Pool2d, Layer {
     public let kind = "MaxPool2d"
     public let namePrefix = "pool"
-    var argmax: [Int32] = []   // per output element: the input offset (within its image) of the max
+    /// Per output element: the window position (kh * k + kw) of the maximum.
+    var argmax: [UInt8] = []
 
-    public init(_ k: Int, stride: Int? = nil) throws(TensorError) { try super.init(k: k, stride: stride) }
+    public init(_ k: Int, stride: Int? = nil) throws(TensorError) {
+        guard k <= 15 else { throw TensorError(.value, "max-pooling windows larger than 15x15 are not supported") }
+        try super.init(k: k, stride: stride)
+    }
 
     public func copy() throws(TensorError) -> Layer {
         let c = try MaxPool2d(k, stride: stride)
@@ -48,31 +52,28 @@ public final class MaxPool2d: Pool2d, Layer {
         let y = try Buffers.reuse(output, [n, ho, wo, c])
         output = y
         input = training ? x : nil
-        if training && argmax.count != y.count { argmax = [Int32](repeating: 0, count: y.count) }
+        if argmax.count != y.count { argmax = [UInt8](repeating: 0, count: y.count) }
         let k = self.k, stride = self.stride
         argmax.withUnsafeMutableBufferPointer { am in
-            nonisolated(unsafe) let arg = am.baseAddress
+            nonisolated(unsafe) let arg = am.baseAddress!
             Threads.parallelFor(Threads.count) { t in
                 let (lo, hi) = Threads.range(t, of: n)
                 for b in lo..<hi {
                     let src = x.data + b * h * w * c
                     for oh in 0..<ho { for ow in 0..<wo {
                         let o = ((b * ho + oh) * wo + ow) * c
-                        let dst = y.data + o
-                        let first = (oh * stride * w + ow * stride) * c
-                        dst.update(from: src + first, count: c)
-                        if training { for ch in 0..<c { arg![o + ch] = Int32(first + ch) } }
+                        let dst = y.data + o, pos = arg + o
+                        let first = src + (oh * stride * w + ow * stride) * c
+                        for ch in 0..<c { dst[ch] = first[ch]; pos[ch] = 0 }
                         for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
-                            let off = ((oh * stride + kh) * w + ow * stride + kw) * c
-                            let s = src + off
-                            if training {
-                                // Strictly greater keeps the first maximum; NaN propagates.
-                                for ch in 0..<c where s[ch] > dst[ch] || (s[ch].isNaN && !dst[ch].isNaN) {
-                                    dst[ch] = s[ch]
-                                    arg![o + ch] = Int32(off + ch)
-                                }
-                            } else {
-                                for ch in 0..<c where s[ch] > dst[ch] || s[ch].isNaN { dst[ch] = s[ch] }
+                            let s = src + ((oh * stride + kh) * w + ow * stride + kw) * c
+                            let here = UInt8(kh * k + kw)
+                            // Strictly greater keeps the first maximum; a NaN takes over.
+                            for ch in 0..<c {
+                                let v = s[ch], m = dst[ch]
+                                let take = v > m || (v != v && m == m)
+                                dst[ch] = take ? v : m
+                                pos[ch] = take ? here : pos[ch]
                             }
                         } }
                     } }
@@ -87,14 +88,24 @@ public final class MaxPool2d: Pool2d, Layer {
         guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
         let dx = try Buffers.reuseZeroed(gradInput, x.shape)
         gradInput = dx
-        let n = x.shape[0], per = dy.count / n, inPer = x.count / n
+        let (n, w, c) = (x.shape[0], x.shape[2], x.shape[3])
+        let (ho, wo) = (dy.shape[1], dy.shape[2])
+        let k = self.k, stride = self.stride, inPer = x.count / n
         argmax.withUnsafeBufferPointer { am in
-            nonisolated(unsafe) let arg = am.baseAddress
+            nonisolated(unsafe) let arg = am.baseAddress!
             Threads.parallelFor(Threads.count) { t in
                 let (lo, hi) = Threads.range(t, of: n)
                 for b in lo..<hi {
                     let d = dx.data + b * inPer
-                    for i in (b * per)..<((b + 1) * per) { d[Int(arg![i])] += dy.data[i] }
+                    for oh in 0..<ho { for ow in 0..<wo {
+                        let o = ((b * ho + oh) * wo + ow) * c
+                        let g = dy.data + o, pos = arg + o
+                        let base = (oh * stride * w + ow * stride) * c
+                        for ch in 0..<c {
+                            let p = Int(pos[ch])
+                            d[base + ((p / k) * w + p % k) * c + ch] += g[ch]
+                        }
+                    } }
                 }
             }
         }

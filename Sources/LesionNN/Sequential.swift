@@ -14,6 +14,8 @@ public final class Sequential {
     var noiseCounter: UInt64 = 0
     /// When set, seconds spent in each layer's forward and backward are added here (benchmarks).
     public var profile: (forward: [Double], backward: [Double])?
+    /// The order of the last training forward (backward runs it in reverse).
+    var lastOrder: [Int] = []
 
     public init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil) throws(TensorError) {
         self.layers = layers
@@ -83,6 +85,60 @@ public final class Sequential {
         return out
     }
 
+    // MARK: - planning
+
+    /// The order to run layers 0...last in, and which convolutions may compute only part of
+    /// their output. Both change nothing in the result:
+    /// - a ReLU followed by a floor-mode max-pool runs after it (relu(max(x)) = max(relu(x)),
+    ///   with the same gradient), on a quarter of the values;
+    /// - a convolution whose last output rows or columns no later layer reads (a pool that
+    ///   floors them away, with only ReLUs, or BatchNorm or Dropout in evaluation, between)
+    ///   computes only the rows and columns that are read.
+    func plan(through last: Int, input: [Int], training: Bool) -> [Int] {
+        for l in layers { (l as? Conv2d)?.crop = nil }
+        // Output shapes, while they can be known (a Lambda ends the planning).
+        var shapes: [[Int]] = []
+        var s = input
+        for i in 0...last {
+            guard !(layers[i] is Lambda), let o = try? layers[i].outputShape(s) else { break }
+            shapes.append(o)
+            s = o
+        }
+        if shapes.count == last + 1 {
+            // Needed leading rows and columns of each layer's output, from the end backwards.
+            var need: (Int, Int)? = nil     // nil: all of it
+            for i in stride(from: last, through: 0, by: -1) {
+                let out = shapes[i]
+                let layer = layers[i]
+                if let conv = layer as? Conv2d, let n = need, out.count == 4, n.0 < out[2] || n.1 < out[3] {
+                    conv.crop = (n.0, n.1)
+                }
+                switch layer {
+                case let p as Pool2d where out.count == 4:
+                    let (r, c) = need ?? (out[2], out[3])
+                    need = ((r - 1) * p.stride + p.k, (c - 1) * p.stride + p.k)
+                case is ReLU:
+                    break
+                case is BatchNorm where !training, is Dropout where !training:
+                    break
+                default:
+                    need = nil
+                }
+            }
+        }
+        var order = Array(0...last)
+        var i = 0
+        while i < last {
+            if layers[i] is ReLU, layers[i + 1] is MaxPool2d {
+                order.swapAt(i, i + 1)
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        return order
+    }
+
     // MARK: - running
 
     /// Runs layers 0...last (all by default) on an NCHW (or [N, F]) batch; returns the last
@@ -93,7 +149,9 @@ public final class Sequential {
         }
         var h = try Layout.toNHWC(x)
         let end = last ?? layers.count - 1
-        for i in 0...end {
+        let order = plan(through: end, input: Layout.logicalShape(h), training: training)
+        if training { lastOrder = order }
+        for i in order {
             let l = layers[i]
             if training, let d = l as? Dropout {
                 d.stream = RandomStream(seed: noiseSeed, stream: noiseCounter &* 1024 &+ UInt64(i))
@@ -119,8 +177,12 @@ public final class Sequential {
     /// to the parameters'; it stops at the first layer with parameters (no input gradient there).
     public func backward(_ dlogits: Tensor) throws(TensorError) {
         guard let first = layers.firstIndex(where: { !$0.parameters.isEmpty }) else { return }
+        guard lastOrder.count == layers.count else {
+            throw TensorError(.value, "backward needs a training forward through the whole model first")
+        }
         var g = dlogits
-        for i in stride(from: layers.count - 1, through: first, by: -1) {
+        for i in lastOrder.reversed() {
+            if i < first { break }
             let l = layers[i]
             let d: Tensor?
             let t0 = profile == nil ? 0 : monotonicSeconds()

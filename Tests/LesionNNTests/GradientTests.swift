@@ -141,3 +141,58 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
         }
     }
 }
+
+/// The execution plan (cropped convolutions, max-pool before ReLU) changes nothing: outputs and
+/// gradients equal those of running each layer in order on full tensors.
+@Suite struct PlanTests {
+    func model(_ pool: Layer) throws -> Sequential {
+        try Sequential([Conv2d(cin: 2, cout: 3, k: 3, padding: 1), ReLU(), Conv2d(cin: 3, cout: 4, k: 3, padding: 1),
+                        ReLU(), pool, Flatten(), Linear(4 * 3 * 3, 5)], seed: 2, inputShape: [2, 7, 7])
+    }
+
+    /// Runs each layer in order with no plan.
+    func plain(_ m: Sequential, _ x: Tensor, training: Bool) throws -> Tensor {
+        for l in m.layers { (l as? Conv2d)?.crop = nil }
+        var h = try Layout.toNHWC(x)
+        for (i, l) in m.layers.enumerated() {
+            h = try l.forward(h, training: training)
+            if i == 2 { #expect(h.shape == [x.shape[0], 7, 7, 4]) }   // really uncropped
+        }
+        return h
+    }
+
+    @Test(arguments: [false, true])
+    func croppedConvolutionGivesTheSameOutput(maxPool: Bool) throws {
+        let m = try model(maxPool ? try MaxPool2d(2) : try AvgPool2d(2))
+        let x = sample([4, 2, 7, 7], seed: 8)
+        let planned = try m.forwardInternal(x, training: false).copy()
+        #expect((m.layers[2] as! Conv2d).crop! == (6, 6))
+        #expect((m.layers[2] as! Conv2d).output!.shape == [4, 6, 6, 4])
+        let reference = try plain(m, x, training: false)
+        #expect(planned.shape == reference.shape)
+        for i in 0..<planned.count { #expect(abs(planned.data[i] - reference.data[i]) <= 1e-6) }
+        // Activations of the cropped layer itself are whole.
+        #expect(try m.activations(try Dataset(images: x, labels: [0, 1, 2, 3], classNames: ["a", "b", "c", "d", "e"], name: "x"), layer: 2).shape == [4, 4, 7, 7])
+    }
+
+    @Test func croppedConvolutionGivesTheSameGradients() throws {
+        let m = try model(try MaxPool2d(2))
+        let x = sample([4, 2, 7, 7], seed: 8)
+        let labels: [Int32] = [0, 4, 2, 1]
+        func grads(planned: Bool) throws -> [[Float]] {
+            m.zeroGrad()
+            let logits = planned ? try m.forwardInternal(x, training: true) : try plain(m, x, training: true)
+            let g = try Tensor(zeros: logits.shape)
+            _ = labels.withUnsafeBufferPointer { Loss.softmaxCrossEntropy(logits, labels: $0.baseAddress!, grad: g) }
+            if planned {
+                try m.backward(g)
+            } else {
+                var d = g
+                for (i, l) in m.layers.enumerated().reversed() { if let n = try l.backward(d, needInputGrad: i > 0) { d = n } }
+            }
+            return m.parameters.map { $0.grad.toArray() }
+        }
+        let a = try grads(planned: true), b = try grads(planned: false)
+        for (p, q) in zip(a, b) { for (u, v) in zip(p, q) { #expect(abs(u - v) <= 1e-6 + 1e-5 * abs(v)) } }
+    }
+}

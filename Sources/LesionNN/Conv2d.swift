@@ -16,6 +16,16 @@ public final class Conv2d: Layer {
     /// rest are never read (a floor-mode pool after it drops them). Set by Sequential's plan.
     var crop: (rows: Int, cols: Int)?
     var packed: Tensor                    // [k*k*cin, cout]: rows in (kh, kw, ci) order
+    /// Winograd: per-thread scratch, transformed kernels, per-thread weight-gradient partials.
+    var scratch: [WinogradScratch] = []
+    var winogradKernel: Tensor?
+    var winogradFlipped: Tensor?
+    var dU: [Tensor?] = []
+    /// Winograd: nil follows `winogradEligible`; true uses it wherever the kernel allows
+    /// (3x3, stride 1); false never (tests compare both paths).
+    public var winograd: Bool?
+    /// Fewest input and output channels for which Winograd is used.
+    nonisolated(unsafe) public static var winogradMinChannels = Int(ProcessInfo.processInfo.environment["LESION_WINOGRAD_MIN"] ?? "") ?? 32
     var input: Tensor?
     var output: Tensor?
     var gradInput: Tensor?
@@ -90,6 +100,10 @@ public final class Conv2d: Layer {
         let out = try Buffers.reuse(output, [n, ho, wo, cout])
         output = out
         input = training ? x : nil
+        if usesWinograd {
+            try winogradForward(x, out: out)
+            return out
+        }
         pack()
         let hw = ho * wo, K = self.K, cout = self.cout
         let per = chunkImages(hw)
@@ -180,6 +194,13 @@ public final class Conv2d: Layer {
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
         guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
+        if usesWinograd {
+            let dx: Tensor? = needInputGrad ? try Buffers.reuse(gradInput, x.shape) : nil
+            gradInput = dx
+            try winogradBackward(x, dy, dx: dx)
+            return dx
+        }
+        pack()
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ho, wo) = (dy.shape[1], dy.shape[2])
         let hw = ho * wo, K = self.K, cout = self.cout

@@ -196,3 +196,38 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
         for (p, q) in zip(a, b) { for (u, v) in zip(p, q) { #expect(abs(u - v) <= 1e-6 + 1e-5 * abs(v)) } }
     }
 }
+
+/// Winograd F(2x2, 3x3) against im2col + GEMM: outputs, input, weight and bias gradients.
+@Suite struct WinogradTests {
+    @Test(arguments: [(0, 7, 9, 5, 6), (1, 7, 7, 4, 3), (2, 5, 6, 3, 8), (1, 14, 14, 16, 16), (1, 8, 8, 2, 2)])
+    func matchesIm2col(padding: Int, h: Int, w: Int, cin: Int, cout: Int) throws {
+        for crop in [nil, (h - 1, w - 2)] as [(Int, Int)?] {
+            let a = try Conv2d(cin: cin, cout: cout, k: 3, padding: padding)
+            a.reset(RandomStream(seed: 4))
+            let b = try a.copy() as! Conv2d
+            a.winograd = true
+            b.winograd = false
+            if let crop, padding == 1 { a.crop = crop; b.crop = crop } else if crop != nil { continue }
+            let x = try Layout.toNHWC(sample([3, cin, h, w], seed: 5))
+            let ya = try a.forward(x, training: true).copy(), yb = try b.forward(x, training: true).copy()
+            #expect(ya.shape == yb.shape)
+            for i in 0..<ya.count { #expect(abs(ya.data[i] - yb.data[i]) <= 1e-5 + 1e-4 * abs(yb.data[i]), "y[\(i)]") }
+            let dy = sample(ya.shape, seed: 6)
+            let dxa = try #require(try a.backward(dy, needInputGrad: true)).copy()
+            let dxb = try #require(try b.backward(dy, needInputGrad: true)).copy()
+            for i in 0..<dxa.count { #expect(abs(dxa.data[i] - dxb.data[i]) <= 1e-5 + 1e-4 * abs(dxb.data[i]), "dx[\(i)]") }
+            for (p, q) in zip(a.parameters, b.parameters) {
+                for i in 0..<p.grad.count {
+                    #expect(abs(p.grad.data[i] - q.grad.data[i]) <= 1e-4 + 1e-4 * abs(q.grad.data[i]), "d\(p.name)[\(i)]: \(p.grad.data[i]) vs \(q.grad.data[i])")
+                }
+            }
+        }
+    }
+
+    @Test func gradientsAgainstFiniteDifferences() throws {
+        let c = try Conv2d(cin: 4, cout: 5, k: 3, padding: 1)
+        c.reset(RandomStream(seed: 7))
+        c.winograd = true
+        try gradCheck(c, input: [2, 4, 5, 6])
+    }
+}

@@ -1,0 +1,315 @@
+// Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (Lavin & Gray, "Fast Algorithms for
+// Convolutional Neural Networks", 2016): each 2x2 output tile comes from a 4x4 input tile with
+// 16 products per channel pair instead of 36, done as 16 GEMMs over all tiles of a chunk.
+//   Y = A^T [ (G g G^T) . (B^T d B) ] A
+// The input gradient is the same convolution of dY with the kernel turned 180 degrees and its
+// channels swapped; the weight gradient is G^T [ sum over tiles (B^T d B) . (A dy A^T) ] G.
+// NHWC throughout; images are split over threads in a fixed way, so results repeat exactly.
+import COpenBLAS
+import LesionTensor
+
+/// Buffers of one thread for Winograd convolutions, grown as needed and reused.
+final class WinogradScratch {
+    var v: Tensor?      // [16][P][cin]: transformed input tiles
+    var m: Tensor?      // [16][P][cout]: products (or transformed output gradients)
+    var zero: [Float] = []
+
+    func ensure(_ p: Int, _ cin: Int, _ cout: Int) throws(TensorError) {
+        if v == nil || v!.count < 16 * p * cin { v = try Tensor(uninitialized: [16 * p * cin]) }
+        if m == nil || m!.count < 16 * p * cout { m = try Tensor(uninitialized: [16 * p * cout]) }
+        if zero.count < max(cin, cout) { zero = [Float](repeating: 0, count: max(cin, cout)) }
+    }
+}
+
+enum Winograd {
+    /// Transformed kernel U[16][cin][cout] from w[cout][cin][3][3] (PyTorch's layout); with
+    /// `flipped`, for the input gradient: the kernel turned 180 degrees, channels swapped
+    /// (U[16][cout][cin]).
+    static func transformKernel(_ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool, into u: UnsafeMutablePointer<Float>) {
+        let (rows, cols) = flipped ? (cout, cin) : (cin, cout)
+        let plane = rows * cols
+        for co in 0..<cout {
+            for ci in 0..<cin {
+                let src = w + (co * cin + ci) * 9
+                @inline(__always) func g(_ i: Int) -> Float { flipped ? src[8 - i] : src[i] }
+                let (r, c) = flipped ? (co, ci) : (ci, co)
+                let o = u + r * cols + c
+                // t = G g (4x3), one column j at a time; then (G g) G^T row by row.
+                var t = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+                withUnsafeMutableBytes(of: &t) { raw in
+                    let tp = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                    for j in 0..<3 {
+                        let a = g(j), b = g(3 + j), cc = g(6 + j)
+                        tp[j] = a
+                        tp[3 + j] = 0.5 * (a + b + cc)
+                        tp[6 + j] = 0.5 * (a - b + cc)
+                        tp[9 + j] = cc
+                    }
+                    for i in 0..<4 {
+                        let a = tp[3 * i], b = tp[3 * i + 1], cc = tp[3 * i + 2]
+                        o[(4 * i) * plane] = a
+                        o[(4 * i + 1) * plane] = 0.5 * (a + b + cc)
+                        o[(4 * i + 2) * plane] = 0.5 * (a - b + cc)
+                        o[(4 * i + 3) * plane] = cc
+                    }
+                }
+            }
+        }
+    }
+
+    /// B^T d B of the 4x4 input tiles of a chunk: tile (ty, tx) of image b reads rows
+    /// 2ty - pad ..< 2ty - pad + 4 (zeros outside the hIn x wIn input).
+    static func transformInput(_ x: UnsafePointer<Float>, images: Range<Int>, hIn: Int, wIn: Int, c: Int,
+                               tilesH: Int, tilesW: Int, pad: Int, zero: UnsafePointer<Float>,
+                               into v: UnsafeMutablePointer<Float>, tiles p: Int) {
+        var tile = 0
+        var d = [UnsafePointer<Float>](repeating: zero, count: 16)
+        for b in images {
+            let img = x + b * hIn * wIn * c
+            for ty in 0..<tilesH {
+                for tx in 0..<tilesW {
+                    for i in 0..<4 {
+                        let y = 2 * ty - pad + i
+                        for j in 0..<4 {
+                            let xx = 2 * tx - pad + j
+                            d[4 * i + j] = (y >= 0 && y < hIn && xx >= 0 && xx < wIn) ? img + (y * wIn + xx) * c : zero
+                        }
+                    }
+                    d.withUnsafeBufferPointer { dp in
+                        let (d00, d01, d02, d03) = (dp[0], dp[1], dp[2], dp[3])
+                        let (d10, d11, d12, d13) = (dp[4], dp[5], dp[6], dp[7])
+                        let (d20, d21, d22, d23) = (dp[8], dp[9], dp[10], dp[11])
+                        let (d30, d31, d32, d33) = (dp[12], dp[13], dp[14], dp[15])
+                        let plane = p * c
+                        let o = v + tile * c
+                        for ch in 0..<c {
+                            // Rows: t = B^T d
+                            let t00 = d00[ch] - d20[ch], t01 = d01[ch] - d21[ch], t02 = d02[ch] - d22[ch], t03 = d03[ch] - d23[ch]
+                            let t10 = d10[ch] + d20[ch], t11 = d11[ch] + d21[ch], t12 = d12[ch] + d22[ch], t13 = d13[ch] + d23[ch]
+                            let t20 = d20[ch] - d10[ch], t21 = d21[ch] - d11[ch], t22 = d22[ch] - d12[ch], t23 = d23[ch] - d13[ch]
+                            let t30 = d10[ch] - d30[ch], t31 = d11[ch] - d31[ch], t32 = d12[ch] - d32[ch], t33 = d13[ch] - d33[ch]
+                            // Columns: t B
+                            o[0 * plane + ch] = t00 - t02; o[1 * plane + ch] = t01 + t02; o[2 * plane + ch] = t02 - t01; o[3 * plane + ch] = t01 - t03
+                            o[4 * plane + ch] = t10 - t12; o[5 * plane + ch] = t11 + t12; o[6 * plane + ch] = t12 - t11; o[7 * plane + ch] = t11 - t13
+                            o[8 * plane + ch] = t20 - t22; o[9 * plane + ch] = t21 + t22; o[10 * plane + ch] = t22 - t21; o[11 * plane + ch] = t21 - t23
+                            o[12 * plane + ch] = t30 - t32; o[13 * plane + ch] = t31 + t32; o[14 * plane + ch] = t32 - t31; o[15 * plane + ch] = t31 - t33
+                        }
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// Y = A^T m A per tile, plus bias, written where the tile lies inside hOut x wOut.
+    static func transformOutput(_ m: UnsafePointer<Float>, tiles p: Int, images: Range<Int>, hOut: Int, wOut: Int, c: Int,
+                                tilesH: Int, tilesW: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        var tile = 0
+        let plane = p * c
+        for b in images {
+            let img = y + b * hOut * wOut * c
+            for ty in 0..<tilesH {
+                for tx in 0..<tilesW {
+                    let s = m + tile * c
+                    let oy = 2 * ty, ox = 2 * tx
+                    let has01 = ox + 1 < wOut, has10 = oy + 1 < hOut
+                    let y00 = img + (oy * wOut + ox) * c
+                    for ch in 0..<c {
+                        let m00 = s[ch], m01 = s[plane + ch], m02 = s[2 * plane + ch], m03 = s[3 * plane + ch]
+                        let m10 = s[4 * plane + ch], m11 = s[5 * plane + ch], m12 = s[6 * plane + ch], m13 = s[7 * plane + ch]
+                        let m20 = s[8 * plane + ch], m21 = s[9 * plane + ch], m22 = s[10 * plane + ch], m23 = s[11 * plane + ch]
+                        let m30 = s[12 * plane + ch], m31 = s[13 * plane + ch], m32 = s[14 * plane + ch], m33 = s[15 * plane + ch]
+                        // Rows: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
+                        let a0 = m00 + m10 + m20, a1 = m01 + m11 + m21, a2 = m02 + m12 + m22, a3 = m03 + m13 + m23
+                        let b0 = m10 - m20 - m30, b1 = m11 - m21 - m31, b2 = m12 - m22 - m32, b3 = m13 - m23 - m33
+                        let bb = bias?[ch] ?? 0
+                        y00[ch] = a0 + a1 + a2 + bb
+                        if has01 { y00[c + ch] = a1 - a2 - a3 + bb }
+                        if has10 {
+                            y00[wOut * c + ch] = b0 + b1 + b2 + bb
+                            if has01 { y00[(wOut + 1) * c + ch] = b1 - b2 - b3 + bb }
+                        }
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// A dy A^T of each tile's 2x2 output gradient (zeros beyond hOut x wOut).
+    static func transformGradient(_ dy: UnsafePointer<Float>, images: Range<Int>, hOut: Int, wOut: Int, c: Int,
+                                  tilesH: Int, tilesW: Int, zero: UnsafePointer<Float>,
+                                  into z: UnsafeMutablePointer<Float>, tiles p: Int) {
+        var tile = 0
+        let plane = p * c
+        for b in images {
+            let img = dy + b * hOut * wOut * c
+            for ty in 0..<tilesH {
+                for tx in 0..<tilesW {
+                    let oy = 2 * ty, ox = 2 * tx
+                    let g00 = img + (oy * wOut + ox) * c
+                    let g01 = ox + 1 < wOut ? g00 + c : zero
+                    let g10 = oy + 1 < hOut ? g00 + wOut * c : zero
+                    let g11 = (ox + 1 < wOut && oy + 1 < hOut) ? g00 + (wOut + 1) * c : zero
+                    let o = z + tile * c
+                    for ch in 0..<c {
+                        let y00 = g00[ch], y01 = g01[ch], y10 = g10[ch], y11 = g11[ch]
+                        // Rows of A y: [y0, y0 + y1, y0 - y1, -y1] (y0, y1 the tile's rows),
+                        // then each row (a, b) becomes [a, a + b, a - b, -b].
+                        let a1 = y00 + y10, b1 = y01 + y11, a2 = y00 - y10, b2 = y01 - y11
+                        o[ch] = y00; o[plane + ch] = y00 + y01; o[2 * plane + ch] = y00 - y01; o[3 * plane + ch] = -y01
+                        o[4 * plane + ch] = a1; o[5 * plane + ch] = a1 + b1; o[6 * plane + ch] = a1 - b1; o[7 * plane + ch] = -b1
+                        o[8 * plane + ch] = a2; o[9 * plane + ch] = a2 + b2; o[10 * plane + ch] = a2 - b2; o[11 * plane + ch] = -b2
+                        o[12 * plane + ch] = -y10; o[13 * plane + ch] = -y10 - y11; o[14 * plane + ch] = y11 - y10; o[15 * plane + ch] = y11
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// dW[cout][cin][3][3] += G^T dU G, from dU[16][cin][cout].
+    static func accumulateKernelGradient(_ du: UnsafePointer<Float>, cin: Int, cout: Int, into gw: UnsafeMutablePointer<Float>) {
+        let plane = cin * cout
+        for ci in 0..<cin {
+            for co in 0..<cout {
+                let s = du + ci * cout + co
+                let out = gw + (co * cin + ci) * 9
+                // t = G^T s (3x4), rows of G^T: [1, .5, .5, 0], [0, .5, -.5, 0], [0, .5, .5, 1]; then t G.
+                for i in 0..<3 {
+                    @inline(__always) func t(_ j: Int) -> Float {
+                        let a = s[j * plane], b = s[(4 + j) * plane], c = s[(8 + j) * plane], d = s[(12 + j) * plane]
+                        switch i {
+                        case 0: return a + 0.5 * (b + c)
+                        case 1: return 0.5 * (b - c)
+                        default: return 0.5 * (b + c) + d
+                        }
+                    }
+                    let a = t(0), b = t(1), c = t(2), d = t(3)
+                    out[3 * i] += a + 0.5 * (b + c)
+                    out[3 * i + 1] += 0.5 * (b - c)
+                    out[3 * i + 2] += 0.5 * (b + c) + d
+                }
+            }
+        }
+    }
+}
+
+extension Conv2d {
+    /// Winograd applies to 3x3 stride-1 kernels with enough channels for the 16 GEMMs to pay.
+    var winogradEligible: Bool { k == 3 && stride == 1 && padding <= 2 && min(cin, cout) >= Conv2d.winogradMinChannels }
+
+    var usesWinograd: Bool {
+        guard k == 3 && stride == 1 && padding <= 2 else { return false }
+        return winograd ?? winogradEligible
+    }
+
+    /// Tiles per image and images per chunk (about 512 tiles per GEMM).
+    func winogradChunk(_ hOut: Int, _ wOut: Int) -> (tilesH: Int, tilesW: Int, per: Int) {
+        let th = (hOut + 1) / 2, tw = (wOut + 1) / 2
+        return (th, tw, max(1, 512 / (th * tw)))
+    }
+
+    /// out[n][hOut][wOut][co] = sum over a 3x3 window (offset -pad) of x[n][hIn][wIn][ci] with
+    /// the transformed kernel u[16][ci][co].
+    func winogradConvolve(_ x: UnsafePointer<Float>, n: Int, hIn: Int, wIn: Int, ci: Int,
+                          _ u: UnsafePointer<Float>, co: Int, pad: Int, bias: UnsafePointer<Float>?,
+                          into out: UnsafeMutablePointer<Float>, hOut: Int, wOut: Int) throws(TensorError) {
+        let (th, tw, per) = winogradChunk(hOut, wOut)
+        let threads = Threads.count
+        try ensureScratch(threads, tiles: per * th * tw, cin: max(ci, co), cout: max(ci, co))
+        Threads.parallelParts { t in
+            let s = self.scratch[t]
+            let v = s.v!.data, m = s.m!.data
+            let (lo, hi) = Threads.range(t, of: n)
+            var b0 = lo
+            s.zero.withUnsafeBufferPointer { zp in
+                while b0 < hi {
+                    let nb = min(per, hi - b0)
+                    let p = nb * th * tw
+                    Winograd.transformInput(x, images: b0..<(b0 + nb), hIn: hIn, wIn: wIn, c: ci, tilesH: th, tilesW: tw,
+                                            pad: pad, zero: zp.baseAddress!, into: v, tiles: p)
+                    for e in 0..<16 {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p), Int32(co), Int32(ci),
+                                    1, v + e * p * ci, Int32(ci), u + e * ci * co, Int32(co), 0, m + e * p * co, Int32(co))
+                    }
+                    Winograd.transformOutput(m, tiles: p, images: b0..<(b0 + nb), hOut: hOut, wOut: wOut, c: co,
+                                             tilesH: th, tilesW: tw, bias: bias, into: out)
+                    b0 += nb
+                }
+            }
+        }
+    }
+
+    func ensureScratch(_ threads: Int, tiles: Int, cin: Int, cout: Int) throws(TensorError) {
+        while scratch.count < threads { scratch.append(WinogradScratch()) }
+        for t in 0..<threads { try scratch[t].ensure(tiles, cin, cout) }
+    }
+
+    func winogradForward(_ x: Tensor, out: Tensor) throws(TensorError) {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let u = try Buffers.reuse(winogradKernel, [16, cin, cout])
+        winogradKernel = u
+        Winograd.transformKernel(weight.value.data, cin: cin, cout: cout, flipped: false, into: u.data)
+        try winogradConvolve(x.data, n: n, hIn: h, wIn: w, ci: cin, u.data, co: cout, pad: padding,
+                             bias: bias?.value.data, into: out.data, hOut: out.shape[1], wOut: out.shape[2])
+    }
+
+    /// Input gradient (a convolution of dy with the turned kernel, padding 2 - pad) and weight
+    /// and bias gradients.
+    func winogradBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?) throws(TensorError) {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (ho, wo) = (dy.shape[1], dy.shape[2])
+        if let dx {
+            let uf = try Buffers.reuse(winogradFlipped, [16, cout, cin])
+            winogradFlipped = uf
+            Winograd.transformKernel(weight.value.data, cin: cin, cout: cout, flipped: true, into: uf.data)
+            try winogradConvolve(dy.data, n: n, hIn: ho, wIn: wo, ci: cout, uf.data, co: cin, pad: 2 - padding,
+                                 bias: nil, into: dx.data, hOut: h, wOut: w)
+        }
+        // Weight gradient: dU[16][cin][cout] = sum over tiles V^T Z, per thread, summed in order.
+        let (th, tw, per) = winogradChunk(ho, wo)
+        let threads = Threads.count
+        try ensureScratch(threads, tiles: per * th * tw, cin: max(cin, cout), cout: max(cin, cout))
+        while dU.count < threads { dU.append(nil) }
+        for t in 0..<threads { dU[t] = try Buffers.reuseZeroed(dU[t], [16, cin, cout]) }
+        let (cin, cout, padding) = (self.cin, self.cout, self.padding)
+        let dbias = UnsafeMutablePointer<Double>.allocate(capacity: threads * cout)
+        dbias.initialize(repeating: 0, count: threads * cout)
+        defer { dbias.deallocate() }
+        Threads.parallelParts { t in
+            let s = self.scratch[t]
+            let v = s.v!.data, z = s.m!.data, du = self.dU[t]!.data
+            let (lo, hi) = Threads.range(t, of: n)
+            let db = dbias + t * cout
+            for i in (lo * ho * wo)..<(hi * ho * wo) {
+                let g = dy.data + i * cout
+                for c in 0..<cout { db[c] += Double(g[c]) }
+            }
+            var b0 = lo
+            s.zero.withUnsafeBufferPointer { zp in
+                while b0 < hi {
+                    let nb = min(per, hi - b0)
+                    let p = nb * th * tw
+                    Winograd.transformInput(x.data, images: b0..<(b0 + nb), hIn: h, wIn: w, c: cin, tilesH: th, tilesW: tw,
+                                            pad: padding, zero: zp.baseAddress!, into: v, tiles: p)
+                    Winograd.transformGradient(dy.data, images: b0..<(b0 + nb), hOut: ho, wOut: wo, c: cout,
+                                               tilesH: th, tilesW: tw, zero: zp.baseAddress!, into: z, tiles: p)
+                    for e in 0..<16 {
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cin), Int32(cout), Int32(p),
+                                    1, v + e * p * cin, Int32(cin), z + e * p * cout, Int32(cout), 1, du + e * cin * cout, Int32(cout))
+                    }
+                    b0 += nb
+                }
+            }
+        }
+        for t in 0..<threads { Winograd.accumulateKernelGradient(dU[t]!.data, cin: cin, cout: cout, into: weight.grad.data) }
+        if let bias {
+            for c in 0..<cout {
+                var sum = 0.0
+                for t in 0..<threads { sum += dbias[t * cout + c] }
+                bias.grad.data[c] += Float(sum)
+            }
+        }
+    }
+}

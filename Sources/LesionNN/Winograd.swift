@@ -76,23 +76,37 @@ enum Winograd {
                         }
                     }
                     d.withUnsafeBufferPointer { dp in
+                        let plane = p * c
+                        let o = v + tile * c
+                        var ch = 0
+                        typealias V8 = SIMD8<Float>
+                        @inline(__always) func ld(_ k: Int, _ ch: Int) -> V8 { UnsafeRawPointer(dp[k] + ch).loadUnaligned(as: V8.self) }
+                        @inline(__always) func st(_ e: Int, _ ch: Int, _ x: V8) { UnsafeMutableRawPointer(o + e * plane + ch).storeBytes(of: x, as: V8.self) }
+                        while ch + 8 <= c {
+                            let t00 = ld(0, ch) - ld(8, ch), t01 = ld(1, ch) - ld(9, ch), t02 = ld(2, ch) - ld(10, ch), t03 = ld(3, ch) - ld(11, ch)
+                            let t10 = ld(4, ch) + ld(8, ch), t11 = ld(5, ch) + ld(9, ch), t12 = ld(6, ch) + ld(10, ch), t13 = ld(7, ch) + ld(11, ch)
+                            let t20 = ld(8, ch) - ld(4, ch), t21 = ld(9, ch) - ld(5, ch), t22 = ld(10, ch) - ld(6, ch), t23 = ld(11, ch) - ld(7, ch)
+                            let t30 = ld(4, ch) - ld(12, ch), t31 = ld(5, ch) - ld(13, ch), t32 = ld(6, ch) - ld(14, ch), t33 = ld(7, ch) - ld(15, ch)
+                            st(0, ch, t00 - t02); st(1, ch, t01 + t02); st(2, ch, t02 - t01); st(3, ch, t01 - t03)
+                            st(4, ch, t10 - t12); st(5, ch, t11 + t12); st(6, ch, t12 - t11); st(7, ch, t11 - t13)
+                            st(8, ch, t20 - t22); st(9, ch, t21 + t22); st(10, ch, t22 - t21); st(11, ch, t21 - t23)
+                            st(12, ch, t30 - t32); st(13, ch, t31 + t32); st(14, ch, t32 - t31); st(15, ch, t31 - t33)
+                            ch += 8
+                        }
                         let (d00, d01, d02, d03) = (dp[0], dp[1], dp[2], dp[3])
                         let (d10, d11, d12, d13) = (dp[4], dp[5], dp[6], dp[7])
                         let (d20, d21, d22, d23) = (dp[8], dp[9], dp[10], dp[11])
                         let (d30, d31, d32, d33) = (dp[12], dp[13], dp[14], dp[15])
-                        let plane = p * c
-                        let o = v + tile * c
-                        for ch in 0..<c {
-                            // Rows: t = B^T d
+                        while ch < c {
                             let t00 = d00[ch] - d20[ch], t01 = d01[ch] - d21[ch], t02 = d02[ch] - d22[ch], t03 = d03[ch] - d23[ch]
                             let t10 = d10[ch] + d20[ch], t11 = d11[ch] + d21[ch], t12 = d12[ch] + d22[ch], t13 = d13[ch] + d23[ch]
                             let t20 = d20[ch] - d10[ch], t21 = d21[ch] - d11[ch], t22 = d22[ch] - d12[ch], t23 = d23[ch] - d13[ch]
                             let t30 = d10[ch] - d30[ch], t31 = d11[ch] - d31[ch], t32 = d12[ch] - d32[ch], t33 = d13[ch] - d33[ch]
-                            // Columns: t B
                             o[0 * plane + ch] = t00 - t02; o[1 * plane + ch] = t01 + t02; o[2 * plane + ch] = t02 - t01; o[3 * plane + ch] = t01 - t03
                             o[4 * plane + ch] = t10 - t12; o[5 * plane + ch] = t11 + t12; o[6 * plane + ch] = t12 - t11; o[7 * plane + ch] = t11 - t13
                             o[8 * plane + ch] = t20 - t22; o[9 * plane + ch] = t21 + t22; o[10 * plane + ch] = t22 - t21; o[11 * plane + ch] = t21 - t23
                             o[12 * plane + ch] = t30 - t32; o[13 * plane + ch] = t31 + t32; o[14 * plane + ch] = t32 - t31; o[15 * plane + ch] = t31 - t33
+                            ch += 1
                         }
                     }
                     tile += 1
@@ -114,12 +128,29 @@ enum Winograd {
                     let oy = 2 * ty, ox = 2 * tx
                     let has01 = ox + 1 < wOut, has10 = oy + 1 < hOut
                     let y00 = img + (oy * wOut + ox) * c
-                    for ch in 0..<c {
+                    typealias V8 = SIMD8<Float>
+                    @inline(__always) func ld(_ e: Int, _ ch: Int) -> V8 { UnsafeRawPointer(s + e * plane + ch).loadUnaligned(as: V8.self) }
+                    @inline(__always) func st(_ p: UnsafeMutablePointer<Float>, _ x: V8) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: V8.self) }
+                    var ch = 0
+                    while ch + 8 <= c {
+                        let a0 = ld(0, ch) + ld(4, ch) + ld(8, ch), a1 = ld(1, ch) + ld(5, ch) + ld(9, ch)
+                        let a2 = ld(2, ch) + ld(6, ch) + ld(10, ch), a3 = ld(3, ch) + ld(7, ch) + ld(11, ch)
+                        let b0 = ld(4, ch) - ld(8, ch) - ld(12, ch), b1 = ld(5, ch) - ld(9, ch) - ld(13, ch)
+                        let b2 = ld(6, ch) - ld(10, ch) - ld(14, ch), b3 = ld(7, ch) - ld(11, ch) - ld(15, ch)
+                        let bb = bias.map { UnsafeRawPointer($0 + ch).loadUnaligned(as: V8.self) } ?? V8(repeating: 0)
+                        st(y00 + ch, a0 + a1 + a2 + bb)
+                        if has01 { st(y00 + c + ch, a1 - a2 - a3 + bb) }
+                        if has10 {
+                            st(y00 + wOut * c + ch, b0 + b1 + b2 + bb)
+                            if has01 { st(y00 + (wOut + 1) * c + ch, b1 - b2 - b3 + bb) }
+                        }
+                        ch += 8
+                    }
+                    while ch < c {
                         let m00 = s[ch], m01 = s[plane + ch], m02 = s[2 * plane + ch], m03 = s[3 * plane + ch]
                         let m10 = s[4 * plane + ch], m11 = s[5 * plane + ch], m12 = s[6 * plane + ch], m13 = s[7 * plane + ch]
                         let m20 = s[8 * plane + ch], m21 = s[9 * plane + ch], m22 = s[10 * plane + ch], m23 = s[11 * plane + ch]
                         let m30 = s[12 * plane + ch], m31 = s[13 * plane + ch], m32 = s[14 * plane + ch], m33 = s[15 * plane + ch]
-                        // Rows: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
                         let a0 = m00 + m10 + m20, a1 = m01 + m11 + m21, a2 = m02 + m12 + m22, a3 = m03 + m13 + m23
                         let b0 = m10 - m20 - m30, b1 = m11 - m21 - m31, b2 = m12 - m22 - m32, b3 = m13 - m23 - m33
                         let bb = bias?[ch] ?? 0
@@ -129,6 +160,7 @@ enum Winograd {
                             y00[wOut * c + ch] = b0 + b1 + b2 + bb
                             if has01 { y00[(wOut + 1) * c + ch] = b1 - b2 - b3 + bb }
                         }
+                        ch += 1
                     }
                     tile += 1
                 }
@@ -152,15 +184,27 @@ enum Winograd {
                     let g10 = oy + 1 < hOut ? g00 + wOut * c : zero
                     let g11 = (ox + 1 < wOut && oy + 1 < hOut) ? g00 + (wOut + 1) * c : zero
                     let o = z + tile * c
-                    for ch in 0..<c {
+                    typealias V8 = SIMD8<Float>
+                    @inline(__always) func ld(_ p: UnsafePointer<Float>, _ ch: Int) -> V8 { UnsafeRawPointer(p + ch).loadUnaligned(as: V8.self) }
+                    @inline(__always) func st(_ e: Int, _ ch: Int, _ x: V8) { UnsafeMutableRawPointer(o + e * plane + ch).storeBytes(of: x, as: V8.self) }
+                    var ch = 0
+                    while ch + 8 <= c {
+                        let y00 = ld(g00, ch), y01 = ld(g01, ch), y10 = ld(g10, ch), y11 = ld(g11, ch)
+                        let a1 = y00 + y10, b1 = y01 + y11, a2 = y00 - y10, b2 = y01 - y11
+                        st(0, ch, y00); st(1, ch, y00 + y01); st(2, ch, y00 - y01); st(3, ch, -y01)
+                        st(4, ch, a1); st(5, ch, a1 + b1); st(6, ch, a1 - b1); st(7, ch, -b1)
+                        st(8, ch, a2); st(9, ch, a2 + b2); st(10, ch, a2 - b2); st(11, ch, -b2)
+                        st(12, ch, -y10); st(13, ch, -y10 - y11); st(14, ch, y11 - y10); st(15, ch, y11)
+                        ch += 8
+                    }
+                    while ch < c {
                         let y00 = g00[ch], y01 = g01[ch], y10 = g10[ch], y11 = g11[ch]
-                        // Rows of A y: [y0, y0 + y1, y0 - y1, -y1] (y0, y1 the tile's rows),
-                        // then each row (a, b) becomes [a, a + b, a - b, -b].
                         let a1 = y00 + y10, b1 = y01 + y11, a2 = y00 - y10, b2 = y01 - y11
                         o[ch] = y00; o[plane + ch] = y00 + y01; o[2 * plane + ch] = y00 - y01; o[3 * plane + ch] = -y01
                         o[4 * plane + ch] = a1; o[5 * plane + ch] = a1 + b1; o[6 * plane + ch] = a1 - b1; o[7 * plane + ch] = -b1
                         o[8 * plane + ch] = a2; o[9 * plane + ch] = a2 + b2; o[10 * plane + ch] = a2 - b2; o[11 * plane + ch] = -b2
                         o[12 * plane + ch] = -y10; o[13 * plane + ch] = -y10 - y11; o[14 * plane + ch] = y11 - y10; o[15 * plane + ch] = y11
+                        ch += 1
                     }
                     tile += 1
                 }

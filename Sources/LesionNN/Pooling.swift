@@ -64,18 +64,32 @@ public final class MaxPool2d: Pool2d, Layer {
                         let o = ((b * ho + oh) * wo + ow) * c
                         let dst = y.data + o, pos = arg + o
                         let first = src + (oh * stride * w + ow * stride) * c
-                        for ch in 0..<c { dst[ch] = first[ch]; pos[ch] = 0 }
-                        for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
-                            let s = src + ((oh * stride + kh) * w + ow * stride + kw) * c
-                            let here = UInt8(kh * k + kw)
-                            // Strictly greater keeps the first maximum; a NaN takes over.
-                            for ch in 0..<c {
-                                let v = s[ch], m = dst[ch]
-                                let take = v > m || (v != v && m == m)
-                                dst[ch] = take ? v : m
-                                pos[ch] = take ? here : pos[ch]
-                            }
-                        } }
+                        var ch = 0
+                        // Eight channels at a time: strictly greater keeps the first maximum; a NaN takes over.
+                        while ch + 8 <= c {
+                            var m = UnsafeRawPointer(first + ch).loadUnaligned(as: SIMD8<Float>.self)
+                            var at = SIMD8<Int32>(repeating: 0)
+                            for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
+                                let v = UnsafeRawPointer(src + ((oh * stride + kh) * w + ow * stride + kw) * c + ch).loadUnaligned(as: SIMD8<Float>.self)
+                                let take = (v .> m) .| ((v .!= v) .& (m .== m))
+                                m.replace(with: v, where: take)
+                                at.replace(with: Int32(kh * k + kw), where: take)
+                            } }
+                            UnsafeMutableRawPointer(dst + ch).storeBytes(of: m, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(pos + ch).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: at), as: SIMD8<UInt8>.self)
+                            ch += 8
+                        }
+                        while ch < c {
+                            var m = first[ch]
+                            var at: UInt8 = 0
+                            for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
+                                let v = src[((oh * stride + kh) * w + ow * stride + kw) * c + ch]
+                                if v > m || (v != v && m == m) { m = v; at = UInt8(kh * k + kw) }
+                            } }
+                            dst[ch] = m
+                            pos[ch] = at
+                            ch += 1
+                        }
                     } }
                 }
             }

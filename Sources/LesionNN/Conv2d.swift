@@ -21,6 +21,8 @@ public final class Conv2d: Layer {
     var winogradKernel: Tensor?
     var winogradFlipped: Tensor?
     var dU: [Tensor?] = []
+    /// The transformed input tiles of the last training forward (the weight gradient reads them).
+    var transformedInput: Tensor?
     /// Winograd: nil follows `winogradEligible`; true uses it wherever the kernel allows
     /// (3x3, stride 1); false never (tests compare both paths).
     public var winograd: Bool?
@@ -101,7 +103,7 @@ public final class Conv2d: Layer {
         output = out
         input = training ? x : nil
         if usesWinograd {
-            try winogradForward(x, out: out)
+            try winogradForward(x, out: out, training: training)
             return out
         }
         pack()

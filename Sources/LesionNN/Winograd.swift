@@ -256,21 +256,25 @@ extension Conv2d {
 
     /// out[n][hOut][wOut][co] = sum over a 3x3 window (offset -pad) of x[n][hIn][wIn][ci] with
     /// the transformed kernel u[16][ci][co].
+    /// With `keep`, the transformed input is written there (chunk by chunk, at 16 * first tile
+    /// * ci) for the weight gradient to reuse.
     func winogradConvolve(_ x: UnsafePointer<Float>, n: Int, hIn: Int, wIn: Int, ci: Int,
                           _ u: UnsafePointer<Float>, co: Int, pad: Int, bias: UnsafePointer<Float>?,
-                          into out: UnsafeMutablePointer<Float>, hOut: Int, wOut: Int) throws(TensorError) {
+                          into out: UnsafeMutablePointer<Float>, hOut: Int, wOut: Int,
+                          keep: UnsafeMutablePointer<Float>? = nil) throws(TensorError) {
         let (th, tw, per) = winogradChunk(hOut, wOut)
         let threads = Threads.count
         try ensureScratch(threads, tiles: per * th * tw, cin: max(ci, co), cout: max(ci, co))
         Threads.parallelParts { t in
             let s = self.scratch[t]
-            let v = s.v!.data, m = s.m!.data
+            let m = s.m!.data
             let (lo, hi) = Threads.range(t, of: n)
             var b0 = lo
             s.zero.withUnsafeBufferPointer { zp in
                 while b0 < hi {
                     let nb = min(per, hi - b0)
                     let p = nb * th * tw
+                    let v = keep.map { $0 + 16 * b0 * th * tw * ci } ?? s.v!.data
                     Winograd.transformInput(x, images: b0..<(b0 + nb), hIn: hIn, wIn: wIn, c: ci, tilesH: th, tilesW: tw,
                                             pad: pad, zero: zp.baseAddress!, into: v, tiles: p)
                     for e in 0..<16 {
@@ -290,13 +294,19 @@ extension Conv2d {
         for t in 0..<threads { try scratch[t].ensure(tiles, cin, cout) }
     }
 
-    func winogradForward(_ x: Tensor, out: Tensor) throws(TensorError) {
+    func winogradForward(_ x: Tensor, out: Tensor, training: Bool) throws(TensorError) {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let u = try Buffers.reuse(winogradKernel, [16, cin, cout])
         winogradKernel = u
         Winograd.transformKernel(weight.value.data, cin: cin, cout: cout, flipped: false, into: u.data)
+        var keep: Tensor?
+        if training {
+            let (th, tw, _) = winogradChunk(out.shape[1], out.shape[2])
+            keep = try Buffers.reuse(transformedInput, [16 * n * th * tw * cin])
+        }
+        transformedInput = keep
         try winogradConvolve(x.data, n: n, hIn: h, wIn: w, ci: cin, u.data, co: cout, pad: padding,
-                             bias: bias?.value.data, into: out.data, hOut: out.shape[1], wOut: out.shape[2])
+                             bias: bias?.value.data, into: out.data, hOut: out.shape[1], wOut: out.shape[2], keep: keep?.data)
     }
 
     /// Input gradient (a convolution of dy with the turned kernel, padding 2 - pad) and weight
@@ -317,13 +327,16 @@ extension Conv2d {
         try ensureScratch(threads, tiles: per * th * tw, cin: max(cin, cout), cout: max(cin, cout))
         while dU.count < threads { dU.append(nil) }
         for t in 0..<threads { dU[t] = try Buffers.reuseZeroed(dU[t], [16, cin, cout]) }
-        let (cin, cout, padding) = (self.cin, self.cout, self.padding)
+        let (cin, cout) = (self.cin, self.cout)
+        guard let kept = transformedInput, kept.count == 16 * n * th * tw * cin else {
+            throw TensorError(.value, "\(name): backward without a training forward")
+        }
         let dbias = UnsafeMutablePointer<Double>.allocate(capacity: threads * cout)
         dbias.initialize(repeating: 0, count: threads * cout)
         defer { dbias.deallocate() }
         Threads.parallelParts { t in
             let s = self.scratch[t]
-            let v = s.v!.data, z = s.m!.data, du = self.dU[t]!.data
+            let z = s.m!.data, du = self.dU[t]!.data
             let (lo, hi) = Threads.range(t, of: n)
             let db = dbias + t * cout
             for i in (lo * ho * wo)..<(hi * ho * wo) {
@@ -335,8 +348,7 @@ extension Conv2d {
                 while b0 < hi {
                     let nb = min(per, hi - b0)
                     let p = nb * th * tw
-                    Winograd.transformInput(x.data, images: b0..<(b0 + nb), hIn: h, wIn: w, c: cin, tilesH: th, tilesW: tw,
-                                            pad: padding, zero: zp.baseAddress!, into: v, tiles: p)
+                    let v = kept.data + 16 * b0 * th * tw * cin   // written by the training forward
                     Winograd.transformGradient(dy.data, images: b0..<(b0 + nb), hOut: ho, wOut: wo, c: cout,
                                                tilesH: th, tilesW: tw, zero: zp.baseAddress!, into: z, tiles: p)
                     for e in 0..<16 {

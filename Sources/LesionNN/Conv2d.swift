@@ -51,9 +51,7 @@ public final class Conv2d: Layer {
     var K: Int { k * k * cin }
 
     public func reset(_ stream: RandomStream) {
-        let bound = 1 / Float(K).squareRoot()
-        uniformInit(weight.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2))
-        if let bias { uniformInit(bias.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2 &+ 1)) }
+        initLikePyTorch(weight: weight, bias: bias, fanIn: K, stream)
     }
 
     public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {

@@ -77,10 +77,16 @@ enum Buffers {
     }
 }
 
-/// Fills `t` with U(-bound, bound) from a stream (PyTorch's kaiming_uniform_ with a = sqrt(5)
-/// and its bias init both come down to bound = 1/sqrt(fan_in)).
-func uniformInit(_ t: Tensor, bound: Float, _ stream: RandomStream) {
-    stream.fillUniform(t.data, count: t.count, lo: -bound, hi: bound)
+/// PyTorch's default init of a conv or linear layer: kaiming_uniform_ with a = sqrt(5) for the
+/// weight and its bias init both come down to U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the weight
+/// draws from stream 2s, the bias from stream 2s + 1 of the layer's stream s.
+func initLikePyTorch(weight: Parameter, bias: Parameter?, fanIn: Int, _ stream: RandomStream) {
+    let bound = 1 / Float(fanIn).squareRoot()
+    let w = weight.value
+    RandomStream(seed: stream.seed, stream: stream.stream &* 2).fillUniform(w.data, count: w.count, lo: -bound, hi: bound)
+    if let b = bias?.value {
+        RandomStream(seed: stream.seed, stream: stream.stream &* 2 &+ 1).fillUniform(b.data, count: b.count, lo: -bound, hi: bound)
+    }
 }
 
 // MARK: - layouts

@@ -22,9 +22,7 @@ public final class Linear: Layer {
     }
 
     public func reset(_ stream: RandomStream) {
-        let bound = 1 / Float(nin).squareRoot()
-        uniformInit(weight.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2))
-        if let bias { uniformInit(bias.value, bound: bound, RandomStream(seed: stream.seed, stream: stream.stream &* 2 &+ 1)) }
+        initLikePyTorch(weight: weight, bias: bias, fanIn: nin, stream)
     }
 
     public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {

@@ -24,9 +24,15 @@ public class Pool2d {
         return [s[0], s[1], (s[2] - k) / stride + 1, (s[3] - k) / stride + 1]
     }
 
-    func check(_ x: Tensor) throws(TensorError) -> (n: Int, h: Int, w: Int, c: Int, ho: Int, wo: Int) {
+    /// Checks the input, keeps it for backward when training, and returns the output buffer
+    /// with the sizes.
+    func begin(_ x: Tensor, training: Bool) throws(TensorError) -> (y: Tensor, n: Int, h: Int, w: Int, c: Int, ho: Int, wo: Int) {
         let s = try outputShape(Layout.logicalShape(x))
-        return (x.shape[0], x.shape[1], x.shape[2], x.shape[3], s[2], s[3])
+        let (n, h, w, c, ho, wo) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], s[2], s[3])
+        let y = try Buffers.reuse(output, [n, ho, wo, c])
+        output = y
+        input = training ? x : nil
+        return (y, n, h, w, c, ho, wo)
     }
 }
 
@@ -48,10 +54,7 @@ public final class MaxPool2d: Pool2d, Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
-        let (n, h, w, c, ho, wo) = try check(x)
-        let y = try Buffers.reuse(output, [n, ho, wo, c])
-        output = y
-        input = training ? x : nil
+        let (y, n, h, w, c, ho, wo) = try begin(x, training: training)
         if argmax.count != y.count { argmax = [UInt8](repeating: 0, count: y.count) }
         let k = self.k, stride = self.stride
         argmax.withUnsafeMutableBufferPointer { am in
@@ -140,10 +143,7 @@ public final class AvgPool2d: Pool2d, Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
-        let (n, h, w, c, ho, wo) = try check(x)
-        let y = try Buffers.reuse(output, [n, ho, wo, c])
-        output = y
-        input = training ? x : nil
+        let (y, n, h, w, c, ho, wo) = try begin(x, training: training)
         let k = self.k, stride = self.stride, scale = 1 / Float(k * k)
         Threads.parallelFor(Threads.count) { t in
             let (lo, hi) = Threads.range(t, of: n)

@@ -21,9 +21,10 @@ let package = Package(
         // MARK: numeric core (no Lua)
         .target(name: "LesionTensor", dependencies: ["COpenBLAS", "CZlib"]),
         .target(name: "LesionNN", dependencies: ["LesionTensor", "COpenBLAS", "CZlib"]),
+        .target(name: "LesionAblation", dependencies: ["LesionNN", "LesionTensor", "COpenBLAS"]),
 
         // MARK: Lua host and executables
-        .target(name: "LuaHost", dependencies: ["LesionTensor", "LesionNN", "CLua", "LuaShim"]),
+        .target(name: "LuaHost", dependencies: ["LesionTensor", "LesionNN", "LesionAblation", "CLua", "LuaShim"]),
         .executableTarget(name: "lesion", dependencies: [
             "LuaHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -32,6 +33,7 @@ let package = Package(
         // MARK: tests
         .testTarget(name: "LesionTensorTests", dependencies: ["LesionTensor"]),
         .testTarget(name: "LesionNNTests", dependencies: ["LesionNN", "LesionTensor"]),
+        .testTarget(name: "LesionAblationTests", dependencies: ["LesionAblation", "LesionNN", "LesionTensor"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "LesionTensor", "CLua", "LuaShim"]),
     ],
     swiftLanguageModes: [.v6]

@@ -49,6 +49,7 @@ public final class LuaHost {
         TensorBinding.register(lua)
         NNBinding.register(lua)
         DataBinding.register(lua)
+        StatsBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

@@ -192,6 +192,10 @@ extension Sequential {
 }
 
 extension Evaluation {
+    public static func make(confusion: [Int], classes k: Int, lossSum: Double) -> Evaluation {
+        from(confusion: confusion, classes: k, lossSum: lossSum)
+    }
+
     static func from(confusion: [Int], classes k: Int, lossSum: Double) -> Evaluation {
         let n = confusion.reduce(0, +)
         var right = 0

@@ -11,9 +11,17 @@ public enum Threads {
     /// Threads in use: set by `set`, else the machine's active cores. Never read back from
     /// OpenBLAS, whose count `parallelParts` lowers to 1 for the duration of a parallel region.
     public static var count: Int {
+        if pthread_getspecific(insideKey) != nil { return 1 }   // already a worker: run inline
         let c = current.load(ordering: .relaxed)
         return c > 0 ? c : defaultCount
     }
+
+    /// Marks the threads running parts of a parallel loop, so loops nested in them run inline.
+    nonisolated(unsafe) static let insideKey: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
 
     static let defaultCount = max(1, min(256, ProcessInfo.processInfo.activeProcessorCount))
 
@@ -23,23 +31,49 @@ public enum Threads {
         openblas_set_num_threads(Int32(n))
     }
 
-    /// Runs body(part) for part in 0..<parts on up to `count` threads.
+    /// Runs body(part) for part in 0..<parts on up to `count` threads; inside a worker (a loop
+    /// nested in another), the parts run one after another on the worker's thread.
     public static func parallelFor(_ parts: Int, _ body: (Int) -> Void) {
         if parts <= 1 || count == 1 {
-            for p in 0..<parts { body(p) }
+            for p in 0..<parts { withParts(parts, inside: pthread_getspecific(insideKey)) { body(p) } }
             return
         }
         withoutActuallyEscaping(body) { b in
             nonisolated(unsafe) let f = b
-            DispatchQueue.concurrentPerform(iterations: parts) { f($0) }
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                withParts(parts, inside: UnsafeRawPointer(bitPattern: 1)) { f(part) }
+            }
         }
+    }
+
+    /// Runs body with the thread's current part count (read by `range`) and worker mark set.
+    @inline(__always)
+    static func withParts(_ parts: Int, inside: UnsafeRawPointer?, _ body: () -> Void) {
+        let savedParts = pthread_getspecific(partsKey), savedInside = pthread_getspecific(insideKey)
+        pthread_setspecific(partsKey, UnsafeRawPointer(bitPattern: parts))
+        pthread_setspecific(insideKey, inside)
+        body()
+        pthread_setspecific(partsKey, savedParts)
+        pthread_setspecific(insideKey, savedInside)
+    }
+
+    nonisolated(unsafe) static let partsKey: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    /// The part count of the loop the calling thread is running a part of (else `count`).
+    public static var currentParts: Int {
+        if let p = pthread_getspecific(partsKey) { return Int(bitPattern: p) }
+        return count
     }
 }
 
 extension Threads {
     /// The half-open range of `n` items that part `part` of `Threads.count` handles.
     @inline(__always)
-    public static func range(_ part: Int, of n: Int, parts: Int = Threads.count) -> (Int, Int) {
+    public static func range(_ part: Int, of n: Int, parts: Int = Threads.currentParts) -> (Int, Int) {
         (part * n / parts, (part + 1) * n / parts)
     }
 
@@ -48,7 +82,7 @@ extension Threads {
     public static func parallelParts(_ body: (Int) -> Void) {
         let n = count
         if n == 1 {
-            body(0)
+            withParts(1, inside: pthread_getspecific(insideKey)) { body(0) }
             return
         }
         openblas_set_num_threads(1)

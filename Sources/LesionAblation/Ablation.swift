@@ -1,0 +1,114 @@
+// Unit ablation. A unit of a layer is a channel of its output (a feature for {N,F} outputs).
+// Zero mode sets it to 0; mean mode to its mean over the data set (one number per channel,
+// averaged over samples and positions).
+import LesionNN
+import LesionTensor
+
+public enum AblationMode: Equatable, Sendable {
+    case zero
+    case mean
+}
+
+/// Units to ablate: layer index -> 0-based channels.
+public typealias Lesions = [Int: [Int]]
+
+public enum Ablation {
+    /// Mean of each channel of a layer's output over the data (samples and positions).
+    public static func channelMeans(_ model: Sequential, _ data: Dataset, layer: Int, batch: Int = 256) throws(TensorError) -> [Double] {
+        var sums: [Double] = []
+        var count = 0
+        try model.eachBatch(data, batch: batch, through: layer) { out, _, _ throws(TensorError) in
+            let c = out.shape[out.rank - 1]
+            if sums.isEmpty { sums = [Double](repeating: 0, count: c) }
+            let rows = out.count / c
+            for r in 0..<rows { for ch in 0..<c { sums[ch] += Double(out.data[r * c + ch]) } }
+            count += rows
+        }
+        return sums.map { $0 / Double(count) }
+    }
+
+    /// Channels (units) of a layer's output for a model and data, without running it: from
+    /// the shapes when they are known.
+    public static func unitCount(_ model: Sequential, _ data: Dataset, layer: Int) throws(TensorError) -> Int {
+        let saved = model.inputShape
+        model.inputShape = data.sampleShape
+        defer { model.inputShape = saved }
+        guard let s = try model.shapes(batch: 1)[layer] else {
+            throw TensorError(.shape, "the output shape of \(model.layers[layer].name) is not known before running it")
+        }
+        return s[1]
+    }
+
+    /// Values of the ablated units: 0, or the channel means over the data.
+    static func replacement(_ model: Sequential, _ data: Dataset, _ lesions: Lesions, _ mode: AblationMode) throws(TensorError) -> [Int: [Float]] {
+        var out: [Int: [Float]] = [:]
+        for (layer, _) in lesions {
+            switch mode {
+            case .zero: out[layer] = []
+            case .mean: out[layer] = try channelMeans(model, data, layer: layer).map(Float.init)
+            }
+        }
+        return out
+    }
+
+    /// Sets channels of an internal-layout tensor ([..., C]) to values (0 when `values` is empty).
+    static func clamp(_ t: Tensor, channels: [Int], values: [Float]) {
+        let c = t.shape[t.rank - 1], rows = t.count / c
+        for u in channels {
+            let v = values.isEmpty ? 0 : values[u]
+            for r in 0..<rows { t.data[r * c + u] = v }
+        }
+    }
+
+    /// Evaluation with units ablated together, by running every layer in order and replacing
+    /// the units' values in the outputs of their layers (the plain way; sweeps are checked
+    /// against it).
+    public static func evaluate(_ model: Sequential, _ data: Dataset, lesions: Lesions, mode: AblationMode = .zero,
+                                batch: Int = 256) throws(TensorError) -> Evaluation {
+        for (layer, units) in lesions {
+            guard layer >= 0 && layer < model.layers.count else { throw TensorError(.index, "layer \(layer) out of range") }
+            let n = try unitCount(model, data, layer: layer)
+            for u in units where u < 0 || u >= n {
+                throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[layer].name), which has \(n) units")
+            }
+        }
+        let values = try replacement(model, data, lesions, mode)
+        let k = data.numClasses
+        var confusion = [Int](repeating: 0, count: k * k)
+        var lossSum = 0.0
+        var x: Tensor?
+        var labels = [Int32](repeating: 0, count: batch)
+        let plain = try model.layers.map { l throws(TensorError) in try l.copy() }
+        var lo = 0
+        while lo < data.count {
+            let hi = min(data.count, lo + batch)
+            let xb = try Tensor.reuse(x, [hi - lo] + data.sampleShape)
+            x = xb
+            labels.withUnsafeMutableBufferPointer { data.gather((lo..<hi).map { $0 }[...], into: xb, labels: $0.baseAddress!) }
+            var h = try Layout.toNHWC(xb)
+            for (i, l) in plain.enumerated() {
+                h = try l.forward(h, training: false)
+                if let units = lesions[i] {
+                    h = try h.copy()   // the layer's buffer may be its input's (Dropout in evaluation)
+                    clamp(h, channels: units, values: values[i]!)
+                }
+            }
+            guard h.rank == 2, h.shape[1] == k else {
+                throw TensorError(.shape, "the model's output is \(Tensor.describe(h.shape)), expected {N,\(k)}")
+            }
+            labels.withUnsafeBufferPointer { lossSum += Loss.softmaxCrossEntropy(h, labels: $0.baseAddress!, grad: nil).loss }
+            for r in 0..<(hi - lo) {
+                confusion[Int(labels[r]) * k + Tensor.argExtreme(h.data + r * k, k, 1, largest: true)] += 1
+            }
+            lo = hi
+        }
+        return Evaluation.make(confusion: confusion, classes: k, lossSum: lossSum)
+    }
+}
+
+extension Tensor {
+    static func reuse(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
+        if let t, t.shape == shape { return t }
+        return try Tensor(uninitialized: shape)
+    }
+}

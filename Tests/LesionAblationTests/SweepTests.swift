@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+@testable import LesionAblation
+@testable import LesionNN
+@testable import LesionTensor
+
+func values(_ shape: [Int], seed: UInt32) -> Tensor {
+    let t = try! Tensor(zeros: shape)
+    var s = seed &* 2_654_435_761 &+ 12345
+    for i in 0..<t.count { s = s &* 1_664_525 &+ 1_013_904_223; t.data[i] = Float(s >> 8) / Float(1 << 23) - 1 }
+    return t
+}
+
+/// Random data whose labels are the model's own predictions with some noise, so that
+/// ablations move accuracy both ways.
+func dataFor(_ m: Sequential, n: Int, shape: [Int], classes: Int, seed: UInt32) throws -> Dataset {
+    let x = values([n] + shape, seed: seed)
+    let p = try m.predict(x)
+    let labels = p.enumerated().map { i, c in Int32(i % 3 == 0 ? (c + 1) % classes : c) }
+    return try Dataset(images: x, labels: labels, classNames: (0..<classes).map { "c\($0)" }, name: "test")
+}
+
+/// Gives BatchNorm layers non-trivial running statistics and affine parameters.
+func randomiseBatchNorm(_ m: Sequential) {
+    for (i, l) in m.layers.enumerated() {
+        guard let bn = l as? BatchNorm else { continue }
+        for c in 0..<bn.channels {
+            bn.runningMean.data[c] = 0.1 * Float(c % 3) - 0.1
+            bn.runningVar.data[c] = 0.5 + 0.25 * Float((c + i) % 4)
+            bn.weight.value.data[c] = 1 + 0.2 * Float(c % 2)
+            bn.bias.value.data[c] = 0.05 * Float(c % 5)
+        }
+    }
+}
+
+@Suite struct SweepExactnessTests {
+    /// conv1 relu1 pool1 conv2 bn1 relu2 pool2(avg) flatten1 fc1 relu3 dropout1 fc2
+    func cnn() throws -> Sequential {
+        let m = try Sequential([Conv2d(cin: 2, cout: 4, k: 3, padding: 1), ReLU(), MaxPool2d(2),
+                                Conv2d(cin: 4, cout: 6, k: 3, padding: 1), BatchNorm(6, spatial: true), ReLU(), AvgPool2d(2),
+                                Flatten(), Linear(24, 8), ReLU(), Dropout(0.5), Linear(8, 4)], seed: 5, inputShape: [2, 8, 8])
+        randomiseBatchNorm(m)
+        return m
+    }
+
+    func check(_ m: Sequential, _ data: Dataset, layer: Int, mode: AblationMode, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let r = try Ablation.sweep(m, data, layer: layer, mode: mode, batch: 37)
+        let base = try m.evaluate(data)
+        #expect(r.base.confusion == base.confusion, sourceLocation: sourceLocation)
+        let k = data.numClasses
+        for (i, u) in r.units.enumerated() {
+            let e = try Ablation.evaluate(m, data, lesions: [layer: [u]], mode: mode)
+            let want = (0..<k).map { e.confusion[$0 * k + $0] }
+            #expect(r.correct[i] == want, "\(m.layers[layer].name) unit \(u + 1) \(mode): sweep \(r.correct[i]) vs brute force \(want)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Every layer from which a unit can be ablated, so that every kind of layer stands between
+    /// some ablated layer and the output: conv (after relu1), BatchNorm, average pooling,
+    /// flatten, linear, dropout, and no mixing layer at all (the logits).
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 8, 9, 10, 11])
+    func matchesBruteForce(layer: Int) throws {
+        let m = try cnn()
+        let data = try dataFor(m, n: 150, shape: [2, 8, 8], classes: 4, seed: 3)
+        try check(m, data, layer: layer, mode: .zero)
+        try check(m, data, layer: layer, mode: .mean)
+    }
+
+    @Test func globalPoolingBeforeTheLinearLayer() throws {
+        let m = try Sequential([Conv2d(cin: 1, cout: 5, k: 3), ReLU(), GlobalAvgPool(), Linear(5, 3)], seed: 2, inputShape: [1, 6, 6])
+        let data = try dataFor(m, n: 120, shape: [1, 6, 6], classes: 3, seed: 8)
+        try check(m, data, layer: 1, mode: .zero)
+        try check(m, data, layer: 1, mode: .mean)
+    }
+
+    /// Features after a Flatten normalised one by one (BatchNorm1d): the sweep falls back to one
+    /// evaluation per unit, with the same results.
+    @Test func batchNorm1dAfterFlattenFallsBack() throws {
+        let m = try Sequential([Conv2d(cin: 1, cout: 3, k: 3), ReLU(), Flatten(), BatchNorm(48, spatial: false), Linear(48, 3)],
+                               seed: 4, inputShape: [1, 6, 6])
+        randomiseBatchNorm(m)
+        let data = try dataFor(m, n: 90, shape: [1, 6, 6], classes: 3, seed: 9)
+        try check(m, data, layer: 1, mode: .zero)
+    }
+
+    @Test func strideAndPaddingAtTheMixingConvolution() throws {
+        let m = try Sequential([Conv2d(cin: 1, cout: 4, k: 3, padding: 1), ReLU(), Conv2d(cin: 4, cout: 5, k: 3, stride: 2, padding: 2),
+                                ReLU(), Flatten(), Linear(5 * 5 * 5, 3)], seed: 6, inputShape: [1, 7, 7])
+        let data = try dataFor(m, n: 100, shape: [1, 7, 7], classes: 3, seed: 10)
+        try check(m, data, layer: 1, mode: .zero)
+        try check(m, data, layer: 1, mode: .mean)
+    }
+
+    @Test func multiUnitEvaluationAgainstAHandAblatedModel() throws {
+        // Zeroing units 2 and 4 of conv1's output equals zeroing their filters and biases.
+        let m = try cnn()
+        let data = try dataFor(m, n: 80, shape: [2, 8, 8], classes: 4, seed: 12)
+        let e = try Ablation.evaluate(m, data, lesions: [0: [1, 3], 8: [0]])
+        let hand = try m.copy()
+        let c = hand.layers[0] as! Conv2d, f = hand.layers[8] as! Linear
+        for u in [1, 3] {
+            for i in 0..<(2 * 9) { c.weight.value.data[u * 18 + i] = 0 }
+            c.bias!.value.data[u] = 0
+        }
+        for i in 0..<24 { f.weight.value.data[i] = 0 }
+        f.bias!.value.data[0] = 0
+        #expect(e.confusion == (try hand.evaluate(data)).confusion)
+    }
+
+    @Test func meanModeUsesChannelMeans() throws {
+        let m = try cnn()
+        let data = try dataFor(m, n: 40, shape: [2, 8, 8], classes: 4, seed: 13)
+        let means = try Ablation.channelMeans(m, data, layer: 1)
+        let acts = try m.activations(data, layer: 1)   // NCHW
+        for c in 0..<4 {
+            var s = 0.0
+            for b in 0..<40 { for p in 0..<64 { s += Double(acts.data[(b * 4 + c) * 64 + p]) } }
+            #expect(abs(means[c] - s / (40 * 64)) < 1e-6)
+        }
+    }
+
+    @Test func sameResultsForAnySplitOfUnits() throws {
+        let m = try cnn()
+        let data = try dataFor(m, n: 60, shape: [2, 8, 8], classes: 4, seed: 14)
+        let all = try Ablation.sweep(m, data, layer: 5)
+        let some = try Ablation.sweep(m, data, layer: 5, units: [4, 1])
+        #expect(some.correct == [all.correct[4], all.correct[1]])
+        #expect(throws: TensorError.self) { try Ablation.sweep(m, data, layer: 5, units: [6]) }
+    }
+}

@@ -76,6 +76,7 @@ extension Ablation {
             rests.append(r)
         }
         let mixerCopy = try mixer?.copy()
+        let scratch = (0..<threads).map { _ in Scratch() }
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: units.count * k)
         counts.initialize(repeating: 0, count: units.count * k)
         defer { counts.deallocate() }
@@ -100,6 +101,8 @@ extension Ablation {
             for l in chains[0] { xm = try l.forward(xm, training: false) }
             xm = try xm.copy()
             let z = try mixerCopy.map { l throws(TensorError) in try l.forward(xm, training: false).copy() } ?? xm
+            let per = xm.rank == 4 ? xm.shape[1] * xm.shape[2] : xm.shape[1] / nUnits
+            let (ah, aw) = a.rank == 4 ? (a.shape[1], a.shape[2]) : (1, 1)
             var h = z
             for l in rests[0] { h = try l.forward(h, training: false) }
             labels.withUnsafeBufferPointer { baseLoss += Loss.softmaxCrossEntropy(h, labels: $0.baseAddress!, grad: nil).loss }
@@ -111,8 +114,10 @@ extension Ablation {
                 let (ulo, uhi) = Threads.range(t, of: units.count, parts: threads)
                 do throws(TensorError) {
                     for ui in ulo..<uhi {
-                        let logits = try ablatedLogits(unit: units[ui], a: a, xm: xm, z: z, chain: chains[t], mixer: mixerCopy,
-                                                       rest: rests[t], value: means.isEmpty ? 0 : means[units[ui]])
+                        let u = units[ui]
+                        let v = constantThrough(chains[t], unit: u, means.isEmpty ? 0 : means[u], h: ah, w: aw)
+                        let logits = try ablatedLogits(unit: u, v: v, per: per, xm: xm, z: z, mixer: mixerCopy,
+                                                       rest: rests[t], scratch: scratch[t])
                         for r in 0..<(hi - lo) where Tensor.argExtreme(logits.data + r * k, k, 1, largest: true) == Int(batchLabels[r]) {
                             counts[ui * k + Int(batchLabels[r])] += 1
                         }
@@ -129,56 +134,72 @@ extension Ablation {
                            correct: correct, classTotals: totals)
     }
 
-    /// Logits with one unit of L replaced by `value`, from the base activations a (at L),
-    /// xm (the mixer's input) and z (its output).
-    static func ablatedLogits(unit u: Int, a: Tensor, xm: Tensor, z: Tensor, chain: [Layer], mixer: Layer?,
-                              rest: [Layer], value: Float) throws(TensorError) -> Tensor {
-        // The ablated channel alone: [N, H, W, 1] (or [N, 1]) filled with the value, through the chain.
-        let n = a.shape[0]
-        var plane = try Tensor(repeating: value, shape: a.rank == 4 ? [n, a.shape[1], a.shape[2], 1] : [n, 1])
+    /// The value a constant channel `v` has after the channel-wise layers: each layer maps a
+    /// constant plane to a constant, computed here with the layers' own float operations in
+    /// their order (so it equals what running them on the plane gives).
+    static func constantThrough(_ chain: [Layer], unit u: Int, _ v: Float, h: Int, w: Int) -> Float {
+        var x = v
+        var (h, w) = (h, w)
         for l in chain {
-            if let bn = l as? BatchNorm {
-                let s = bn.weight.value.data[u] / (bn.runningVar.data[u] + bn.eps).squareRoot()
-                let b = bn.bias.value.data[u] - bn.runningMean.data[u] * s
-                let p = try plane.copy()
-                for i in 0..<p.count { p.data[i] = p.data[i] * s + b }
-                plane = p
-            } else if l is Dropout || l is Flatten {
-                continue
-            } else if let p = l as? MaxPool2d {
-                plane = try MaxPool2d(p.k, stride: p.stride).forward(plane, training: false).copy()
-            } else if let p = l as? AvgPool2d {
-                plane = try AvgPool2d(p.k, stride: p.stride).forward(plane, training: false).copy()
-            } else {
-                plane = try l.copy().forward(plane, training: false).copy()   // ReLU, GlobalAvgPool
+            switch l {
+            case is ReLU: x = x > 0 ? x : 0
+            case let p as AvgPool2d:
+                var s: Float = 0
+                for _ in 0..<(p.k * p.k) { s += x }
+                x = s * (1 / Float(p.k * p.k))
+                (h, w) = ((h - p.k) / p.stride + 1, (w - p.k) / p.stride + 1)
+            case let p as MaxPool2d: (h, w) = ((h - p.k) / p.stride + 1, (w - p.k) / p.stride + 1)
+            case is GlobalAvgPool:
+                var s: Float = 0
+                for _ in 0..<(h * w) { s += x }
+                x = s / Float(h * w)
+                (h, w) = (1, 1)
+            case let bn as BatchNorm:
+                let inv = 1 / (bn.runningVar.data[u] + bn.eps).squareRoot()
+                x = (x * inv + (-bn.runningMean.data[u] * inv)) * bn.weight.value.data[u] + bn.bias.value.data[u]
+            default: break   // Dropout in evaluation, Flatten
             }
         }
-        // The change of the mixer's input, channel u only: new - old.
-        let per = plane.count / n            // values of channel u per sample at the mixer's input
-        let delta = try Tensor(uninitialized: [n, per])
+        return x
+    }
+
+    /// Per-thread buffers of a sweep, reused for every unit and batch.
+    final class Scratch {
+        var delta: Tensor?
+        var z: Tensor?
+        var cols: Tensor?
+        var kernel: Tensor?
+    }
+
+    /// Logits with one unit of L replaced by a constant, from the base activations xm (the
+    /// mixer's input; channel u is a block of `per` values per sample) and z (the mixer's
+    /// output); `v` is the constant after the chain.
+    static func ablatedLogits(unit u: Int, v: Float, per: Int, xm: Tensor, z: Tensor, mixer: Layer?, rest: [Layer],
+                              scratch: Scratch) throws(TensorError) -> Tensor {
+        let n = xm.shape[0]
+        let delta = try Tensor.reuse(scratch.delta, [n, per])
+        scratch.delta = delta
         if xm.rank == 4 {
             let c = xm.shape[3]
-            for i in 0..<(n * per) { delta.data[i] = plane.data[i] - xm.data[i * c + u] }
+            for i in 0..<(n * per) { delta.data[i] = v - xm.data[i * c + u] }
         } else {
-            let f = xm.shape[1]              // features in (c, h, w) order: channel u is a block of `per`
-            for r in 0..<n { for j in 0..<per { delta.data[r * per + j] = plane.data[r * per + j] - xm.data[r * f + u * per + j] } }
+            let f = xm.shape[1]
+            for r in 0..<n { for j in 0..<per { delta.data[r * per + j] = v - xm.data[r * f + u * per + j] } }
         }
-        guard let mixer else {
-            // L's channels reach the output directly.
-            let out = try z.copy()
-            let f = out.shape[1]
-            for r in 0..<n { for j in 0..<per { out.data[r * f + u * per + j] += delta.data[r * per + j] } }
-            var h = out
-            for l in rest { h = try l.forward(h, training: false) }
-            return h
-        }
-        let zz = try z.copy()
-        if let lin = mixer as? Linear {
+        let zz = try Tensor.reuse(scratch.z, z.shape)
+        scratch.z = zz
+        zz.data.update(from: z.data, count: z.count)
+        switch mixer {
+        case let lin as Linear:
             // z += delta [n, per] x W[:, u*per ..< (u+1)*per]^T
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(lin.nout), Int32(per),
                         1, delta.data, Int32(per), lin.weight.value.data + u * per, Int32(lin.nin), 1, zz.data, Int32(lin.nout))
-        } else if let conv = mixer as? Conv2d {
-            try addSingleChannelConvolution(conv, channel: u, delta: delta, h: xm.shape[1], w: xm.shape[2], into: zz)
+        case let conv as Conv2d:
+            try addSingleChannelConvolution(conv, channel: u, delta: delta, h: xm.shape[1], w: xm.shape[2], into: zz, scratch: scratch)
+        default:
+            // No mixing layer: L's channels reach the output directly.
+            let f = zz.shape[1]
+            for r in 0..<n { for j in 0..<per { zz.data[r * f + u * per + j] += delta.data[r * per + j] } }
         }
         var h = zz
         for l in rest { h = try l.forward(h, training: false) }
@@ -186,14 +207,18 @@ extension Ablation {
     }
 
     /// z [n, ho, wo, cout] += conv(delta [n, h, w] as one input channel, the kernel's slice for that channel).
-    static func addSingleChannelConvolution(_ conv: Conv2d, channel u: Int, delta: Tensor, h: Int, w: Int, into z: Tensor) throws(TensorError) {
+    static func addSingleChannelConvolution(_ conv: Conv2d, channel u: Int, delta: Tensor, h: Int, w: Int, into z: Tensor,
+                                            scratch: Scratch) throws(TensorError) {
         let (k, s, p, cout, cin) = (conv.k, conv.stride, conv.padding, conv.cout, conv.cin)
         let (n, ho, wo) = (z.shape[0], z.shape[1], z.shape[2])
         // Kernel slice packed [k*k, cout].
-        let wk = try Tensor(uninitialized: [k * k, cout])
+        let wk = try Tensor.reuse(scratch.kernel, [k * k, cout])
+        scratch.kernel = wk
         let wsrc = conv.weight.value.data
         for co in 0..<cout { for t in 0..<(k * k) { wk.data[t * cout + co] = wsrc[(co * cin + u) * k * k + t] } }
-        let cols = try Tensor(zeros: [n * ho * wo, k * k])
+        let cols = try Tensor.reuse(scratch.cols, [n * ho * wo, k * k])
+        scratch.cols = cols
+        cols.fill(0)
         for b in 0..<n {
             for oh in 0..<ho { for ow in 0..<wo {
                 let row = cols.data + ((b * ho + oh) * wo + ow) * k * k

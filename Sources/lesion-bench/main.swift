@@ -2,6 +2,7 @@
 // A benchmark, not a test: it asserts nothing, it measures. Progress notes go to stderr.
 import COpenBLAS
 import Foundation
+import LesionAblation
 import LesionNN
 import LesionTensor
 import LuaHost
@@ -85,7 +86,7 @@ func fashionNet(bn: Bool) throws -> Sequential {
 }
 
 let gflopPerImage = 0.030
-if wanted("eval") || wanted("train") {
+if wanted("eval") || wanted("train") || wanted("sweep") {
     note("loading Fashion-MNIST ...")
     let (train, test) = try DataFiles.fashionMNIST(root: nil)
     if wanted("eval") {
@@ -119,6 +120,17 @@ if wanted("eval") || wanted("train") {
         let t1 = now()
         _ = try mb.fit(sub, o)
         results.append(("train_bn_images_per_s", 6400 / (now() - t1)))
+    }
+    if wanted("sweep") {
+        // All 128 units of relu4 and of relu3, the 10,000 test images, full per-class table.
+        let m = try fashionNet(bn: false)
+        for (name, layer) in [("relu4", 9), ("relu3", 7)] {
+            note("sweep \(name) ...")
+            let t0 = now()
+            let r = try Ablation.sweep(m, test, layer: layer)
+            results.append(("sweep_\(name)_seconds", now() - t0))
+            precondition(r.units.count == 128)
+        }
     }
 }
 

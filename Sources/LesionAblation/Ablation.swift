@@ -65,6 +65,7 @@ public enum Ablation {
     /// against it).
     public static func evaluate(_ model: Sequential, _ data: Dataset, lesions: Lesions, mode: AblationMode = .zero,
                                 batch: Int = 256) throws(TensorError) -> Evaluation {
+        try model.checkFits(data)
         for (layer, units) in lesions {
             guard layer >= 0 && layer < model.layers.count else { throw TensorError(.index, "layer \(layer) out of range") }
             let n = try unitCount(model, data, layer: layer)

@@ -41,6 +41,7 @@ extension Ablation {
     public static func sweep(_ model: Sequential, _ data: Dataset, layer L: Int, units requested: [Int]? = nil,
                              mode: AblationMode = .zero, batch: Int = 500) throws(TensorError) -> SweepResult {
         guard L >= 0 && L < model.layers.count else { throw TensorError(.index, "layer \(L) out of range") }
+        try model.checkFits(data)
         let nUnits = try unitCount(model, data, layer: L)
         let units = requested ?? Array(0..<nUnits)
         for u in units where u < 0 || u >= nUnits {

@@ -42,6 +42,9 @@ func monotonicSeconds() -> Double {
 }
 
 extension Sequential {
+    /// Throws when the data's samples or classes do not fit the model.
+    public func checkFits(_ data: Dataset) throws(TensorError) { try checkData(data) }
+
     func checkData(_ data: Dataset) throws(TensorError) {
         let nClasses = try lastWidth(data)
         if let nClasses, nClasses != data.numClasses {

@@ -50,6 +50,7 @@ public final class LuaHost {
         NNBinding.register(lua)
         DataBinding.register(lua)
         StatsBinding.register(lua)
+        AblationBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

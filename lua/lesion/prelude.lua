@@ -29,5 +29,7 @@ end
 
 -- Modules written in Lua become globals like the native ones.
 models = require "lesion.models"
+-- lesion/ablation.lua extends the native ablation table (found through package.loaded).
+dofile(package.searchpath("lesion.ablation", package.path))
 
 return lesion

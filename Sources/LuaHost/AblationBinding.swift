@@ -1,0 +1,82 @@
+// The native half of the `ablation` module; lua/lesion/ablation.lua builds the result objects.
+import CLua
+import LuaShim
+import LesionAblation
+import LesionNN
+import LesionTensor
+
+enum AblationBinding {
+    static func register(_ lua: Lua) {
+        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("evaluate", evaluate)])
+    }
+
+    static func mode(_ o: Options) throws -> AblationMode {
+        switch try o.string("mode") ?? "zero" {
+        case "zero": return .zero
+        case "mean": return .mean
+        case let m: throw LuaArgError(o.arg, "option 'mode': unknown mode '\(m)' (\"zero\" or \"mean\")")
+        }
+    }
+
+    /// 1-based units of a layer at the top of the stack (a list), converted to 0-based.
+    static func unitList(_ lua: Lua, arg: Int32, what: String) throws -> [Int] {
+        guard lua.type(-1) == LUA_TTABLE else { throw LuaArgError(arg, "\(what) must be a list of unit numbers") }
+        var units: [Int] = []
+        for k in 0..<lua.rawLength(-1) {
+            lua_rawgeti(lua.L, -1, lua_Integer(k + 1))
+            defer { lua.pop() }
+            var ok: Int32 = 0
+            let v = lua_tointegerx(lua.L, -1, &ok)
+            guard ok != 0 else { throw LuaArgError(arg, "\(what): element \(k + 1) is \(lua.typeName(-1)), expected a unit number") }
+            units.append(Int(v) - 1)
+        }
+        return units
+    }
+
+    /// ablation._sweep(model, set, layer, {units =, mode =, batch =}) -> units, base, correct{U,K}, totals{K}
+    static let sweep: LuaFunction = { L in
+        ModelBinding.run(L, "sweep") { lua, m in
+            let data = try lua.check(2, Dataset.self)
+            let layer = try ModelBinding.layerIndex(lua, m, 3)
+            let o = try Options(lua, 4, allowed: ["units", "mode", "batch"])
+            var units: [Int]?
+            if o.present, lua.rawField(4, "units") != LUA_TNIL {
+                defer { lua.pop() }
+                units = try unitList(lua, arg: 4, what: "option 'units'")
+            } else if o.present {
+                lua.pop()
+            }
+            let batch = try ModelBinding.batchOption(o, default: 500)
+            let md = try mode(o)
+            let r = try lua.about(2) { () throws(TensorError) in try Ablation.sweep(m, data, layer: layer, units: units, mode: md, batch: batch) }
+            lua.newTable(array: Int32(r.units.count))
+            for (i, u) in r.units.enumerated() { lua.push(u + 1); lua.setIndex(-2, i + 1) }
+            ModelBinding.pushEvaluation(lua, r.base, classes: data.numClasses)
+            let k = data.numClasses
+            lua.push(tensor: try Tensor(shape: [r.units.count, k], values: r.correct.flatMap { $0.map(Float.init) }))
+            lua.push(tensor: try Tensor(shape: [k], values: r.classTotals.map(Float.init)))
+            return 4
+        }
+    }
+
+    /// ablation.evaluate(model, set, {[layer] = {units...}, ...}, {mode =, batch =})
+    static let evaluate: LuaFunction = { L in
+        ModelBinding.run(L, "evaluate") { lua, m in
+            let data = try lua.check(2, Dataset.self)
+            try lua.table(3)
+            var lesions: Lesions = [:]
+            try lua.forEachField(3) { key in
+                guard let key, let layer = m.index(of: key) else {
+                    throw LuaArgError(3, "keys must be layer names; layers are: \(m.layerNames.joined(separator: ", "))")
+                }
+                lesions[layer] = try unitList(lua, arg: 3, what: "units of '\(key)'")
+            }
+            let o = try Options(lua, 4, allowed: ["mode", "batch"])
+            let md = try mode(o)
+            let batch = try ModelBinding.batchOption(o, default: 256)
+            let ev = try lua.about(3) { () throws(TensorError) in try Ablation.evaluate(m, data, lesions: lesions, mode: md, batch: batch) }
+            ModelBinding.pushEvaluation(lua, ev, classes: data.numClasses)
+            return 1
+        }
+    }
+}

@@ -7,6 +7,8 @@ import LesionTensor
 public enum AblationMode: Equatable, Sendable {
     case zero
     case mean
+    /// One value per unit (from a plugin's mode).
+    case values([Float])
 }
 
 /// Units to ablate: layer index -> 0-based channels.
@@ -46,6 +48,7 @@ public enum Ablation {
             switch mode {
             case .zero: out[layer] = []
             case .mean: out[layer] = try channelMeans(model, data, layer: layer).map(Float.init)
+            case .values(let v): out[layer] = v
             }
         }
         return out
@@ -69,6 +72,9 @@ public enum Ablation {
         for (layer, units) in lesions {
             guard layer >= 0 && layer < model.layers.count else { throw TensorError(.index, "layer \(layer) out of range") }
             let n = try unitCount(model, data, layer: layer)
+            if case .values(let v) = mode, v.count != n {
+                throw TensorError(.shape, "the mode gives \(v.count) values, but \(model.layers[layer].name) has \(n) units")
+            }
             for u in units where u < 0 || u >= n {
                 throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[layer].name), which has \(n) units")
             }
@@ -111,5 +117,52 @@ extension Tensor {
     static func reuse(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
         if let t, t.shape == shape { return t }
         return try Tensor(uninitialized: shape)
+    }
+}
+
+// MARK: - rotation
+
+extension Ablation {
+    /// A copy of the model in which the output of `layer` is expressed in a Haar-random
+    /// orthogonal basis: `<layer>_rot` (r = Q a, a bias-free 1x1 convolution, or linear layer
+    /// for {N,F} outputs) holds the rotated units and `<layer>_unrot` (a = Q^T r) undoes it, so
+    /// the model computes the same function.
+    public static func rotate(_ model: Sequential, layer: Int, units: Int, seed: UInt64) throws(TensorError) -> Sequential {
+        let q = try Tensor.randomRotation(units, seed: seed)
+        let name = model.layers[layer].name
+        let spatial = try layerIsSpatial(model, layer)
+        func mixer(_ transposed: Bool, _ n: String) throws(TensorError) -> Layer {
+            let l: Layer
+            let w: Tensor
+            if spatial {
+                let c = try Conv2d(cin: units, cout: units, k: 1, bias: false)
+                w = c.weight.value
+                l = c
+            } else {
+                let f = try Linear(units, units, bias: false)
+                w = f.weight.value
+                l = f
+            }
+            for i in 0..<units { for j in 0..<units { w.data[i * units + j] = transposed ? q.data[j * units + i] : q.data[i * units + j] } }
+            l.name = n
+            return l
+        }
+        var layers: [Layer] = []
+        for (i, l) in model.layers.enumerated() {
+            layers.append(try l.copy())
+            if i == layer {
+                layers.append(try mixer(false, name + "_rot"))
+                layers.append(try mixer(true, name + "_unrot"))
+            }
+        }
+        let m = try Sequential(layers, seed: model.seed, inputShape: model.inputShape, initialize: false)
+        return m
+    }
+
+    static func layerIsSpatial(_ model: Sequential, _ layer: Int) throws(TensorError) -> Bool {
+        guard let shape = try model.shapes(batch: 1)[layer] else {
+            throw TensorError(.shape, "the output shape of \(model.layers[layer].name) is not known (give the model an input shape)")
+        }
+        return shape.count == 4
     }
 }

@@ -63,7 +63,16 @@ extension Ablation {
         guard !hasLambda, mixer == nil || mixer is Conv2d || mixer is Linear else {
             return try bruteForceSweep(model, data, layer: L, units: units, mode: mode)
         }
-        let means: [Float] = mode == .mean ? try channelMeans(model, data, layer: L).map(Float.init) : []
+        let means: [Float]
+        switch mode {
+        case .zero: means = []
+        case .mean: means = try channelMeans(model, data, layer: L).map(Float.init)
+        case .values(let v):
+            guard v.count == nUnits else {
+                throw TensorError(.shape, "the mode gives \(v.count) values, but \(model.layers[L].name) has \(nUnits) units")
+            }
+            means = v
+        }
         let k = data.numClasses
         let threads = min(Threads.count, units.count)
         // Per thread: its own copies of the chain and of the layers after the mixer.

@@ -17,7 +17,8 @@ public final class Sequential {
     /// The order of the last training forward (backward runs it in reverse).
     var lastOrder: [Int] = []
 
-    public init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil) throws(TensorError) {
+    /// With `initialize` false the layers keep the weights they have.
+    public init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil, initialize: Bool = true) throws(TensorError) {
         self.layers = layers
         self.seed = seed
         self.inputShape = inputShape
@@ -33,7 +34,9 @@ public final class Sequential {
             }
             guard seen.insert(l.name).inserted else { throw TensorError(.value, "two layers are named '\(l.name)'") }
         }
-        for (i, l) in layers.enumerated() { l.reset(RandomStream(seed: seed, stream: UInt64(i))) }
+        if initialize {
+            for (i, l) in layers.enumerated() { l.reset(RandomStream(seed: seed, stream: UInt64(i))) }
+        }
     }
 
     /// A copy with the same weights and state (new buffers).

@@ -7,10 +7,19 @@ import LesionTensor
 
 enum AblationBinding {
     static func register(_ lua: Lua) {
-        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("evaluate", evaluate)])
+        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_evaluate", evaluate), ("rotate", UnitsBinding.rotate)])
     }
 
+    /// The mode: option `values` (a tensor of one value per unit, from a plugin's mode) or
+    /// option `mode` ("zero" or "mean").
     static func mode(_ o: Options) throws -> AblationMode {
+        if o.present, o.lua.rawField(o.arg, "values") != LUA_TNIL {
+            defer { o.lua.pop() }
+            guard let t = o.lua.test(-1, Tensor.self) else { throw LuaArgError(o.arg, "option 'values' must be a tensor") }
+            return .values(t.toArray())
+        } else if o.present {
+            o.lua.pop()
+        }
         switch try o.string("mode") ?? "zero" {
         case "zero": return .zero
         case "mean": return .mean
@@ -38,7 +47,7 @@ enum AblationBinding {
         ModelBinding.run(L, "sweep") { lua, m in
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
-            let o = try Options(lua, 4, allowed: ["units", "mode", "batch"])
+            let o = try Options(lua, 4, allowed: ["units", "mode", "batch", "values"])
             var units: [Int]?
             if o.present, lua.rawField(4, "units") != LUA_TNIL {
                 defer { lua.pop() }
@@ -71,7 +80,7 @@ enum AblationBinding {
                 }
                 lesions[layer] = try unitList(lua, arg: 3, what: "units of '\(key)'")
             }
-            let o = try Options(lua, 4, allowed: ["mode", "batch"])
+            let o = try Options(lua, 4, allowed: ["mode", "batch", "values"])
             let md = try mode(o)
             let batch = try ModelBinding.batchOption(o, default: 256)
             let ev = try lua.about(3) { () throws(TensorError) in try Ablation.evaluate(m, data, lesions: lesions, mode: md, batch: batch) }

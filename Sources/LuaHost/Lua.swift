@@ -204,7 +204,7 @@ public struct Lua {
 
 /// A trailing options table `{name = value, ...}`: unknown names are an error.
 public struct Options {
-    let lua: Lua
+    public let lua: Lua
     public let arg: Int32
     public let present: Bool
 

@@ -51,6 +51,7 @@ public final class LuaHost {
         DataBinding.register(lua)
         StatsBinding.register(lua)
         AblationBinding.register(lua)
+        UnitsBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

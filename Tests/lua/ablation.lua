@@ -48,3 +48,44 @@ T.raises(function() r:top(3, "accuracy_drop") end, "unknown key 'accuracy_drop'"
 T.raises(function() r:save("/tmp/x.txt") end, "path must end in .csv or .json")
 local err = T.raises(function() ablation.sweep(m, ds, "relu2", {units = {0}}) end, "bad argument #2 to 'sweep' (unit 0 out of range")
 T.eq(err:find("ablation.lua:%d+:") ~= nil and err:find("lesion/ablation.lua", 1, true) == nil, true, "error at the caller's line: " .. err)
+
+-- unit attributes
+local a = units.attributes(m, ds, "relu2")
+for _, n in ipairs({"selectivity", "l1_in", "l1_out", "mean", "sparsity", "top_class", "class_correlation"}) do
+  T.shape(a[n], {8})
+end
+T.close(a.l1_in, m:layer("conv2").weight:abs():sum(4):sum(3):sum(2), "l1_in from Lua", 1e-5, 1e-5)
+local cm = units.class_means(m, ds, "relu2")
+T.shape(cm, {8, 10})
+local _, top = cm:max(2)
+T.close(a.top_class, top, "top_class is the argmax of the class means")
+T.eq(a.selectivity:min() >= 0 and a.selectivity:max() <= 1, true, "selectivity of ReLU units in [0, 1]")
+units.register("peak", function(ctx) return ctx.activations:max(1) end)
+local p = units.attributes(m, ds, "relu2", {names = {"peak", "mean"}})
+T.shape(p.peak, {8})
+T.raises(function() units.attributes(m, ds, "relu2", {names = {"nope"}}) end, "unknown attribute 'nope'")
+units.register("broken", function() return 5 end)
+T.raises(function() units.attributes(m, ds, "relu2", {names = {"broken"}}) end, "attribute 'broken' returned number")
+T.raises(function() units.attributes(m, ds, "fc1", {names = {"l1_out"}}) end, "no conv or linear layer reads the units of fc1")
+
+-- rotation
+local rm = ablation.rotate(m, "relu2", {seed = 4})
+T.eq(table.concat(rm:layers(), ","), "conv1,relu1,pool1,conv2,relu2,relu2_rot,relu2_unrot,pool2,flatten1,fc1", "rotated layers")
+local x = ds:subset(20):tensors()
+T.close(rm:forward(x), m:forward(x), "rotation keeps the function", 0, 1e-4)
+local rs = ablation.sweep(rm, ds, "relu2_rot")
+T.eq(#rs.units, 8, "sweep at the rotated layer")
+T.close(rs.accuracy[3], ablation.evaluate(rm, ds, {relu2_rot = {3}}).accuracy, "rotated sweep exact", 0, 1e-6)
+T.raises(function() ablation.rotate(m, "nope") end, "no layer named 'nope'")
+
+-- plugin modes and curves
+ablation.register_mode("one", function(ctx) return tensor.ones({8}) end)
+local r1 = ablation.sweep(m, ds, "relu2", {mode = "one"})
+T.close(r1.accuracy[2], ablation.evaluate(m, ds, {relu2 = {2}}, {mode = "one"}).accuracy, "plugin mode", 0, 1e-6)
+T.raises(function() ablation.sweep(m, ds, "relu2", {mode = "nothing"}) end, "unknown mode 'nothing'")
+T.raises(function() ablation.register_mode("zero", function() end) end, "'zero' is built in")
+local curve = ablation.curve(m, ds, "relu2", {3, 1, 2}, {steps = {0, 1, 3}})
+T.close(curve.accuracy[1], m:evaluate(ds).accuracy, "curve step 0", 0, 1e-6)
+T.close(curve.accuracy[3], ablation.evaluate(m, ds, {relu2 = {3, 1, 2}}).accuracy, "curve step 3", 0, 1e-6)
+T.shape(curve.per_class, {3, 10})
+T.raises(function() ablation.curve(m, ds, "relu2", {1, 2}, {steps = {5}}) end, "step 1 is 5")

@@ -1,5 +1,97 @@
 -- The ablation module: the native sweep wrapped in a result object.
-local ablation = require "lesion.ablation"   -- the native table (evaluate, _sweep)
+local ablation = require "lesion.ablation"   -- the native table (_sweep, _evaluate, rotate)
+
+--- Calls a native function; its errors name `public` and point at the caller of the caller.
+local function native(public, f, ...)
+  local r = table.pack(pcall(f, ...))
+  if not r[1] then
+    error((tostring(r[2]):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_%a+'", "'" .. public .. "'")), 3)
+  end
+  return table.unpack(r, 2, r.n)
+end
+
+-- Modes added by plugins: name -> fn(ctx) returning a tensor of one value per unit.
+local modes = {}
+
+--- ablation.register_mode(name, fn): fn({model =, set =, layer =}) returns the value of each
+--- unit of the layer when ablated (a tensor{U}); then {mode = name} works in sweep and evaluate.
+function ablation.register_mode(name, fn)
+  if type(name) ~= "string" or name == "" then error("bad argument #1 to 'register_mode' (non-empty string expected)", 2) end
+  if name == "zero" or name == "mean" then error("bad argument #1 to 'register_mode' ('" .. name .. "' is built in)", 2) end
+  if type(fn) ~= "function" then error("bad argument #2 to 'register_mode' (function expected, got " .. type(fn) .. ")", 2) end
+  modes[name] = fn
+end
+
+function ablation.modes()
+  local names = {"zero", "mean"}
+  for k in pairs(modes) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
+--- Options with a plugin mode turned into per-unit values for the native side.
+local function resolve(opts, model, set, layer)
+  if type(opts) ~= "table" or opts.mode == nil or opts.mode == "zero" or opts.mode == "mean" then return opts end
+  local fn = modes[opts.mode]
+  if not fn then
+    error(string.format("bad argument #4 (option 'mode': unknown mode '%s'; modes are: %s)", tostring(opts.mode),
+      table.concat(ablation.modes(), ", ")), 3)
+  end
+  local values = fn{model = model, set = set, layer = layer}
+  if not tensor.is_tensor(values) then
+    error("the ablation mode '" .. opts.mode .. "' returned " .. type(values) .. ", expected a tensor of one value per unit", 3)
+  end
+  local out = {}
+  for k, v in pairs(opts) do if k ~= "mode" then out[k] = v end end
+  out.values = values
+  return out
+end
+
+--- ablation.evaluate(model, set, {[layer] = {units...}, ...}, {mode =, batch =}): evaluation with
+--- the units of one or more layers ablated together.
+function ablation.evaluate(model, set, lesions, opts)
+  if type(opts) == "table" and modes[opts.mode] then
+    local layer, count = nil, 0
+    for k in pairs(lesions) do layer = k; count = count + 1 end
+    if count ~= 1 then error("bad argument #4 to 'evaluate' (a plugin mode takes the units of one layer)", 2) end
+    opts = resolve(opts, model, set, layer)
+  end
+  return native("evaluate", ablation._evaluate, model, set, lesions, opts)
+end
+
+--- ablation.curve(model, set, layer, order, {steps =, mode =}): ablates the first k units of
+--- `order` together, for each k of `steps` (default: 0 to #order in about ten steps); returns
+--- {steps, accuracy = tensor{S}, per_class = tensor{S,K}, order}.
+function ablation.curve(model, set, layer, order, opts)
+  if tensor.is_tensor(order) then order = order:totable() end
+  if type(order) ~= "table" or #order == 0 then error("bad argument #4 to 'curve' (a non-empty list of units expected)", 2) end
+  opts = opts or {}
+  local steps = opts.steps
+  if steps == nil then
+    steps = {}
+    local n = #order
+    local stride = math.max(1, math.ceil(n / 10))
+    for k = 0, n, stride do steps[#steps + 1] = k end
+    if steps[#steps] ~= n then steps[#steps + 1] = n end
+  end
+  local acc, per = {}, {}
+  for i, k in ipairs(steps) do
+    if type(k) ~= "number" or k < 0 or k > #order or k % 1 ~= 0 then
+      error(string.format("bad argument #5 to 'curve' (step %d is %s; steps are counts from 0 to %d)", i, tostring(k), #order), 2)
+    end
+    local e
+    if k == 0 then
+      e = model:evaluate(set)
+    else
+      local units = {}
+      for j = 1, k do units[j] = order[j] end
+      e = ablation.evaluate(model, set, {[layer] = units}, {mode = opts.mode, batch = opts.batch})
+    end
+    acc[i] = e.accuracy
+    per[i] = e.per_class:totable()
+  end
+  return {steps = steps, accuracy = tensor.from(acc), per_class = tensor.from(per), order = order}
+end
 
 local Result = {}
 Result.__index = Result
@@ -83,11 +175,8 @@ end
 --- ablation.sweep(model, set, layer, {units =, mode = "zero" | "mean", batch =}): each unit
 --- ablated alone. See docs/api.md for the fields of the result.
 function ablation.sweep(model, set, layer, opts)
-  local ok, units, base, correct, totals = pcall(ablation._sweep, model, set, layer, opts)
-  if not ok then
-    -- Name the public function, at the caller's line.
-    error((tostring(units):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_sweep'", "'sweep'")), 2)
-  end
+  local resolved = resolve(opts, model, set, layer)
+  local units, base, correct, totals = native("sweep", ablation._sweep, model, set, layer, resolved)
   local r = setmetatable({layer = layer, mode = (opts and opts.mode) or "zero", units = units, base = base,
                           classes = set.classes}, Result)
   local n = totals:sum()

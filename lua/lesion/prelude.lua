@@ -31,5 +31,6 @@ end
 models = require "lesion.models"
 -- lesion/ablation.lua extends the native ablation table (found through package.loaded).
 dofile(package.searchpath("lesion.ablation", package.path))
+dofile(package.searchpath("lesion.units", package.path))
 
 return lesion

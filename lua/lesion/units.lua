@@ -1,0 +1,55 @@
+-- The units module: attributes of the units of one layer, built in or added by plugins.
+local units = require "lesion.units"   -- the native table (_attributes, class_means)
+
+local builtin = {"selectivity", "l1_in", "l1_out", "mean", "sparsity", "top_class", "class_correlation"}
+local isBuiltin = {}
+for _, n in ipairs(builtin) do isBuiltin[n] = true end
+local plugins = {}   -- name -> fn(ctx)
+
+--- units.register(name, fn): fn(ctx) returns a tensor{U}; ctx has activations (N x U spatial
+--- means), labels (1-based), probs (N x K predicted probabilities), model, layer.
+function units.register(name, fn)
+  if type(name) ~= "string" or name == "" then error("bad argument #1 to 'register' (non-empty string expected)", 2) end
+  if isBuiltin[name] then error("bad argument #1 to 'register' ('" .. name .. "' is built in)", 2) end
+  if type(fn) ~= "function" then error("bad argument #2 to 'register' (function expected, got " .. type(fn) .. ")", 2) end
+  plugins[name] = fn
+end
+
+function units.names()
+  local names = {}
+  for _, n in ipairs(builtin) do names[#names + 1] = n end
+  local extra = {}
+  for n in pairs(plugins) do extra[#extra + 1] = n end
+  table.sort(extra)
+  for _, n in ipairs(extra) do names[#names + 1] = n end
+  return names
+end
+
+--- units.attributes(model, set, layer, {names =}): a table of tensor{U} by name (all known
+--- attributes by default).
+function units.attributes(model, set, layer, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'attributes' (options table expected, got " .. type(opts) .. ")", 2) end
+  for k in pairs(opts or {}) do
+    if k ~= "names" then error("bad argument #4 to 'attributes' (unknown option '" .. tostring(k) .. "'; expected one of: names)", 2) end
+  end
+  local names = (opts and opts.names) or units.names()
+  local native, extra = {}, {}
+  for i, n in ipairs(names) do
+    if isBuiltin[n] then native[#native + 1] = n
+    elseif plugins[n] then extra[#extra + 1] = n
+    else error(string.format("bad argument #4 to 'attributes' (unknown attribute '%s'; known: %s)", tostring(n), table.concat(units.names(), ", ")), 2) end
+  end
+  local ok, out, acts, probs, labels = pcall(units._attributes, model, set, layer, native)
+  if not ok then error((tostring(out):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_attributes'", "'attributes'")), 2) end
+  for _, n in ipairs(extra) do
+    local v = plugins[n]{activations = acts, labels = labels, probs = probs, model = model, layer = layer}
+    if not tensor.is_tensor(v) or v:numel() ~= acts:size(2) then
+      error(string.format("attribute '%s' returned %s; expected a tensor of %d values (one per unit)", n,
+        tensor.is_tensor(v) and ("a tensor of " .. v:numel()) or type(v), acts:size(2)), 2)
+    end
+    out[n] = v:reshape({acts:size(2)})
+  end
+  return out
+end
+
+return units

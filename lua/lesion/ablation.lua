@@ -1,5 +1,5 @@
 -- The ablation module: the native sweep wrapped in a result object.
-local ablation = require "lesion.ablation"   -- the native table (_sweep, _evaluate, rotate)
+local ablation = assert(package.loaded["lesion.ablation"], "the native ablation module is missing")  -- _sweep, _evaluate, rotate
 
 --- Calls a native function; its errors name `public` and point at the caller of the caller.
 local function native(public, f, ...)

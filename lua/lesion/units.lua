@@ -1,5 +1,5 @@
 -- The units module: attributes of the units of one layer, built in or added by plugins.
-local units = require "lesion.units"   -- the native table (_attributes, class_means)
+local units = assert(package.loaded["lesion.units"], "the native units module is missing")  -- _attributes, class_means
 
 local builtin = {"selectivity", "l1_in", "l1_out", "mean", "sparsity", "top_class", "class_correlation"}
 local isBuiltin = {}

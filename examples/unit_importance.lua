@@ -1,0 +1,47 @@
+-- Which units matter, to which classes, and what about a unit predicts it?
+-- (Zhou, Sun, Bau, Torralba 2018, on Fashion-MNIST.) Run: scripts/run examples/unit_importance.lua
+--   scripts/run examples/unit_importance.lua --weights fashionnet.safetensors   (skip training)
+
+local weights
+for i = 1, #arg do if arg[i] == "--weights" then weights = arg[i + 1] end end
+
+local train, test = data.fashion_mnist()
+local model = models.fashionnet{seed = 1}
+if weights then
+  model:load(weights)
+else
+  model:fit(train, {epochs = 2, batch = 64, lr = 0.01, momentum = 0.9, weight_decay = 5e-4, seed = 1})
+  model:save("fashionnet.safetensors")
+end
+
+local t0 = lesion.clock()
+local r = ablation.sweep(model, test, "relu4")
+print(string.format("\nswept %d units of relu4 on %d test images in %.1f s", #r.units, #test, lesion.clock() - t0))
+print(string.format("overall accuracy %.2f%%", 100 * r.base.accuracy))
+print(string.format("worst overall drop from one unit: %.2f points", 100 * r.overall_drop:max()))
+local worstClass, where = r.class_drop:max(2)
+local w, u = worstClass:max(1)
+u = u[1]
+print(string.format("worst class drop from one unit: %.2f points (unit %d, class %s)",
+  100 * w[1], r.units[u], test.classes[where[u]]))
+
+local attrs = units.attributes(model, test, "relu4")
+print("\ntop 10 units by largest class drop:")
+print("  unit  max class drop  overall drop  selectivity")
+for _, row in ipairs(r:top(10, "max_class_drop")) do
+  print(string.format("  %4d  %13.2f  %12.2f  %11.3f", row.unit, 100 * row.max_class_drop,
+    100 * row.overall_drop, attrs.selectivity[row.unit]))
+end
+
+print("\nSpearman correlation of each attribute with the damage of ablating the unit:")
+print("  attribute           overall drop (rho, p)    max class drop (rho, p)")
+for _, name in ipairs(units.names()) do
+  local a = attrs[name]
+  local ok1, r1, p1 = pcall(stats.spearman, a, r.overall_drop)
+  local ok2, r2, p2 = pcall(stats.spearman, a, r.max_class_drop)
+  if ok1 and ok2 then
+    print(string.format("  %-18s  %+.3f  (p %.2g)        %+.3f  (p %.2g)", name, r1, p1, r2, p2))
+  end
+end
+r:save("relu4_sweep.csv")
+print("\nper-unit results written to relu4_sweep.csv")

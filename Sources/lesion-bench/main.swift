@@ -95,6 +95,12 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
         _ = try m.evaluate(test.subset(Array(0..<512)), batch: 256)
         let secs = try median(reps: 3, warmup: 0) { _ = try m.evaluate(test, batch: 256) }
         results += [("eval_images_per_s", 10000 / secs), ("eval_gflops", 10000 / secs * gflopPerImage)]
+        m.profile = (Array(repeating: 0, count: m.layers.count), Array(repeating: 0, count: m.layers.count))
+        let t0 = now()
+        _ = try m.evaluate(test, batch: 256)
+        let total = now() - t0
+        note("eval time per layer, per mille: " + m.layers.enumerated().map { String(format: "%@ %.0f", $1.name, m.profile!.forward[$0] / total * 1000) }.joined(separator: ", "))
+        m.profile = nil
     }
     if wanted("train") {
         note("train ...")

@@ -128,3 +128,19 @@ func randomiseBatchNorm(_ m: Sequential) {
         #expect(throws: TensorError.self) { try Ablation.sweep(m, data, layer: 5, units: [6]) }
     }
 }
+
+/// The fused path (mixing convolution, ReLU, max-pooling) against brute force.
+@Suite struct FusedSweepTests {
+    @Test func convolutionReluPoolAfterTheAblatedLayer() throws {
+        let m = try Sequential([Conv2d(cin: 1, cout: 4, k: 3, padding: 1), ReLU(), Conv2d(cin: 4, cout: 16, k: 3, padding: 1),
+                                ReLU(), MaxPool2d(2), Flatten(), Linear(16 * 3 * 3, 3)], seed: 8, inputShape: [1, 7, 7])
+        let data = try dataFor(m, n: 120, shape: [1, 7, 7], classes: 3, seed: 21)
+        for mode in [AblationMode.zero, .mean] {
+            let r = try Ablation.sweep(m, data, layer: 1, mode: mode)
+            for (i, u) in r.units.enumerated() {
+                let e = try Ablation.evaluate(m, data, lesions: [1: [u]], mode: mode)
+                #expect(r.correct[i] == (0..<3).map { e.confusion[$0 * 3 + $0] }, "unit \(u + 1) \(mode)")
+            }
+        }
+    }
+}

@@ -182,7 +182,6 @@ extension Ablation {
         var z: Tensor?
         var cols: Tensor?
         var kernel: Tensor?
-        var delta2: Tensor?
     }
 
     /// Logits with one unit of L replaced by a constant, from the base activations xm (the
@@ -199,12 +198,6 @@ extension Ablation {
         } else {
             let f = xm.shape[1]
             for r in 0..<n { for j in 0..<per { delta.data[r * per + j] = v - xm.data[r * f + u * per + j] } }
-        }
-        if let conv = mixer as? Conv2d, rest.count >= 2, rest[0] is ReLU, let pool = rest[1] as? MaxPool2d, z.shape[3] % 8 == 0 {
-            let pooled = try convReluPool(conv, channel: u, delta: delta, h: xm.shape[1], w: xm.shape[2], z: z, pool: pool, scratch: scratch)
-            var h = pooled
-            for l in rest[2...] { h = try l.forward(h, training: false) }
-            return h
         }
         let zz = try Tensor.reuse(scratch.z, z.shape)
         scratch.z = zz
@@ -224,63 +217,6 @@ extension Ablation {
         var h = zz
         for l in rest { h = try l.forward(h, training: false) }
         return h
-    }
-
-    /// maxpool(relu(z + conv(delta, the kernel's slice for channel u))): the change for the
-    /// positions the pool reads as one GEMM (K = k*k), then one elementwise pass that adds,
-    /// rectifies and takes the window maxima, without a copy of z.
-    static func convReluPool(_ conv: Conv2d, channel u: Int, delta: Tensor, h: Int, w: Int, z: Tensor, pool: MaxPool2d,
-                             scratch: Scratch) throws(TensorError) -> Tensor {
-        let (k, st, pd, cout, cin) = (conv.k, conv.stride, conv.padding, conv.cout, conv.cin)
-        let (n, ho, wo) = (z.shape[0], z.shape[1], z.shape[2])
-        let (pk, ps) = (pool.k, pool.stride)
-        let (ph, pw) = ((ho - pk) / ps + 1, (wo - pk) / ps + 1)
-        let (rh, rw) = ((ph - 1) * ps + pk, (pw - 1) * ps + pk)     // the region the pool reads
-        let kk = k * k
-        let wk = try Tensor.reuse(scratch.kernel, [kk, cout])
-        scratch.kernel = wk
-        let wsrc = conv.weight.value.data
-        for co in 0..<cout { for t in 0..<kk { wk.data[t * cout + co] = wsrc[(co * cin + u) * kk + t] } }
-        let cols = try Tensor.reuse(scratch.cols, [n * rh * rw, kk])
-        scratch.cols = cols
-        for b in 0..<n {
-            let d = delta.data + b * h * w
-            for oh in 0..<rh { for ow in 0..<rw {
-                let row = cols.data + ((b * rh + oh) * rw + ow) * kk
-                for kh in 0..<k {
-                    let ih = oh * st - pd + kh
-                    for kw in 0..<k {
-                        let iw = ow * st - pd + kw
-                        row[kh * k + kw] = (ih >= 0 && ih < h && iw >= 0 && iw < w) ? d[ih * w + iw] : 0
-                    }
-                }
-            } }
-        }
-        let dz = try Tensor.reuse(scratch.delta2, [n * rh * rw, cout])
-        scratch.delta2 = dz
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n * rh * rw), Int32(cout), Int32(kk),
-                    1, cols.data, Int32(kk), wk.data, Int32(cout), 0, dz.data, Int32(cout))
-        let out = try Tensor.reuse(scratch.z, [n, ph, pw, cout])
-        scratch.z = out
-        typealias V8 = SIMD8<Float>
-        for b in 0..<n {
-            for py in 0..<ph { for px in 0..<pw {
-                let o = out.data + ((b * ph + py) * pw + px) * cout
-                var c = 0
-                while c < cout {
-                    var best = V8(repeating: 0)                         // relu: every value >= 0
-                    for wy in 0..<pk { for wx in 0..<pk {
-                        let (oh, ow) = (py * ps + wy, px * ps + wx)
-                        let zv = UnsafeRawPointer(z.data + ((b * ho + oh) * wo + ow) * cout + c).loadUnaligned(as: V8.self)
-                        let dv = UnsafeRawPointer(dz.data + ((b * rh + oh) * rw + ow) * cout + c).loadUnaligned(as: V8.self)
-                        best = pointwiseMax(best, zv + dv)
-                    } }
-                    UnsafeMutableRawPointer(o + c).storeBytes(of: best, as: V8.self)
-                    c += 8
-                }
-            } }
-        }
-        return out
     }
 
     /// z [n, ho, wo, cout] += conv(delta [n, h, w] as one input channel, the kernel's slice for that channel).

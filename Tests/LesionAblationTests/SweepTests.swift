@@ -129,8 +129,9 @@ func randomiseBatchNorm(_ m: Sequential) {
     }
 }
 
-/// The fused path (mixing convolution, ReLU, max-pooling) against brute force.
-@Suite struct FusedSweepTests {
+/// A mixing convolution followed by ReLU and max-pooling (as conv4, relu4, pool3 after relu3
+/// in FashionNet), against brute force.
+@Suite struct ConvolutionMixerSweepTests {
     @Test func convolutionReluPoolAfterTheAblatedLayer() throws {
         let m = try Sequential([Conv2d(cin: 1, cout: 4, k: 3, padding: 1), ReLU(), Conv2d(cin: 4, cout: 16, k: 3, padding: 1),
                                 ReLU(), MaxPool2d(2), Flatten(), Linear(16 * 3 * 3, 3)], seed: 8, inputShape: [1, 7, 7])

@@ -83,15 +83,8 @@ public enum Ablation {
         let k = data.numClasses
         var confusion = [Int](repeating: 0, count: k * k)
         var lossSum = 0.0
-        var x: Tensor?
-        var labels = [Int32](repeating: 0, count: batch)
         let plain = try model.layers.map { l throws(TensorError) in try l.copy() }
-        var lo = 0
-        while lo < data.count {
-            let hi = min(data.count, lo + batch)
-            let xb = try Tensor.reuse(x, [hi - lo] + data.sampleShape)
-            x = xb
-            labels.withUnsafeMutableBufferPointer { data.gather((lo..<hi).map { $0 }[...], into: xb, labels: $0.baseAddress!) }
+        try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
             var h = try Layout.toNHWC(xb)
             for (i, l) in plain.enumerated() {
                 h = try l.forward(h, training: false)
@@ -103,11 +96,10 @@ public enum Ablation {
             guard h.rank == 2, h.shape[1] == k else {
                 throw TensorError(.shape, "the model's output is \(Tensor.describe(h.shape)), expected {N,\(k)}")
             }
-            labels.withUnsafeBufferPointer { lossSum += Loss.softmaxCrossEntropy(h, labels: $0.baseAddress!, grad: nil).loss }
-            for r in 0..<(hi - lo) {
+            lossSum += Loss.softmaxCrossEntropy(h, labels: labels, grad: nil).loss
+            for r in 0..<range.count {
                 confusion[Int(labels[r]) * k + Tensor.argExtreme(h.data + r * k, k, 1, largest: true)] += 1
             }
-            lo = hi
         }
         return Evaluation.make(confusion: confusion, classes: k, lossSum: lossSum)
     }

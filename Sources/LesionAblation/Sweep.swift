@@ -101,14 +101,8 @@ extension Ablation {
         var baseConfusion = [Int](repeating: 0, count: k * k)
         var baseLoss = 0.0
         var totals = [Int](repeating: 0, count: k)
-        var x: Tensor?
-        var labels = [Int32](repeating: 0, count: batch)
-        var lo = 0
-        while lo < data.count {
-            let hi = min(data.count, lo + batch)
-            let xb = try Tensor.reuse(x, [hi - lo] + data.sampleShape)
-            x = xb
-            labels.withUnsafeMutableBufferPointer { data.gather((lo..<hi).map { $0 }[...], into: xb, labels: $0.baseAddress!) }
+        try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
+            let (lo, hi) = (range.lowerBound, range.upperBound)
             for r in 0..<(hi - lo) { totals[Int(labels[r])] += 1 }
             // Base values at the mixer's input (the model's own forward through the channel-wise
             // layers, so its plan may crop what they never read) and output, and the base logits.
@@ -118,10 +112,10 @@ extension Ablation {
             let (ah, aw) = (spatialL.count == 4 ? spatialL[2] : 1, spatialL.count == 4 ? spatialL[3] : 1)
             var h = z
             for l in rests[0] { h = try l.forward(h, training: false) }
-            labels.withUnsafeBufferPointer { baseLoss += Loss.softmaxCrossEntropy(h, labels: $0.baseAddress!, grad: nil).loss }
+            baseLoss += Loss.softmaxCrossEntropy(h, labels: labels, grad: nil).loss
             for r in 0..<(hi - lo) { baseConfusion[Int(labels[r]) * k + Tensor.argExtreme(h.data + r * k, k, 1, largest: true)] += 1 }
             // Units in fixed blocks per thread.
-            let batchLabels = labels
+            nonisolated(unsafe) let batchLabels = labels
             Threads.parallelParts { t in
                 guard t < threads else { return }
                 let (ulo, uhi) = Threads.range(t, of: units.count, parts: threads)
@@ -140,7 +134,6 @@ extension Ablation {
                 }
             }
             for t in 0..<threads { if let e = errors[t] { throw e } }
-            lo = hi
         }
         let correct = (0..<units.count).map { ui in (0..<k).map { counts[ui * k + $0] } }
         return SweepResult(layer: L, units: units, base: Evaluation.make(confusion: baseConfusion, classes: k, lossSum: baseLoss),

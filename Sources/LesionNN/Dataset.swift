@@ -95,6 +95,26 @@ public final class Dataset {
         }
     }
 
+    /// Calls body with consecutive batches (NCHW samples in a reused buffer, their positions, and
+    /// their 0-based labels) in order.
+    public func forEachBatch(_ size: Int, _ body: (Tensor, Range<Int>, UnsafePointer<Int32>) throws(TensorError) -> Void) throws(TensorError) {
+        guard size >= 1 else { throw TensorError(.value, "batch must be positive, got \(size)") }
+        var x: Tensor?
+        var labels = [Int32](repeating: 0, count: size)
+        var lo = 0
+        while lo < count {
+            let hi = min(count, lo + size)
+            let xb: Tensor
+            if let x, x.shape[0] == hi - lo { xb = x } else { xb = try Tensor(uninitialized: [hi - lo] + sampleShape) }
+            x = xb
+            try labels.withUnsafeMutableBufferPointer { p throws(TensorError) in
+                gather((lo..<hi).map { $0 }[...], into: xb, labels: p.baseAddress!)
+                try body(xb, lo..<hi, p.baseAddress!)
+            }
+            lo = hi
+        }
+    }
+
     /// One sample and its 0-based label.
     public func sample(_ position: Int) throws(TensorError) -> (Tensor, Int) {
         guard position >= 0 && position < count else { throw TensorError(.index, "position \(position) out of range for \(count) samples") }

@@ -123,22 +123,11 @@ extension Sequential {
     /// output of layer `through` (internal layout) with the batch's positions.
     public func eachBatch(_ data: Dataset, batch: Int, through last: Int? = nil,
                           _ body: (Tensor, Range<Int>, UnsafePointer<Int32>) throws(TensorError) -> Void) throws(TensorError) {
-        guard batch >= 1 else { throw TensorError(.value, "batch must be positive, got \(batch)") }
         let saved = training
         training = false
         defer { training = saved }
-        var x: Tensor?
-        var labels = [Int32](repeating: 0, count: batch)
-        let n = data.count
-        var lo = 0
-        while lo < n {
-            let hi = min(n, lo + batch)
-            let xb = try Buffers.reuse(x, [hi - lo] + data.sampleShape)
-            x = xb
-            labels.withUnsafeMutableBufferPointer { data.gather((lo..<hi).map { $0 }[...], into: xb, labels: $0.baseAddress!) }
-            let out = try forwardInternal(xb, through: last, training: false)
-            try labels.withUnsafeBufferPointer { p throws(TensorError) in try body(out, lo..<hi, p.baseAddress!) }
-            lo = hi
+        try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
+            try body(try forwardInternal(xb, through: last, training: false), range, labels)
         }
     }
 

@@ -86,6 +86,8 @@ extension Ablation {
             rests.append(r)
         }
         let mixerCopy = try mixer?.copy()
+        // The mixer computes only the rows and columns the layers after it read (exact).
+        if let c = mixerCopy as? Conv2d { c.crop = model.plannedCrop(of: m, sample: data.sampleShape) }
         let scratch = (0..<threads).map { _ in Scratch() }
         // L's output shape (PyTorch's terms) for the constants' pooling arithmetic.
         let savedShape = model.inputShape

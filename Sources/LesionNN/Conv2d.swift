@@ -14,7 +14,7 @@ public final class Conv2d: Layer {
 
     /// Output rows and columns to compute (the leading ones), when the model has found that the
     /// rest are never read (a floor-mode pool after it drops them). Set by Sequential's plan.
-    var crop: (rows: Int, cols: Int)?
+    public var crop: (rows: Int, cols: Int)?
     var packed: Tensor                    // [k*k*cin, cout]: rows in (kh, kw, ci) order
     /// Winograd: per-thread scratch, transformed kernels, per-thread weight-gradient partials.
     var scratch: [WinogradScratch] = []

@@ -142,6 +142,15 @@ public final class Sequential {
         return order
     }
 
+    /// The output crop (leading rows, columns) the plan gives the convolution at `index` when the
+    /// whole model runs in evaluation on samples of `sample` shape; nil when it computes all.
+    public func plannedCrop(of index: Int, sample: [Int]) -> (rows: Int, cols: Int)? {
+        _ = plan(through: layers.count - 1, input: [1] + sample, training: false)
+        let crop = (layers[index] as? Conv2d)?.crop
+        for l in layers { (l as? Conv2d)?.crop = nil }
+        return crop
+    }
+
     // MARK: - running
 
     /// Runs layers 0...last (all by default) on an NCHW (or [N, F]) batch; returns the last

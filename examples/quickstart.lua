@@ -1,9 +1,9 @@
 -- Lesion quickstart: train the reference CNN on Fashion-MNIST, evaluate it per class, and ablate
 -- one unit by hand. Run it with `scripts/run examples/quickstart.lua` (about a minute on 2 cores).
---   scripts/run examples/quickstart.lua --epochs 2      (more training)
+--   scripts/run examples/quickstart.lua --set epochs=2      (more training)
 
-local epochs = 1
-for i = 1, #arg do if arg[i] == "--epochs" then epochs = tonumber(arg[i + 1]) end end
+local p = params{epochs = 1, seed = 1}
+local epochs = p.epochs
 
 print("Lesion " .. lesion.version .. " on " .. lesion.threads() .. " threads\n")
 
@@ -11,11 +11,11 @@ local train, test = data.fashion_mnist()
 print(train)
 print(test)
 
-local model = models.fashionnet{seed = 1}
+local model = models.fashionnet{seed = p.seed}
 print("\n" .. tostring(model) .. "\n")
 
 local history = model:fit(train, {epochs = epochs, batch = 64, lr = 0.01, momentum = 0.9,
-                                  weight_decay = 5e-4, seed = 1})
+                                  weight_decay = 5e-4, seed = p.seed})
 local base = model:evaluate(test)
 print(string.format("\ntest accuracy %.2f%% (loss %.4f) after %d epoch(s), trained at %.0f images/s",
   100 * base.accuracy, base.loss, epochs, history.images_per_s[#history.images_per_s]))

@@ -1,9 +1,9 @@
 -- Which units matter, to which classes, and what about a unit predicts it?
 -- (Zhou, Sun, Bau, Torralba 2018, on Fashion-MNIST.) Run: scripts/run examples/unit_importance.lua
---   scripts/run examples/unit_importance.lua --weights fashionnet.safetensors   (skip training)
+--   scripts/run examples/unit_importance.lua --set weights=fashionnet.safetensors   (skip training)
 
-local weights
-for i = 1, #arg do if arg[i] == "--weights" then weights = arg[i + 1] end end
+local p = params{weights = "", layer = "relu4"}
+local weights = p.weights ~= "" and p.weights or nil
 
 local train, test = data.fashion_mnist()
 local model = models.fashionnet{seed = 1}
@@ -15,8 +15,8 @@ else
 end
 
 local t0 = lesion.clock()
-local r = ablation.sweep(model, test, "relu4")
-print(string.format("\nswept %d units of relu4 on %d test images in %.1f s", #r.units, #test, lesion.clock() - t0))
+local r = ablation.sweep(model, test, p.layer)
+print(string.format("\nswept %d units of " .. p.layer .. " on %d test images in %.1f s", #r.units, #test, lesion.clock() - t0))
 print(string.format("overall accuracy %.2f%%", 100 * r.base.accuracy))
 print(string.format("worst overall drop from one unit: %.2f points", 100 * r.overall_drop:max()))
 local worstClass, where = r.class_drop:max(2)
@@ -25,7 +25,7 @@ u = u[1]
 print(string.format("worst class drop from one unit: %.2f points (unit %d, class %s)",
   100 * w[1], r.units[u], test.classes[where[u]]))
 
-local attrs = units.attributes(model, test, "relu4")
+local attrs = units.attributes(model, test, p.layer)
 print("\ntop 10 units by largest class drop:")
 print("  unit  max class drop  overall drop  selectivity")
 for _, row in ipairs(r:top(10, "max_class_drop")) do
@@ -43,5 +43,5 @@ for _, name in ipairs(units.names()) do
     print(string.format("  %-18s  %+.3f  (p %.2g)        %+.3f  (p %.2g)", name, r1, p1, r2, p2))
   end
 end
-r:save("relu4_sweep.csv")
-print("\nper-unit results written to relu4_sweep.csv")
+r:save(p.layer .. "_sweep.csv")
+print("\nper-unit results written to " .. p.layer .. "_sweep.csv")

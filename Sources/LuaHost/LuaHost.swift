@@ -30,6 +30,9 @@ public final class LuaHost {
     var randomCalls: UInt64 = 0
     /// The Lua thread running a model call (a Lambda layer calls back into it).
     var activeState: OpaquePointer?
+    /// `--set key=value` overrides, and the parameters the script declared with params{}.
+    public var parameterOverrides: [String: String] = [:]
+    public internal(set) var declaredParameters: [String: ParameterType] = [:]
     /// Data sets loaded from files, by source, so a script loading them twice reads them once.
     var datasetCache: [String: [Dataset]] = [:]
 
@@ -52,6 +55,7 @@ public final class LuaHost {
         StatsBinding.register(lua)
         AblationBinding.register(lua)
         UnitsBinding.register(lua)
+        ParamsBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

@@ -74,6 +74,9 @@ struct Run: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter declared with params{} (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
     @Argument(help: "The script to run.")
     var script: String
 
@@ -84,12 +87,25 @@ struct Run: ParsableCommand {
         guard FileManager.default.isReadableFile(atPath: script) else {
             throw ValidationError("cannot read script '\(script)'")
         }
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
+                throw ValidationError("--set takes key=value, got '\(o)'")
+            }
+        }
     }
 
     mutating func run() throws {
         let host = try common.makeHost()
+        for o in overrides {
+            let eq = o.firstIndex(of: "=")!
+            host.parameterOverrides[String(o[..<eq])] = String(o[o.index(after: eq)...])
+        }
         var scriptArgs = args
         if let i = scriptArgs.firstIndex(of: "--") { scriptArgs.remove(at: i) }
         try common.report { try host.run(file: script, args: scriptArgs) }
+        if !overrides.isEmpty && host.declaredParameters.isEmpty {
+            FileHandle.standardError.write(Data("lesion: --set was given, but '\(script)' declares no parameters (params{...})\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }

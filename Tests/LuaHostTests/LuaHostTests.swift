@@ -124,6 +124,17 @@ func makeHost() throws -> LuaHost {
         #expect(throws: ScriptError.self) { try host.run(code: "undeclared_global = 1") }
     }
 
+    @Test func paramsTakeTypedOverrides() throws {
+        let host = try makeHost()
+        host.parameterOverrides = ["n": "7", "rate": "0.5", "on": "false"]
+        #expect(try host.run(code: "local p = params{n = 1, rate = 2.0, on = true, tag = 'a'}; return p.n, math.type(p.n), p.rate, p.on, p.tag")
+                == ["7", "integer", "0.5", "false", "a"])
+        #expect(host.declaredParameters == ["n": .integer, "rate": .number, "on": .boolean, "tag": .string])
+        #expect(try call(host, "params{n = 1, rate = 1.5, on = true, x = {}}")?.contains("parameter 'x': default must be a number, boolean or string, got table") == true)
+        host.parameterOverrides = ["m": "1"]
+        #expect(try call(host, "params{n = 1}")?.contains("unknown parameter 'm' given with --set; the script declares: n (integer)") == true)
+    }
+
     @Test func modulesAreGlobalsAndRequirable() throws {
         let host = try makeHost()
         #expect(try host.run(code: "return require('lesion.tensor') == tensor, require('lesion').version == lesion.version")

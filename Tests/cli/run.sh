@@ -59,5 +59,14 @@ cp "$lesion" "$dir/prefix/bin/lesion"
 cp -r "$(dirname "$0")/../../lua" "$dir/prefix/share/lesion/lua"
 check "lua/ in ../share/lesion of an installed executable" 0 '^ok$' -- "$dir/prefix/bin/lesion" -e 'print("ok")'
 
+printf 'local p = params{epochs = 2, lr = 0.01, bn = false, name = "run"}\nprint(p.epochs, math.type(p.epochs), p.lr, p.bn, p.name)\n' >"$dir/params.lua"
+check "params defaults" 0 '^2	integer	0.01	false	run$' -- "$lesion" run "$dir/params.lua"
+check "params --set typed" 0 '^5	integer	0.001	true	a=b$' -- "$lesion" run "$dir/params.lua" --set epochs=5 --set lr=1e-3 --set bn=yes --set name=a=b
+check "params unknown key lists the declared ones" 1 "unknown parameter 'epoch' given with --set; the script declares: bn \(boolean\), epochs \(integer\), lr \(number\), name \(string\)" -- "$lesion" run "$dir/params.lua" --set epoch=5
+check "params wrong type" 1 "'2.5' is not an integer" -- "$lesion" run "$dir/params.lua" --set epochs=2.5
+check "params bad boolean" 1 "'maybe' is not a boolean" -- "$lesion" run "$dir/params.lua" --set bn=maybe
+check "--set without =" 64 "--set takes key=value" -- "$lesion" run "$dir/params.lua" --set epochs
+check "--set on a script without params" 2 "declares no parameters" -- "$lesion" run "$dir/ok.lua" --set a=1
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,84 @@
+// params{key = default, ...}: a script's parameters, overridden from the command line with
+// `lesion run script.lua --set key=value`, typed by the default's type.
+import CLua
+import LuaShim
+
+extension LuaHost {
+    /// A declared parameter's type, as `--set` parses values for it.
+    public enum ParameterType: String {
+        case integer, number, boolean, string
+    }
+}
+
+enum ParamsBinding {
+    static func register(_ lua: Lua) {
+        lua.push(params as LuaFunction)
+        lua.setGlobal("params")
+        lua.pushLoaded()
+        lua.push(params as LuaFunction)
+        lua.setField(-2, "lesion.params")
+        lua.pop()
+    }
+
+    /// Parses an override for a parameter of type t; nil when it does not parse.
+    static func parse(_ text: String, as t: LuaHost.ParameterType) -> Any? {
+        switch t {
+        case .integer: return Int(text)
+        case .number: return Double(text).flatMap { $0.isFinite ? $0 : nil }
+        case .boolean:
+            switch text.lowercased() {
+            case "true", "1", "yes", "on": return true
+            case "false", "0", "no", "off": return false
+            default: return nil
+            }
+        case .string: return text
+        }
+    }
+
+    static let params: LuaFunction = { L in
+        Lua.bind(L, "params") { lua in
+            try lua.table(1)
+            let host = LuaHost.from(lua.L)
+            var declared: [(String, LuaHost.ParameterType)] = []
+            try lua.forEachField(1) { key in
+                guard let key else { throw LuaArgError(1, "parameter names must be strings") }
+                let t: LuaHost.ParameterType
+                switch lua.type(-1) {
+                case LUA_TNUMBER: t = lesion_isinteger_number(lua.L, -1) != 0 ? .integer : .number
+                case LUA_TBOOLEAN: t = .boolean
+                case LUA_TSTRING: t = .string
+                default: throw LuaArgError(1, "parameter '\(key)': default must be a number, boolean or string, got \(lua.typeName(-1))")
+                }
+                declared.append((key, t))
+            }
+            for (k, t) in declared { host.declaredParameters[k] = t }
+            let list = host.declaredParameters.keys.sorted().map { "\($0) (\(host.declaredParameters[$0]!.rawValue))" }.joined(separator: ", ")
+            for key in host.parameterOverrides.keys.sorted() where host.declaredParameters[key] == nil {
+                throw LuaRaise("params: unknown parameter '\(key)' given with --set; the script declares: \(list)")
+            }
+            // The result: a new table with the defaults, then the overrides.
+            lua.newTable(record: Int32(declared.count))
+            lua_pushnil(lua.L)
+            while lua_next(lua.L, 1) != 0 {
+                lua_pushvalue(lua.L, -2)
+                lesion_insert(lua.L, -2)
+                lua_rawset(lua.L, -4)
+            }
+            for (key, t) in declared {
+                guard let text = host.parameterOverrides[key] else { continue }
+                guard let v = parse(text, as: t) else {
+                    let a = t == .integer ? "an" : "a"
+                    throw LuaRaise("params: --set \(key)=\(text): '\(text)' is not \(a) \(t.rawValue), as the default of '\(key)' is; the script declares: \(list)")
+                }
+                switch v {
+                case let i as Int: lua.push(i)
+                case let d as Double: lua.push(d)
+                case let b as Bool: lua.push(b)
+                default: lua.push(v as! String)
+                }
+                lua.setField(-2, key)
+            }
+            return 1
+        }
+    }
+}

@@ -32,10 +32,7 @@ public enum Ablation {
     /// Channels (units) of a layer's output for a model and data, without running it: from
     /// the shapes when they are known.
     public static func unitCount(_ model: Sequential, _ data: Dataset, layer: Int) throws(TensorError) -> Int {
-        let saved = model.inputShape
-        model.inputShape = data.sampleShape
-        defer { model.inputShape = saved }
-        guard let s = try model.shapes(batch: 1)[layer] else {
+        guard let s = try model.shapes(batch: 1, sample: data.sampleShape)[layer] else {
             throw TensorError(.shape, "the output shape of \(model.layers[layer].name) is not known before running it")
         }
         return s[1]
@@ -101,14 +98,7 @@ public enum Ablation {
                 confusion[Int(labels[r]) * k + Tensor.argExtreme(h.data + r * k, k, 1, largest: true)] += 1
             }
         }
-        return Evaluation.make(confusion: confusion, classes: k, lossSum: lossSum)
-    }
-}
-
-extension Tensor {
-    static func reuse(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
-        if let t, t.shape == shape { return t }
-        return try Tensor(uninitialized: shape)
+        return Evaluation.from(confusion: confusion, classes: k, lossSum: lossSum)
     }
 }
 

@@ -75,12 +75,9 @@ extension Ablation {
         }
         let k = data.numClasses
         let threads = min(Threads.count, units.count)
-        // Per thread: its own copies of the chain and of the layers after the mixer.
-        var chains: [[Layer]] = [], rests: [[Layer]] = []
+        // Per thread: its own copies of the layers after the mixer (they keep buffers).
+        var rests: [[Layer]] = []
         for _ in 0..<threads {
-            var c: [Layer] = []
-            for l in layers[(L + 1)..<m] { c.append(try l.copy()) }
-            chains.append(c)
             var r: [Layer] = []
             if m + 1 < layers.count { for l in layers[(m + 1)...] { r.append(try l.copy()) } }
             rests.append(r)
@@ -89,11 +86,11 @@ extension Ablation {
         // The mixer computes only the rows and columns the layers after it read (exact).
         if let c = mixerCopy as? Conv2d { c.crop = model.plannedCrop(of: m, sample: data.sampleShape) }
         let scratch = (0..<threads).map { _ in Scratch() }
-        // L's output shape (PyTorch's terms) for the constants' pooling arithmetic.
-        let savedShape = model.inputShape
-        model.inputShape = data.sampleShape
-        let spatialL = try model.shapes(batch: 1)[L] ?? []
-        model.inputShape = savedShape
+        // Each unit's ablated value after the channel-wise layers (a constant per unit).
+        let shapeL = try model.shapes(batch: 1, sample: data.sampleShape)[L] ?? []
+        let (ah, aw) = shapeL.count == 4 ? (shapeL[2], shapeL[3]) : (1, 1)
+        let chain = Array(layers[(L + 1)..<m])
+        let constants = units.map { u in constantThrough(chain, unit: u, means.isEmpty ? 0 : means[u], h: ah, w: aw) }
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: units.count * k)
         counts.initialize(repeating: 0, count: units.count * k)
         defer { counts.deallocate() }
@@ -111,7 +108,6 @@ extension Ablation {
             let xm = try model.forwardInternal(xb, through: m - 1, training: false).copy()
             let z = try mixerCopy.map { l throws(TensorError) in try l.forward(xm, training: false).copy() } ?? xm
             let per = xm.rank == 4 ? xm.shape[1] * xm.shape[2] : xm.shape[1] / nUnits
-            let (ah, aw) = (spatialL.count == 4 ? spatialL[2] : 1, spatialL.count == 4 ? spatialL[3] : 1)
             var h = z
             for l in rests[0] { h = try l.forward(h, training: false) }
             baseLoss += Loss.softmaxCrossEntropy(h, labels: labels, grad: nil).loss
@@ -123,9 +119,7 @@ extension Ablation {
                 let (ulo, uhi) = Threads.range(t, of: units.count, parts: threads)
                 do throws(TensorError) {
                     for ui in ulo..<uhi {
-                        let u = units[ui]
-                        let v = constantThrough(chains[t], unit: u, means.isEmpty ? 0 : means[u], h: ah, w: aw)
-                        let logits = try ablatedLogits(unit: u, v: v, per: per, xm: xm, z: z, mixer: mixerCopy,
+                        let logits = try ablatedLogits(unit: units[ui], v: constants[ui], per: per, xm: xm, z: z, mixer: mixerCopy,
                                                        rest: rests[t], scratch: scratch[t])
                         for r in 0..<(hi - lo) where Tensor.argExtreme(logits.data + r * k, k, 1, largest: true) == Int(batchLabels[r]) {
                             counts[ui * k + Int(batchLabels[r])] += 1
@@ -138,7 +132,7 @@ extension Ablation {
             for t in 0..<threads { if let e = errors[t] { throw e } }
         }
         let correct = (0..<units.count).map { ui in (0..<k).map { counts[ui * k + $0] } }
-        return SweepResult(layer: L, units: units, base: Evaluation.make(confusion: baseConfusion, classes: k, lossSum: baseLoss),
+        return SweepResult(layer: L, units: units, base: Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss),
                            correct: correct, classTotals: totals)
     }
 
@@ -185,7 +179,7 @@ extension Ablation {
     static func ablatedLogits(unit u: Int, v: Float, per: Int, xm: Tensor, z: Tensor, mixer: Layer?, rest: [Layer],
                               scratch: Scratch) throws(TensorError) -> Tensor {
         let n = xm.shape[0]
-        let delta = try Tensor.reuse(scratch.delta, [n, per])
+        let delta = try Buffers.reuse(scratch.delta, [n, per])
         scratch.delta = delta
         if xm.rank == 4 {
             let c = xm.shape[3]
@@ -194,7 +188,7 @@ extension Ablation {
             let f = xm.shape[1]
             for r in 0..<n { for j in 0..<per { delta.data[r * per + j] = v - xm.data[r * f + u * per + j] } }
         }
-        let zz = try Tensor.reuse(scratch.z, z.shape)
+        let zz = try Buffers.reuse(scratch.z, z.shape)
         scratch.z = zz
         zz.data.update(from: z.data, count: z.count)
         switch mixer {
@@ -220,11 +214,11 @@ extension Ablation {
         let (k, s, p, cout, cin) = (conv.k, conv.stride, conv.padding, conv.cout, conv.cin)
         let (n, ho, wo) = (z.shape[0], z.shape[1], z.shape[2])
         // Kernel slice packed [k*k, cout].
-        let wk = try Tensor.reuse(scratch.kernel, [k * k, cout])
+        let wk = try Buffers.reuse(scratch.kernel, [k * k, cout])
         scratch.kernel = wk
         let wsrc = conv.weight.value.data
         for co in 0..<cout { for t in 0..<(k * k) { wk.data[t * cout + co] = wsrc[(co * cin + u) * k * k + t] } }
-        let cols = try Tensor.reuse(scratch.cols, [n * ho * wo, k * k])
+        let cols = try Buffers.reuse(scratch.cols, [n * ho * wo, k * k])
         scratch.cols = cols
         cols.fill(0)
         for b in 0..<n {

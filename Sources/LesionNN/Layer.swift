@@ -62,16 +62,16 @@ extension Layer {
 
 // MARK: - helpers shared by layers
 
-enum Buffers {
+public enum Buffers {
     /// Returns `t` when it has `shape`, else a new uninitialised tensor of that shape.
     @inline(__always)
-    static func reuse(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
+    public static func reuse(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
         if let t, t.shape == shape { return t }
         return try Tensor(uninitialized: shape)
     }
 
     @inline(__always)
-    static func reuseZeroed(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
+    public static func reuseZeroed(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
         if let t, t.shape == shape { t.fill(0); return t }
         return try Tensor(zeros: shape)
     }

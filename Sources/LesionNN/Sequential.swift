@@ -75,7 +75,12 @@ public final class Sequential {
     /// `inputShape`; nil from a Lambda on (its shape is known only by running it).
     public func shapes(batch n: Int = 1) throws(TensorError) -> [[Int]?] {
         guard let inputShape else { return layers.map { _ in nil } }
-        var s: [Int]? = [n] + inputShape
+        return try shapes(batch: n, sample: inputShape)
+    }
+
+    /// The same for samples of a given shape (a data set's), whatever the declared input.
+    public func shapes(batch n: Int = 1, sample: [Int]) throws(TensorError) -> [[Int]?] {
+        var s: [Int]? = [n] + sample
         var out: [[Int]?] = []
         for l in layers {
             if let cur = s, !(l is Lambda) {

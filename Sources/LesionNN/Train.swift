@@ -57,10 +57,7 @@ extension Sequential {
         if let s = inputShape, s != data.sampleShape {
             throw TensorError(.shape, "the model expects samples {\(s.map(String.init).joined(separator: ","))} but '\(data.name)' has {\(data.sampleShape.map(String.init).joined(separator: ","))}")
         }
-        let saved = inputShape
-        inputShape = data.sampleShape
-        defer { inputShape = saved }
-        guard let last = try shapes(batch: 1).last, let s = last else { return nil }
+        guard let last = try shapes(batch: 1, sample: data.sampleShape).last, let s = last else { return nil }
         return s.count == 2 ? s[1] : nil
     }
 
@@ -184,11 +181,8 @@ extension Sequential {
 }
 
 extension Evaluation {
-    public static func make(confusion: [Int], classes k: Int, lossSum: Double) -> Evaluation {
-        from(confusion: confusion, classes: k, lossSum: lossSum)
-    }
-
-    static func from(confusion: [Int], classes k: Int, lossSum: Double) -> Evaluation {
+    /// Accuracy, loss and per-class accuracy from a confusion matrix and the summed loss.
+    public static func from(confusion: [Int], classes k: Int, lossSum: Double) -> Evaluation {
         let n = confusion.reduce(0, +)
         var right = 0
         var perClass = [Double](repeating: .nan, count: k)

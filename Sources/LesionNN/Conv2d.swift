@@ -1,6 +1,5 @@
 // 2-D convolution: im2col on NHWC chunks of images + sgemm, each thread on its own images.
 import COpenBLAS
-import Foundation
 import LesionTensor
 
 public final class Conv2d: Layer {
@@ -27,7 +26,7 @@ public final class Conv2d: Layer {
     /// (3x3, stride 1); false never (tests compare both paths).
     public var winograd: Bool?
     /// Fewest input and output channels for which Winograd is used.
-    nonisolated(unsafe) public static var winogradMinChannels = Int(ProcessInfo.processInfo.environment["LESION_WINOGRAD_MIN"] ?? "") ?? 32
+    public static let winogradMinChannels = 32
     var input: Tensor?
     var output: Tensor?
     var gradInput: Tensor?
@@ -88,7 +87,7 @@ public final class Conv2d: Layer {
 
     /// Images per GEMM: enough rows for an efficient GEMM, few enough that cols stays in cache.
     func chunkImages(_ hw: Int) -> Int { max(1, Conv2d.chunkFloats / max(1, K * hw)) }
-    nonisolated(unsafe) static var chunkFloats = Int(ProcessInfo.processInfo.environment["LESION_CHUNK"] ?? "") ?? (1 << 19)
+    static let chunkFloats = 1 << 19
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
         guard x.rank == 4, x.shape[3] == cin else {
@@ -200,7 +199,7 @@ public final class Conv2d: Layer {
             try winogradBackward(x, dy, dx: dx)
             return dx
         }
-        pack()
+        // `packed` holds the weights packed by the training forward.
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ho, wo) = (dy.shape[1], dy.shape[2])
         let hw = ho * wo, K = self.K, cout = self.cout

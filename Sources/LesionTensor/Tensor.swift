@@ -11,9 +11,8 @@ public final class TensorStorage: @unchecked Sendable {
     public let base: UnsafeMutablePointer<Float>
     public let capacity: Int
 
-    /// Bytes held by all live storages of the process, and how many there are.
+    /// Bytes held by all live storages of the process.
     static let liveBytes = Atomic<Int>(0)
-    static let liveCount = Atomic<Int>(0)
 
     init(capacity: Int, zeroed: Bool) throws(TensorError) {
         let bytes = max(capacity, 1) * MemoryLayout<Float>.stride
@@ -25,12 +24,10 @@ public final class TensorStorage: @unchecked Sendable {
         base = raw.bindMemory(to: Float.self, capacity: max(capacity, 1))
         self.capacity = capacity
         TensorStorage.liveBytes.add(bytes, ordering: .relaxed)
-        TensorStorage.liveCount.add(1, ordering: .relaxed)
     }
 
     deinit {
         TensorStorage.liveBytes.subtract(max(capacity, 1) * MemoryLayout<Float>.stride, ordering: .relaxed)
-        TensorStorage.liveCount.subtract(1, ordering: .relaxed)
         free(base)
     }
 }
@@ -121,34 +118,11 @@ public final class Tensor: @unchecked Sendable {
         return s
     }
 
-    /// Bytes and number of tensor storages alive in this process.
+    /// Bytes held by the tensor storages alive in this process.
     public static var liveBytes: Int { TensorStorage.liveBytes.load(ordering: .relaxed) }
-    public static var liveStorages: Int { TensorStorage.liveCount.load(ordering: .relaxed) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
     public func toArray() -> [Float] { Array(buffer) }
-
-    // MARK: element access
-
-    /// Flat offset of a multi-index (0-based); throws when out of range.
-    public func flatIndex(_ index: [Int]) throws(TensorError) -> Int {
-        guard index.count == rank else {
-            throw TensorError(.index, "\(index.count) indices given for a \(rank)-D tensor")
-        }
-        var flat = 0
-        for d in 0..<rank {
-            guard index[d] >= 0 && index[d] < shape[d] else {
-                throw TensorError(.index, "index \(index[d]) out of range for dimension \(d) of size \(shape[d])")
-            }
-            flat = flat * shape[d] + index[d]
-        }
-        return flat
-    }
-
-    public subscript(flat i: Int) -> Float {
-        get { data[i] }
-        set { data[i] = newValue }
-    }
 
     public func copy() throws(TensorError) -> Tensor {
         let t = try Tensor(uninitialized: shape)

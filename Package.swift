@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         // MARK: C edges
@@ -22,9 +23,10 @@ let package = Package(
         .target(name: "LesionTensor", dependencies: ["COpenBLAS", "CZlib"]),
         .target(name: "LesionNN", dependencies: ["LesionTensor", "COpenBLAS", "CZlib"]),
         .target(name: "LesionAblation", dependencies: ["LesionNN", "LesionTensor", "COpenBLAS"]),
+        .target(name: "Notebook", dependencies: ["LesionTensor", .product(name: "Ink", package: "Ink")]),
 
         // MARK: Lua host and executables
-        .target(name: "LuaHost", dependencies: ["LesionTensor", "LesionNN", "LesionAblation", "CLua", "LuaShim"]),
+        .target(name: "LuaHost", dependencies: ["LesionTensor", "LesionNN", "LesionAblation", "Notebook", "CLua", "LuaShim"]),
         .executableTarget(name: "lesion", dependencies: [
             "LuaHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -34,6 +36,7 @@ let package = Package(
         .testTarget(name: "LesionTensorTests", dependencies: ["LesionTensor"]),
         .testTarget(name: "LesionNNTests", dependencies: ["LesionNN", "LesionTensor"]),
         .testTarget(name: "LesionAblationTests", dependencies: ["LesionAblation", "LesionNN", "LesionTensor"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LesionTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "LesionTensor", "CLua", "LuaShim"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,6 +3,7 @@ import Foundation
 import LuaShim
 import LesionNN
 import LesionTensor
+import Notebook
 
 /// A script failed: the message (with the script's file and line) and a traceback.
 public struct ScriptError: Error, CustomStringConvertible {
@@ -35,6 +36,10 @@ public final class LuaHost {
     public internal(set) var declaredParameters: [String: ParameterType] = [:]
     /// Data sets loaded from files, by source, so a script loading them twice reads them once.
     var datasetCache: [String: [Dataset]] = [:]
+    /// The notebook run in progress (cells, outputs, values), if the script runs as one.
+    public internal(set) var record: RunRecord?
+    /// `--out DIR`: the run folder; nil for runs/<script>/<parameter id>.
+    public var outputDirectory: String?
 
     public init(luaDirectory: String? = LuaHost.findLuaDirectory()) throws {
         guard let luaDirectory else {
@@ -56,6 +61,7 @@ public final class LuaHost {
         AblationBinding.register(lua)
         UnitsBinding.register(lua)
         ParamsBinding.register(lua)
+        ReportBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

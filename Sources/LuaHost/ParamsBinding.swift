@@ -2,6 +2,7 @@
 // `lesion run script.lua --set key=value`, typed by the default's type.
 import CLua
 import LuaShim
+import Notebook
 
 extension LuaHost {
     /// A declared parameter's type, as `--set` parses values for it.
@@ -64,19 +65,34 @@ enum ParamsBinding {
                 lesion_insert(lua.L, -2)
                 lua_rawset(lua.L, -4)
             }
+            var recorded: [RunRecord.Parameter] = []
             for (key, t) in declared {
-                guard let text = host.parameterOverrides[key] else { continue }
+                lua_getfield(lua.L, 1, key)
+                let fallback = (try? lua.json(-1, arg: 1)) ?? .null
+                lua.pop()
+                guard let text = host.parameterOverrides[key] else {
+                    recorded.append(.init(name: key, type: t.rawValue, value: fallback, overridden: false))
+                    continue
+                }
                 guard let v = parse(text, as: t) else {
                     let a = t == .integer ? "an" : "a"
                     throw LuaRaise("params: --set \(key)=\(text): '\(text)' is not \(a) \(t.rawValue), as the default of '\(key)' is; the script declares: \(list)")
                 }
+                let json: JSON
                 switch v {
-                case let i as Int: lua.push(i)
-                case let d as Double: lua.push(d)
-                case let b as Bool: lua.push(b)
-                default: lua.push(v as! String)
+                case let i as Int: lua.push(i); json = .number(Double(i))
+                case let d as Double: lua.push(d); json = .number(d)
+                case let b as Bool: lua.push(b); json = .bool(b)
+                default: lua.push(v as! String); json = .string(v as! String)
                 }
                 lua.setField(-2, key)
+                recorded.append(.init(name: key, type: t.rawValue, value: json, overridden: true))
+            }
+            if let r = host.record {
+                for p in recorded {
+                    if let k = r.parameters.firstIndex(where: { $0.name == p.name }) { r.parameters[k] = p } else { r.parameters.append(p) }
+                }
+                r.parameters.sort { $0.name < $1.name }
             }
             return 1
         }

@@ -69,3 +69,8 @@ int lesion_loadfile(lua_State *L, const char *path) { return luaL_loadfilex(L, p
 int lesion_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname) {
     return luaL_loadbufferx(L, buf, len, chunkname, NULL);
 }
+
+void lesion_write_stdout(const char *s, size_t n) {
+    fwrite(s, 1, n, stdout);
+    fflush(stdout);
+}

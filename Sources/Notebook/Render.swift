@@ -58,12 +58,12 @@ public enum HTML {
             }
         }
         h += "<thead><tr>" + t.columns.enumerated().map { j, c in
-            "<th\(numeric[j] ? " class=\"num\"" : "")>\(escape(c))</th>"
+            "<th\(numeric[j] ? " class=\"num\" style=\"text-align:right\"" : "")>\(escape(c))</th>"
         }.joined() + "</tr></thead>\n<tbody>\n"
         for r in t.rows {
             h += "<tr>" + t.columns.indices.map { j in
                 let v = j < r.count ? r[j] : .null
-                return "<td\(numeric[j] ? " class=\"num\"" : "")>\(escape(cellText(v)))</td>"
+                return "<td\(numeric[j] ? " class=\"num\" style=\"text-align:right\"" : "")>\(escape(cellText(v)))</td>"
             }.joined() + "</tr>\n"
         }
         return h + "</tbody>\n</table>"

@@ -58,8 +58,12 @@ struct CommonOptions: ParsableArguments {
 
     /// Runs body; a script error is printed (message and traceback) and exits with status 1.
     func report(_ body: () throws -> Void) throws {
+        try catching(body)
+    }
+
+    func catching<T>(_ body: () throws -> T) throws -> T {
         do {
-            try body()
+            return try body()
         } catch let e as ScriptError {
             FileHandle.standardError.write(Data("lesion: \(e.message)\n".utf8))
             throw ExitCode(1)
@@ -69,13 +73,23 @@ struct CommonOptions: ParsableArguments {
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a Lua script; arguments after it are passed to the script as `arg` and `...`.",
-        discussion: "Options Lesion knows are taken by Lesion wherever they stand; after `--` every argument goes to the script.")
+        abstract: "Run a script as a notebook and write its report; arguments after the script go to it as `arg` and `...`.",
+        discussion: """
+            The run folder (default runs/<script name>/<id of the parameters>/) receives report.html, \
+            report.ipynb, results.json and manifest.json, also when a cell fails. Options Lesion \
+            knows are taken by Lesion wherever they stand; after `--` every argument goes to the script.
+            """)
 
     @OptionGroup var common: CommonOptions
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter declared with params{} (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("The run folder (default: runs/<script name>/<parameter id>).", valueName: "dir"))
+    var out: String?
+
+    @Flag(help: "Re-run whenever the script changes (Ctrl-C stops).")
+    var watch = false
 
     @Argument(help: "The script to run.")
     var script: String
@@ -95,14 +109,45 @@ struct Run: ParsableCommand {
     }
 
     mutating func run() throws {
+        if !watch { return try once() }
+        var last = Run.modified(script)
+        while true {
+            do { try once() } catch let e as ExitCode where e != .success {
+                // a failed run is reported; watching goes on
+            }
+            FileHandle.standardError.write(Data("lesion: watching \(script) (Ctrl-C stops)\n".utf8))
+            while Run.modified(script) == last { usleep(300_000) }
+            last = Run.modified(script)
+            FileHandle.standardError.write(Data("\nlesion: \(script) changed, running again\n".utf8))
+        }
+    }
+
+    static func modified(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    }
+
+    func once() throws {
         let host = try common.makeHost()
         for o in overrides {
             let eq = o.firstIndex(of: "=")!
             host.parameterOverrides[String(o[..<eq])] = String(o[o.index(after: eq)...])
         }
+        host.outputDirectory = out
         var scriptArgs = args
         if let i = scriptArgs.firstIndex(of: "--") { scriptArgs.remove(at: i) }
-        try common.report { try host.run(file: script, args: scriptArgs) }
+        let (record, failure) = try common.catching { try host.runNotebook(file: script, args: scriptArgs) }
+        let dir = host.runDirectory()
+        do {
+            try record.write(to: dir)
+            FileHandle.standardError.write(Data("lesion: report written to \(dir)/report.html\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("lesion: cannot write the run folder '\(dir)': \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if let failure {
+            FileHandle.standardError.write(Data("lesion: \(failure.message)\n".utf8))
+            throw ExitCode(1)
+        }
         if !overrides.isEmpty && host.declaredParameters.isEmpty {
             FileHandle.standardError.write(Data("lesion: --set was given, but '\(script)' declares no parameters (params{...})\n".utf8))
             throw ExitCode(2)

@@ -49,4 +49,7 @@ void lesion_gc_step(lua_State *L, int kbytes);
 int lesion_loadfile(lua_State *L, const char *path);
 int lesion_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chunkname);
 
+/* Writes n bytes to C's stdout and flushes (the stream Lua's print and io.write use). */
+void lesion_write_stdout(const char *s, size_t n);
+
 #endif

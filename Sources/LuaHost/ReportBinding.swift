@@ -1,0 +1,286 @@
+// report.md / report.table / report.value / report.path, `print` into the running cell, and
+// running a script as a notebook (its cells, outputs and run folder; see Notebook).
+import CLua
+import Foundation
+import LuaShim
+import LesionTensor
+import Notebook
+
+enum ReportBinding {
+    static func register(_ lua: Lua) {
+        LuaHost.from(lua.L).registerModule(lua, "report", [
+            ("md", md), ("table", table), ("value", value), ("path", path),
+        ])
+        lua.push(print as LuaFunction)
+        lua.setGlobal("print")
+    }
+
+    /// Writes text to standard output (in order with Lua's io.write) and to the running cell.
+    static func emit(_ host: LuaHost, _ text: String, _ output: Output? = nil) {
+        text.withCString { lesion_write_stdout($0, strlen($0)) }
+        if let r = host.record { r.add(output ?? .text(text)) }
+    }
+
+    /// print(...): as Lua's, and the line goes to the running cell's output.
+    static let print: LuaFunction = { L in
+        Lua.bind(L, "print") { lua in
+            let host = LuaHost.from(lua.L)
+            let n = lua.top
+            var parts: [String] = []
+            if n > 0 { for i in 1...n { parts.append(try host.tostring(i)) } }
+            emit(host, parts.joined(separator: "\t") + "\n")
+            return 0
+        }
+    }
+
+    static let md: LuaFunction = { L in
+        Lua.bind(L, "report.md") { lua in
+            let text = try lua.string(1)
+            let host = LuaHost.from(lua.L)
+            emit(host, text.hasSuffix("\n") ? text : text + "\n", .markdown(text))
+            return 0
+        }
+    }
+
+    /// report.value(name, v): recorded in results.json (numbers, strings, booleans, tensors and
+    /// tables of them). A later value of the same name replaces the earlier one.
+    static let value: LuaFunction = { L in
+        Lua.bind(L, "report.value") { lua in
+            let name = try lua.string(1)
+            guard !lua.isNoneOrNil(2) || lua.top >= 2 else { throw LuaArgError(2, "value expected") }
+            let v = try lua.json(2, arg: 2)
+            let host = LuaHost.from(lua.L)
+            if let r = host.record {
+                if let k = r.values.firstIndex(where: { $0.0 == name }) { r.values[k].1 = v } else { r.values.append((name, v)) }
+            }
+            return 0
+        }
+    }
+
+    /// report.path(name): a path inside the run folder (created), for files a script saves.
+    static let path: LuaFunction = { L in
+        Lua.bind(L, "report.path") { lua in
+            let name = try lua.string(1)
+            guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
+                throw LuaArgError(1, "a relative file name inside the run folder expected, got '\(name)'")
+            }
+            let host = LuaHost.from(lua.L)
+            let dir = host.runDirectory()
+            let full = dir + "/" + name
+            let parent = (full as NSString).deletingLastPathComponent
+            do {
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            } catch {
+                throw LuaRaise("report.path: cannot create '\(parent)': \(error.localizedDescription)")
+            }
+            lua.push(full)
+            return 1
+        }
+    }
+
+    /// report.table(rows or tensor{R,C}, {columns =, caption =}).
+    static let table: LuaFunction = { L in
+        Lua.bind(L, "report.table") { lua in
+            let o = try Options(lua, 2, allowed: ["columns", "caption"])
+            let caption = try o.string("caption")
+            var columns: [String]? = try o.with("columns") { try lua.stringArray($0) }
+            var rows: [[JSON]] = []
+            if let t = lua.test(1, Tensor.self) {
+                guard t.rank == 2 || t.rank == 1 else {
+                    throw LuaArgError(1, "a 1-D or 2-D tensor or an array of rows expected, got a tensor of shape \(Tensor.describe(t.shape))")
+                }
+                let c = t.rank == 2 ? t.shape[1] : 1
+                let cols = columns ?? (1...max(c, 1)).map(String.init)
+                guard cols.count == c else { throw LuaArgError(2, "option 'columns': \(c) names expected, got \(cols.count)") }
+                columns = cols
+                for r in 0..<t.shape[0] { rows.append((0..<c).map { .number(Double(t.data[r * c + $0])) }) }
+            } else {
+                try lua.table(1)
+                let n = lua.rawLength(1)
+                if columns == nil, lua.rawField(1, "columns") == LUA_TTABLE {
+                    columns = try lua.stringArray(lua.top)
+                }
+                if columns == nil { lua.pop() }
+                var keyed = false
+                for r in 1...max(n, 1) where n > 0 {
+                    guard lua_rawgeti(lua.L, 1, lua_Integer(r)) == LUA_TTABLE else {
+                        throw LuaArgError(1, "row \(r) is a \(lua.typeName(-1)), a table expected")
+                    }
+                    let len = lua.rawLength(-1)
+                    if r == 1 {
+                        keyed = len == 0
+                        if columns == nil {
+                            if keyed {
+                                var keys: [String] = []
+                                try lua.forEachField(-1) { k in if let k { keys.append(k) } }
+                                columns = keys.sorted()
+                            } else {
+                                columns = (1...len).map(String.init)
+                            }
+                        }
+                    }
+                    var row: [JSON] = []
+                    for (j, c) in columns!.enumerated() {
+                        if keyed { lua_getfield(lua.L, -1, c) } else { lua_rawgeti(lua.L, -1, lua_Integer(j + 1)) }
+                        do {
+                            row.append(try lua.json(-1, arg: 1))
+                        } catch let e as LuaArgError {
+                            throw LuaArgError(1, "row \(r), column '\(c)': \(e.message)")
+                        }
+                        lua.pop()
+                    }
+                    rows.append(row)
+                    lua.pop()
+                }
+            }
+            let t = Table(columns: columns ?? [], rows: rows, caption: caption)
+            let host = LuaHost.from(lua.L)
+            host.record?.tables.append(t)
+            emit(host, HTML.plainTable(t) + "\n", .table(t))
+            return 0
+        }
+    }
+}
+
+extension Lua {
+    /// An array of strings at i.
+    func stringArray(_ i: Int32) throws -> [String] {
+        guard type(i) == LUA_TTABLE else { throw argError(i, expected: "array of strings") }
+        var out: [String] = []
+        for k in 0..<rawLength(i) {
+            lua_rawgeti(L, i, lua_Integer(k + 1))
+            defer { pop() }
+            guard let s = string(at: -1), type(-1) == LUA_TSTRING else { throw LuaArgError(i, "element \(k + 1) is a \(typeName(-1)), a string expected") }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// The value at i as JSON: nil, booleans, numbers, strings, tensors (nested arrays) and
+    /// tables of them (sequences become arrays, tables with string keys objects).
+    func json(_ i: Int32, arg: Int32, depth: Int = 0) throws -> JSON {
+        let i = lua_absindex(L, i)
+        guard depth < 64 else { throw LuaArgError(arg, "tables nested too deeply (or a cycle)") }
+        switch type(i) {
+        case LUA_TNIL, LUA_TNONE: return .null
+        case LUA_TBOOLEAN: return .bool(lua_toboolean(L, i) != 0)
+        case LUA_TNUMBER: return .number(lua_tonumberx(L, i, nil))
+        case LUA_TSTRING: return .string(string(at: i) ?? "")
+        case LUA_TUSERDATA:
+            guard let t = test(i, Tensor.self) else { throw LuaArgError(arg, "cannot record a \(typeName(i)) (numbers, strings, booleans, tensors and tables of them)") }
+            func nest(_ d: Int, _ off: Int) -> JSON {
+                if d == t.rank { return .number(Double(t.data[off])) }
+                let stride = t.shape[(d + 1)...].reduce(1, *)
+                return .array((0..<t.shape[d]).map { nest(d + 1, off + $0 * stride) })
+            }
+            return nest(0, 0)
+        case LUA_TTABLE:
+            let n = rawLength(i)
+            var count = 0
+            var keys: [String] = []
+            lua_pushnil(L)
+            while lua_next(L, i) != 0 {
+                count += 1
+                if lua_type(L, -2) == LUA_TSTRING { keys.append(string(at: -2) ?? "") }
+                pop()
+            }
+            if count == n {
+                var a: [JSON] = []
+                for k in 1...max(n, 1) where n > 0 {
+                    lua_rawgeti(L, i, lua_Integer(k))
+                    defer { pop() }
+                    a.append(try json(-1, arg: arg, depth: depth + 1))
+                }
+                return .array(a)
+            }
+            guard keys.count == count else { throw LuaArgError(arg, "a table mixing array items and other keys cannot be recorded") }
+            var kv: [(String, JSON)] = []
+            for k in keys.sorted() {
+                lua_getfield(L, i, k)
+                defer { pop() }
+                kv.append((k, try json(-1, arg: arg, depth: depth + 1)))
+            }
+            return .object(kv)
+        default:
+            throw LuaArgError(arg, "cannot record a \(typeName(i)) (numbers, strings, booleans, tensors and tables of them)")
+        }
+    }
+}
+
+// MARK: - notebook runs
+
+extension LuaHost {
+    /// tostring(value at i) through Lua's tostring (so __tostring metamethods apply); errors
+    /// inside __tostring become a Lua error of the caller.
+    func tostring(_ i: Int32) throws -> String {
+        let abs = lua_absindex(L, i)
+        Lua(L).getGlobal("tostring")
+        lua_pushvalue(L, abs)
+        guard lesion_pcall(L, 1, 1, 0) == LUA_OK else {
+            let m = Lua(L).string(at: -1) ?? "?"
+            lesion_pop(L, 1)
+            throw LuaRaise(m)
+        }
+        defer { lesion_pop(L, 1) }
+        guard let s = Lua(L).string(at: -1) else { throw LuaRaise("'tostring' must return a string") }
+        return s
+    }
+
+    /// The run folder: `--out` if given, else runs/<script name>/<parameter id>.
+    public func runDirectory() -> String {
+        if let d = outputDirectory { return d }
+        guard let r = record else { return "runs/lesion/default" }
+        return "runs/\(r.scriptName)/\(RunRecord.parameterID(r.parameters))"
+    }
+
+    /// Runs a script as a notebook: cell by cell in one Lua state (it is one chunk whose cell
+    /// markers call a hook), recording each cell's outputs. Returns the record and the error
+    /// that stopped the run, if any; the caller writes the run folder.
+    public func runNotebook(file: String, args: [String] = []) throws -> (RunRecord, ScriptError?) {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ScriptError(message: "cannot read script '\(file)'")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let record = RunRecord(scriptPath: file, scriptText: text, version: LuaHost.version, threads: Threads.count)
+        self.record = record
+        let lua = Lua(L)
+        lua.newTable(array: Int32(args.count), record: 1)
+        lua.push(file)
+        lua.setIndex(-2, 0)
+        for (i, a) in args.enumerated() { lua.push(a); lua.setIndex(-2, i + 1) }
+        lua.setGlobal("arg")
+        lua.push(LuaHost.cellHook as LuaFunction)
+        lua.setGlobal("__LESION_CELL")
+        defer { lua.pushNil(); lua.setGlobal("__LESION_CELL") }
+        let chunk = CellScript(text: text).chunk(hook: "__lesion_cell", prefix: "local __lesion_cell <const> = __LESION_CELL; ")
+        let status = chunk.withCString { lesion_loadbuffer(L, $0, strlen($0), "@" + file) }
+        do {
+            try load(status: status)
+            for a in args { lua.push(a) }
+            try call(nargs: Int32(args.count), nresults: 0)
+        } catch let e as ScriptError {
+            let (message, traceback) = LuaHost.splitTraceback(e.message)
+            record.fail(message: message, traceback: traceback)
+            return (record, e)
+        }
+        record.finish()
+        return (record, nil)
+    }
+
+    /// "msg\nstack traceback:\n..." -> (msg, "stack traceback:\n..."), without the host's frames.
+    static func splitTraceback(_ s: String) -> (String, String) {
+        guard let r = s.range(of: "\nstack traceback:") else { return (s, "") }
+        let lines = s[r.lowerBound...].dropFirst().split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("[C]: in ?") && !$0.contains("__lesion_cell") }
+        return (String(s[..<r.lowerBound]), lines.joined(separator: "\n"))
+    }
+
+    /// __lesion_cell(i): the chunk reached the marker of cell i (0-based).
+    static let cellHook: LuaFunction = { L in
+        Lua.bind(L, "cell") { lua in
+            let i = try lua.integer(1)
+            LuaHost.from(lua.L).record?.enter(i)
+            return 0
+        }
+    }
+}

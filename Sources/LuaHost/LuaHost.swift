@@ -62,6 +62,7 @@ public final class LuaHost {
         UnitsBinding.register(lua)
         ParamsBinding.register(lua)
         ReportBinding.register(lua)
+        PlotBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

@@ -11,7 +11,7 @@ public final class Sequential {
     public var training = false
     /// Dropout's streams: (noiseSeed, forward counter, layer index).
     public var noiseSeed: UInt64 = 0
-    var noiseCounter: UInt64 = 0
+    public var noiseCounter: UInt64 = 0
     /// When set, seconds spent in each layer's forward and backward are added here (benchmarks).
     public var profile: (forward: [Double], backward: [Double])?
     /// The order of the last training forward (backward runs it in reverse).

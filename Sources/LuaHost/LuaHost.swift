@@ -40,6 +40,11 @@ public final class LuaHost {
     public internal(set) var record: RunRecord?
     /// `--out DIR`: the run folder; nil for runs/<script>/<parameter id>.
     public var outputDirectory: String?
+    /// The cache (`cache`, and m:fit, m:activations, ablation.sweep, units.attributes).
+    public var cacheEnabled = true
+    public var cacheRoot = DiskCache.defaultRoot()
+    /// Content hashes of data sets' image tensors (kept with the tensor they describe).
+    var datasetHashes: [ObjectIdentifier: (Tensor, String)] = [:]
 
     public init(luaDirectory: String? = LuaHost.findLuaDirectory()) throws {
         guard let luaDirectory else {
@@ -63,6 +68,7 @@ public final class LuaHost {
         ParamsBinding.register(lua)
         ReportBinding.register(lua)
         PlotBinding.register(lua)
+        CacheBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

@@ -220,6 +220,43 @@ enum ModelBinding {
             guard f.momentum >= 0, f.momentum < 1 else { throw LuaArgError(3, "option 'momentum' must be in [0, 1), got \(f.momentum)") }
             guard f.weightDecay >= 0 else { throw LuaArgError(3, "option 'weight_decay' must be non-negative, got \(f.weightDecay)") }
             let show = try o.boolean("progress") ?? true
+            let host = LuaHost.from(lua.L)
+            // Cached by the model before training (architecture, weights, seed), the data and
+            // every option that changes the result; the value is the history and the trained model.
+            guard host.cacheEnabled, let before = host.identity(of: m) else {
+                try train(lua, m, data, f, show)
+                return 1
+            }
+            let schedule = o.present && lua.rawField(3, "schedule") != LUA_TNIL ? try lua.keyText(-1, arg: 3) : "constant"
+            if o.present { lua.pop() }
+            let keyText = "m:fit\n\(before)\n\(host.identity(of: data))\nepochs \(f.epochs) batch \(f.batch) lr \(f.lr) momentum \(f.momentum) weight_decay \(f.weightDecay) seed \(f.seed) shuffle \(f.shuffle) schedule \(schedule)"
+            var ran = false
+            let top = lua.top
+            _ = try host.cached(lua, label: "m:fit", keyText: keyText) {
+                ran = true
+                try train(lua, m, data, f, show)
+                lua.push(m)
+                return 2
+            }
+            if !ran {
+                // Hit: the stored model's state becomes this model's.
+                guard let trained = lua.test(top + 2, Sequential.self) else { throw LuaRaise("fit: the cache entry holds no model") }
+                for ((_, a), (_, b)) in zip(m.stateDict(), trained.stateDict()) { a.data.update(from: b.data, count: a.count) }
+                for (x, y) in zip(m.layers, trained.layers) {
+                    if let p = x as? BatchNorm, let q = y as? BatchNorm { p.batchesTracked = q.batchesTracked }
+                }
+                m.noiseSeed = trained.noiseSeed
+                m.noiseCounter = trained.noiseCounter
+                m.training = false
+                if show { FileHandle.standardError.write(Data("fit: \(f.epochs) epoch\(f.epochs == 1 ? "" : "s") loaded from the cache\n".utf8)) }
+            }
+            lua_settop(lua.L, top + 1)
+            return 1
+        }
+    }
+
+    /// Trains and pushes the history table.
+    static func train(_ lua: Lua, _ m: Sequential, _ data: Dataset, _ f: FitOptions, _ show: Bool) throws {
             let bar = ProgressBar(enabled: show)
             let history = try lua.about(2) { () throws(TensorError) in try m.fit(data, f, progress: show ? bar.update : nil) }
             lua.newTable(record: 6)
@@ -234,8 +271,6 @@ enum ModelBinding {
             series("seconds", history.map(\.seconds))
             series("images_per_s", history.map(\.imagesPerSecond))
             lua.push(history.count); lua.setField(-2, "epochs")
-            return 1
-        }
     }
 
     /// m:evaluate(set, {batch =}): {accuracy, loss, per_class = tensor{K}, confusion = tensor{K,K}, n}.
@@ -244,9 +279,14 @@ enum ModelBinding {
             let data = try lua.check(2, Dataset.self)
             let o = try Options(lua, 3, allowed: ["batch"])
             let batch = try batchOption(o, default: 256)
-            let ev = try lua.about(2) { () throws(TensorError) in try m.evaluate(data, batch: batch) }
-            pushEvaluation(lua, ev, classes: data.numClasses)
-            return 1
+            let compute: () throws -> Int32 = {
+                let ev = try lua.about(2) { () throws(TensorError) in try m.evaluate(data, batch: batch) }
+                pushEvaluation(lua, ev, classes: data.numClasses)
+                return 1
+            }
+            let host = LuaHost.from(lua.L)
+            guard let id = host.identity(of: m) else { return try compute() }
+            return try host.cached(lua, label: "m:evaluate", keyText: "m:evaluate\n\(id)\n\(host.identity(of: data))", compute: compute)
         }
     }
 
@@ -268,7 +308,14 @@ enum ModelBinding {
             let o = try Options(lua, 4, allowed: ["batch"])
             let batch = try batchOption(o, default: 256)
             if let ds = lua.test(2, Dataset.self) {
-                lua.push(tensor: try lua.about(2) { () throws(TensorError) in try m.activations(ds, layer: k, batch: batch) })
+                let host = LuaHost.from(lua.L)
+                let compute: () throws -> Int32 = {
+                    lua.push(tensor: try lua.about(2) { () throws(TensorError) in try m.activations(ds, layer: k, batch: batch) })
+                    return 1
+                }
+                guard let id = host.identity(of: m) else { return try compute() }
+                return try host.cached(lua, label: "m:activations(\(m.layers[k].name))",
+                                       keyText: "m:activations\n\(id)\n\(host.identity(of: ds))\n\(m.layers[k].name)", compute: compute)
             } else {
                 let x = try lua.tensor(2)
                 let saved = m.training

@@ -34,7 +34,7 @@ public enum HTML {
             if s.contains("e") { s = String(format: "%.4f", d) }
             return s
         }
-        return String(format: "%.3e", d)
+        return String(format: "%.3g", d)
     }
 
     public static func cellText(_ v: JSON) -> String {

@@ -176,7 +176,11 @@ end
 --- ablated alone. See docs/api.md for the fields of the result.
 function ablation.sweep(model, set, layer, opts)
   local resolved = resolve(opts, model, set, layer)
-  local units, base, correct, totals = native("sweep", ablation._sweep, model, set, layer, resolved)
+  -- Cached by everything that determines the numbers (the batch size does not).
+  local key = {model, set, layer}
+  if type(resolved) == "table" then key.units, key.mode, key.values = resolved.units, resolved.mode, resolved.values end
+  local units, base, correct, totals = native("sweep", lesion._cached, "ablation.sweep(" .. tostring(layer) .. ")", key,
+    function() return ablation._sweep(model, set, layer, resolved) end)
   local r = setmetatable({layer = layer, mode = (opts and opts.mode) or "zero", units = units, base = base,
                           classes = set.classes}, Result)
   local n = totals:sum()

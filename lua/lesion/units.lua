@@ -39,7 +39,8 @@ function units.attributes(model, set, layer, opts)
     elseif plugins[n] then extra[#extra + 1] = n
     else error(string.format("bad argument #4 to 'attributes' (unknown attribute '%s'; known: %s)", tostring(n), table.concat(units.names(), ", ")), 2) end
   end
-  local ok, out, acts, probs, labels = pcall(units._attributes, model, set, layer, native)
+  local ok, out, acts, probs, labels = pcall(lesion._cached, "units.attributes(" .. tostring(layer) .. ")",
+    {model, set, layer, native}, function() return units._attributes(model, set, layer, native) end)
   if not ok then error((tostring(out):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_attributes'", "'attributes'")), 2) end
   for _, n in ipairs(extra) do
     local v = plugins[n]{activations = acts, labels = labels, probs = probs, model = model, layer = layer}

@@ -1,0 +1,352 @@
+// cache(key, fn) and the automatic caching of m:fit, m:activations, ablation.sweep and
+// units.attributes. Keys are SHA-256 digests of a canonical text of everything that determines
+// the value: model architecture and weights, data set contents, options, Lesion's version and
+// the thread count (results repeat bit for bit for a thread count). Values live in a DiskCache.
+import CLua
+import Foundation
+import LuaShim
+import LesionNN
+import LesionTensor
+import Notebook
+
+enum CacheBinding {
+    static func register(_ lua: Lua) {
+        lua.push(cache as LuaFunction)
+        lua.setGlobal("cache")
+        lua.pushLoaded()
+        lua.push(cache as LuaFunction)
+        lua.setField(-2, "lesion.cache")
+        lua.pop()
+        // lesion._cached(label, key, fn): the automatic caching of Lesion's own expensive calls;
+        // a key that cannot be formed (a model with a Lambda layer) runs fn uncached.
+        _ = lua.getGlobal("lesion")
+        lua.push(cachedCall as LuaFunction)
+        lua.setField(-2, "_cached")
+        lua.pop()
+    }
+
+    static let cachedCall: LuaFunction = { L in
+        Lua.bind(L, "lesion._cached") { lua in
+            let label = try lua.string(1)
+            guard lua.type(3) == LUA_TFUNCTION else { throw lua.argError(3, expected: "function") }
+            let host = LuaHost.from(lua.L)
+            let run: () throws -> Int32 = {
+                lua_pushvalue(lua.L, 3)
+                let base = lua.top - 1
+                guard lesion_pcall(lua.L, 0, LUA_MULTRET, 0) == LUA_OK else {
+                    throw LuaRaise(lua.string(at: -1) ?? "(error object is not a string)")
+                }
+                return lua.top - base
+            }
+            guard let text = try? lua.keyText(2, arg: 2) else { return try run() }
+            return try host.cached(lua, label: label, keyText: label + "\n" + text, compute: run)
+        }
+    }
+
+    /// cache(key, fn): fn()'s results, computed once per key and kept on disk. The key is a
+    /// string or a table of strings, numbers, booleans, tensors, models and data sets.
+    static let cache: LuaFunction = { L in
+        Lua.bind(L, "cache") { lua in
+            guard lua.type(2) == LUA_TFUNCTION else { throw lua.argError(2, expected: "function") }
+            guard lua.type(1) == LUA_TSTRING || lua.type(1) == LUA_TTABLE else { throw lua.argError(1, expected: "string or table") }
+            let host = LuaHost.from(lua.L)
+            let text = try lua.keyText(1, arg: 1)
+            let label = lua.type(1) == LUA_TSTRING ? "cache(\(lua.string(at: 1) ?? ""))" : "cache{...}"
+            return try host.cached(lua, label: label, keyText: "cache\n" + text) {
+                lua_pushvalue(lua.L, 2)
+                let base = lua.top - 1
+                guard lesion_pcall(lua.L, 0, LUA_MULTRET, 0) == LUA_OK else {
+                    throw LuaRaise(lua.string(at: -1) ?? "(error object is not a string)")
+                }
+                return lua.top - base
+            }
+        }
+    }
+}
+
+extension LuaHost {
+    var diskCache: DiskCache { DiskCache(root: cacheRoot) }
+
+    /// Looks `keyText` up; on a hit pushes the stored values, else runs `compute` (which pushes
+    /// its results and returns their count) and stores them. Returns the number of values pushed.
+    func cached(_ lua: Lua, label: String, keyText: String, compute: () throws -> Int32) throws -> Int32 {
+        guard cacheEnabled else { return try compute() }
+        let key = String(SHA256.hex("lesion \(LuaHost.version)\nthreads \(Threads.count)\n" + keyText).prefix(40))
+        let started = Date()
+        switch diskCache.load(key) {
+        case .hit(let e):
+            guard case .array(let values)? = e.value["values"] else { break }
+            do {
+                for v in values { try lua.pushCached(v, e.tensors) }
+            } catch {
+                break
+            }
+            noteCache(label, key, "hit", Date().timeIntervalSince(started))
+            return Int32(values.count)
+        case .corrupt(let why):
+            FileHandle.standardError.write(Data("lesion: cache entry for \(label) was unusable (\(why)); recomputing\n".utf8))
+            noteCache(label, key, "corrupt", 0)
+        case .miss:
+            break
+        }
+        let n = try compute()
+        let seconds = Date().timeIntervalSince(started)
+        var tensors: [(String, Tensor)] = []
+        var values: [JSON] = []
+        do {
+            for i in 0..<n { values.append(try lua.cacheValue(lua.top - n + 1 + i, &tensors, depth: 0)) }
+        } catch let e as LuaArgError {
+            throw LuaRaise("\(label): cannot cache the result: \(e.message)")
+        }
+        do {
+            try diskCache.store(key, label: label, value: .object([("values", .array(values))]), tensors: tensors)
+        } catch {
+            FileHandle.standardError.write(Data("lesion: cannot write the cache entry for \(label): \(error)\n".utf8))
+        }
+        noteCache(label, key, "miss", seconds)
+        return n
+    }
+
+    func noteCache(_ label: String, _ key: String, _ what: String, _ seconds: Double) {
+        record?.cacheEvents.append(.object([("call", .string(label)), ("key", .string(key)), ("result", .string(what)),
+                                             ("seconds", .number((seconds * 1000).rounded() / 1000))]))
+    }
+
+    // MARK: - identities
+
+    /// A data set's identity: the contents of its images and labels, class names, and the view.
+    func identity(of d: Dataset) -> String {
+        let base: String
+        if let (t, h) = datasetHashes[ObjectIdentifier(d.images)], t === d.images {
+            base = h
+        } else {
+            let raw = UnsafeRawBufferPointer(start: d.images.data, count: d.images.count * 4)
+            let a = XXH64.hash(raw, seed: 1), b = XXH64.hash(raw, seed: 2)
+            let l = d.labels.withUnsafeBytes { XXH64.hash($0, seed: 3) }
+            base = "\(d.images.shape)|\(String(a, radix: 16))\(String(b, radix: 16))|\(String(l, radix: 16))|\(d.classNames.joined(separator: ","))"
+            datasetHashes[ObjectIdentifier(d.images)] = (d.images, base)
+        }
+        let view = d.indices.withUnsafeBytes { XXH64.hash($0, seed: 4) }
+        let id = String(SHA256.hex(base + "|\(d.count)|" + String(view, radix: 16)).prefix(16))
+        if let r = record, !r.datasets.contains(where: { $0.0 == d.name }) {
+            r.datasets.append((d.name, .object([("identity", .string(id)), ("samples", .number(Double(d.count))), ("classes", .number(Double(d.numClasses)))])))
+        }
+        return id
+    }
+
+    /// A model's identity: architecture, every weight and buffer, mode and dropout state; nil
+    /// when it holds a Lambda (whose Lua function cannot be identified).
+    func identity(of m: Sequential) -> String? {
+        var text = "seed \(m.seed) input \(m.inputShape ?? []) training \(m.training) noise \(m.noiseSeed),\(m.noiseCounter)\n"
+        for l in m.layers {
+            if l is Lambda { return nil }
+            text += l.name + " " + NNBinding.describe(l)
+            if let bn = l as? BatchNorm { text += " tracked \(bn.batchesTracked)" }
+            for (n, t) in m.stateDict() where n.hasPrefix(l.name + ".") {
+                let h = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 5)
+                text += " \(n)\(t.shape)=\(String(h, radix: 16))"
+            }
+            text += "\n"
+        }
+        return SHA256.hex(text)
+    }
+}
+
+extension Lua {
+    /// The canonical text of a key value: equal texts for equal keys, whatever the table order.
+    func keyText(_ i: Int32, arg: Int32, depth: Int = 0) throws -> String {
+        let i = lua_absindex(L, i)
+        guard depth < 32 else { throw LuaArgError(arg, "key tables nested too deeply (or a cycle)") }
+        let host = LuaHost.from(L)
+        switch type(i) {
+        case LUA_TNIL: return "nil"
+        case LUA_TBOOLEAN: return lua_toboolean(L, i) != 0 ? "true" : "false"
+        case LUA_TNUMBER:
+            if lesion_isinteger_number(L, i) != 0 { return "i\(lua_tointegerx(L, i, nil))" }
+            return "f\(lua_tonumberx(L, i, nil).bitPattern)"
+        case LUA_TSTRING:
+            let s = string(at: i) ?? ""
+            return "s\(s.utf8.count):" + s
+        case LUA_TFUNCTION:
+            throw LuaArgError(arg, "a function cannot be part of a cache key (use its name or a version string)")
+        case LUA_TUSERDATA:
+            if let t = test(i, Tensor.self) {
+                let h = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 6)
+                return "T\(t.shape)\(String(h, radix: 16))"
+            }
+            if let m = test(i, Sequential.self) {
+                guard let id = host.identity(of: m) else { throw LuaArgError(arg, "a model with a Lambda layer cannot be part of a cache key") }
+                return "M" + id
+            }
+            if let d = test(i, Dataset.self) { return "D" + host.identity(of: d) }
+            throw LuaArgError(arg, "a \(typeName(i)) cannot be part of a cache key")
+        case LUA_TTABLE:
+            var parts: [String] = []
+            lua_pushnil(L)
+            while lua_next(L, i) != 0 {
+                let k = try keyText(-2, arg: arg, depth: depth + 1)
+                let v = try keyText(-1, arg: arg, depth: depth + 1)
+                parts.append(k + "=" + v)
+                pop()
+            }
+            return "{" + parts.sorted().joined(separator: ",") + "}"
+        default:
+            throw LuaArgError(arg, "a \(typeName(i)) cannot be part of a cache key")
+        }
+    }
+
+    /// A value to store: its structure as JSON, its tensors (and models' weights) appended to
+    /// `tensors`. nil, booleans, numbers (integer or float kept), strings, tensors, models and
+    /// tables of them.
+    func cacheValue(_ i: Int32, _ tensors: inout [(String, Tensor)], depth: Int) throws -> JSON {
+        let i = lua_absindex(L, i)
+        guard depth < 64 else { throw LuaArgError(0, "tables nested too deeply (or a cycle)") }
+        switch type(i) {
+        case LUA_TNIL: return .null
+        case LUA_TBOOLEAN: return .bool(lua_toboolean(L, i) != 0)
+        case LUA_TNUMBER:
+            if lesion_isinteger_number(L, i) != 0 { return .object([("i", .string(String(lua_tointegerx(L, i, nil))))]) }
+            let d = lua_tonumberx(L, i, nil)
+            return .object([("f", d.isFinite ? .number(d) : .string(d.isNaN ? "nan" : d > 0 ? "inf" : "-inf"))])
+        case LUA_TSTRING: return .string(string(at: i) ?? "")
+        case LUA_TUSERDATA:
+            if let t = test(i, Tensor.self) {
+                let name = "t\(tensors.count)"
+                tensors.append((name, try t.contiguousCopy()))
+                return .object([("tensor", .string(name))])
+            }
+            if let m = test(i, Sequential.self) {
+                let prefix = "m\(tensors.count)."
+                guard let spec = ModelSpec.encode(m) else { throw LuaArgError(0, "a model with a Lambda layer cannot be cached") }
+                for (n, t) in m.stateDict() { tensors.append((prefix + n, try t.contiguousCopy())) }
+                return .object([("model", spec), ("weights", .string(prefix))])
+            }
+            throw LuaArgError(0, "a \(typeName(i)) cannot be cached (tensors, models, numbers, strings, booleans and tables of them can)")
+        case LUA_TTABLE:
+            var kv: [JSON] = []
+            lua_pushnil(L)
+            while lua_next(L, i) != 0 {
+                let k = try cacheValue(-2, &tensors, depth: depth + 1)
+                let v = try cacheValue(-1, &tensors, depth: depth + 1)
+                kv.append(.array([k, v]))
+                pop()
+            }
+            return .object([("table", .array(kv))])
+        default:
+            throw LuaArgError(0, "a \(typeName(i)) cannot be cached (tensors, models, numbers, strings, booleans and tables of them can)")
+        }
+    }
+
+    /// Pushes a value stored by cacheValue.
+    func pushCached(_ v: JSON, _ tensors: [String: Tensor]) throws {
+        struct Bad: Error {}
+        switch v {
+        case .null: pushNil()
+        case .bool(let b): push(b)
+        case .string(let s): push(s)
+        case .object(let kv):
+            guard let (tag, body) = kv.first else { throw Bad() }
+            switch tag {
+            case "i": guard let s = body.string, let x = Int(s) else { throw Bad() }; push(x)
+            case "f":
+                if let d = body.number { push(d) } else if let s = body.string { push(s == "nan" ? Double.nan : s == "inf" ? Double.infinity : -Double.infinity) } else { throw Bad() }
+            case "tensor":
+                guard let name = body.string, let t = tensors[name] else { throw Bad() }
+                push(tensor: t)
+            case "model":
+                guard let prefix = v["weights"]?.string, let m = ModelSpec.decode(body) else { throw Bad() }
+                for (n, t) in m.stateDict() {
+                    guard let s = tensors[prefix + n], s.shape == t.shape else { throw Bad() }
+                    t.data.update(from: s.data, count: t.count)
+                }
+                push(m)
+            case "table":
+                guard let items = body.array else { throw Bad() }
+                newTable(record: Int32(items.count))
+                for item in items {
+                    guard let pair = item.array, pair.count == 2 else { throw Bad() }
+                    try pushCached(pair[0], tensors)
+                    try pushCached(pair[1], tensors)
+                    lua_rawset(L, -3)
+                }
+            default: throw Bad()
+            }
+        default: throw Bad()
+        }
+    }
+}
+
+extension Tensor {
+    /// A copy that does not share storage (a cached value must not change when the original does).
+    func contiguousCopy() throws(TensorError) -> Tensor {
+        let c = try Tensor(uninitialized: shape)
+        c.data.update(from: data, count: count)
+        return c
+    }
+}
+
+/// A model's architecture as JSON, and back (for models inside cached values).
+enum ModelSpec {
+    static func encode(_ m: Sequential) -> JSON? {
+        var layers: [JSON] = []
+        for l in m.layers {
+            var kv: [(String, JSON)] = [("kind", .string(l.kind)), ("name", .string(l.name))]
+            func n(_ k: String, _ v: Int) { kv.append((k, .number(Double(v)))) }
+            switch l {
+            case let c as Conv2d: n("cin", c.cin); n("cout", c.cout); n("k", c.k); n("stride", c.stride); n("padding", c.padding); kv.append(("bias", .bool(c.bias != nil)))
+            case let f as Linear: n("nin", f.nin); n("nout", f.nout); kv.append(("bias", .bool(f.bias != nil)))
+            case let b as BatchNorm: n("channels", b.channels); n("tracked", b.batchesTracked)
+            case let p as MaxPool2d: n("k", p.k); n("stride", p.stride)
+            case let p as AvgPool2d: n("k", p.k); n("stride", p.stride)
+            case let d as Dropout: kv.append(("p", .number(Double(d.p))))
+            case is Lambda: return nil
+            default: break
+            }
+            layers.append(.object(kv))
+        }
+        return .object([("seed", .string(String(m.seed))), ("input", .array((m.inputShape ?? []).map { .number(Double($0)) })),
+                        ("training", .bool(m.training)), ("noise", .array([.string(String(m.noiseSeed)), .string(String(m.noiseCounter))])),
+                        ("layers", .array(layers))])
+    }
+
+    static func decode(_ spec: JSON) -> Sequential? {
+        guard let seedText = spec["seed"]?.string, let seed = UInt64(seedText), let ls = spec["layers"]?.array else { return nil }
+        var layers: [Layer] = []
+        for l in ls {
+            guard let kind = l["kind"]?.string, let name = l["name"]?.string else { return nil }
+            func n(_ k: String) -> Int? { l[k]?.number.map { Int($0) } }
+            let bias: Bool = { if case .bool(let b)? = l["bias"] { return b }; return true }()
+            let layer: Layer?
+            switch kind {
+            case "Conv2d":
+                guard let a = n("cin"), let b = n("cout"), let k = n("k"), let s = n("stride"), let p = n("padding") else { return nil }
+                layer = try? Conv2d(cin: a, cout: b, k: k, stride: s, padding: p, bias: bias)
+            case "Linear":
+                guard let a = n("nin"), let b = n("nout") else { return nil }
+                layer = try? Linear(a, b, bias: bias)
+            case "BatchNorm2d", "BatchNorm1d":
+                guard let c = n("channels"), let bn = try? BatchNorm(c, spatial: kind == "BatchNorm2d") else { return nil }
+                bn.batchesTracked = n("tracked") ?? 0
+                layer = bn
+            case "MaxPool2d": guard let k = n("k") else { return nil }; layer = try? MaxPool2d(k, stride: n("stride"))
+            case "AvgPool2d": guard let k = n("k") else { return nil }; layer = try? AvgPool2d(k, stride: n("stride"))
+            case "Dropout": guard let p = l["p"]?.number else { return nil }; layer = try? Dropout(Float(p))
+            case "ReLU": layer = ReLU()
+            case "Flatten": layer = Flatten()
+            case "GlobalAvgPool": layer = GlobalAvgPool()
+            default: return nil
+            }
+            guard let layer else { return nil }
+            layer.name = name
+            layers.append(layer)
+        }
+        let input = spec["input"]?.array?.compactMap { $0.number.map { Int($0) } }
+        guard let m = try? Sequential(layers, seed: seed, inputShape: (input?.isEmpty ?? true) ? nil : input, initialize: false) else { return nil }
+        if case .bool(let t)? = spec["training"] { m.training = t }
+        if let noise = spec["noise"]?.array, noise.count == 2, let a = noise[0].string.flatMap({ UInt64($0) }), let b = noise[1].string.flatMap({ UInt64($0) }) {
+            m.noiseSeed = a
+            m.noiseCounter = b
+        }
+        return m
+    }
+}

@@ -1,0 +1,144 @@
+// The on-disk cache of notebook runs: one safetensors file per entry, named by its key (a
+// SHA-256 of everything that determines the value), holding the value's tensors and, in its
+// metadata, the value's structure as JSON and a checksum of both. Entries are written to a
+// temporary file and renamed into place, so a run killed at any moment leaves no broken entry;
+// an entry that fails its checksum or does not parse is reported, deleted and recomputed.
+import Foundation
+import LesionTensor
+
+public final class DiskCache {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    /// $LESION_CACHE, else .lesion/cache in the working folder.
+    public static func defaultRoot(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let c = env["LESION_CACHE"], !c.isEmpty { return c }
+        return ".lesion/cache"
+    }
+
+    public struct Entry {
+        public var value: JSON
+        public var tensors: [String: Tensor]
+        public var label: String
+        public var created: String
+    }
+
+    public enum Lookup {
+        case miss
+        case hit(Entry)
+        /// The file was there but unusable (why); it has been removed.
+        case corrupt(String)
+    }
+
+    static let magic = "lesion-cache-1"
+
+    public func path(_ key: String) -> String { root + "/" + key.prefix(2) + "/" + key + ".safetensors" }
+
+    /// A checksum over the value's JSON text and every tensor's bytes, in name order.
+    static func checksum(_ valueText: String, _ tensors: [(String, Tensor)]) -> String {
+        var h = SHA256()
+        h.update(valueText)
+        for (name, t) in tensors.sorted(by: { $0.0 < $1.0 }) {
+            h.update(name + "|" + t.shape.map(String.init).joined(separator: ",") + "|")
+            let d = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 0)
+            let e = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 0x9E37)
+            h.update(String(d, radix: 16) + String(e, radix: 16))
+        }
+        return h.finalize().hexString
+    }
+
+    public func load(_ key: String) -> Lookup {
+        let p = path(key)
+        guard FileManager.default.fileExists(atPath: p) else { return .miss }
+        let why: String
+        do {
+            let (entries, meta) = try Safetensors.read(path: p)
+            guard meta["format"] == DiskCache.magic, let valueText = meta["value"], let sum = meta["checksum"] else {
+                throw TensorError(.format, "not a Lesion cache entry")
+            }
+            let tensors = entries.map { ($0.name, $0.tensor) }
+            guard DiskCache.checksum(valueText, tensors) == sum else { throw TensorError(.format, "checksum mismatch") }
+            let value = try JSON.parse(valueText)
+            return .hit(Entry(value: value, tensors: Dictionary(tensors, uniquingKeysWith: { a, _ in a }),
+                              label: meta["label"] ?? "", created: meta["created"] ?? ""))
+        } catch let e as TensorError {
+            why = e.message
+        } catch {
+            why = "\(error)"
+        }
+        unlink(p)
+        return .corrupt(why)
+    }
+
+    public func store(_ key: String, label: String, value: JSON, tensors: [(String, Tensor)]) throws {
+        let p = path(key)
+        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let text = value.text(indent: 0)
+        let meta = ["format": DiskCache.magic, "value": text, "label": label,
+                    "created": (RunRecord.iso(Date()).string ?? ""), "checksum": DiskCache.checksum(text, tensors)]
+        try Safetensors.write(path: p, tensors.map { ($0.0, .f32($0.1)) }, metadata: meta)
+    }
+
+    public struct Info {
+        public var key: String
+        public var label: String
+        public var created: String
+        public var bytes: Int
+    }
+
+    /// Every entry's key, label, creation time and size (temporary files left by killed runs are
+    /// not entries).
+    public func list() -> [Info] {
+        var out: [Info] = []
+        for f in files() where f.hasSuffix(".safetensors") {
+            let key = ((f as NSString).lastPathComponent as NSString).deletingPathExtension
+            let bytes = ((try? FileManager.default.attributesOfItem(atPath: f))?[.size] as? Int) ?? 0
+            let meta = (try? DiskCache.metadata(f)) ?? [:]
+            out.append(Info(key: key, label: meta["label"] ?? "?", created: meta["created"] ?? "?", bytes: bytes))
+        }
+        return out.sorted { $0.created < $1.created }
+    }
+
+    /// Bytes used by the cache folder (entries and leftovers).
+    public func size() -> Int {
+        files().reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? Int) ?? 0) }
+    }
+
+    /// Removes everything in the cache folder; returns (files, bytes) removed.
+    @discardableResult
+    public func clear() -> (Int, Int) {
+        let fs = files()
+        let bytes = size()
+        for f in fs { unlink(f) }
+        return (fs.count, bytes)
+    }
+
+    func files() -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: root) else { return [] }
+        var out: [String] = []
+        while let f = e.nextObject() as? String {
+            var isDir: ObjCBool = false
+            let full = root + "/" + f
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue { out.append(full) }
+        }
+        return out
+    }
+
+    /// The metadata of an entry without reading its tensors.
+    static func metadata(_ path: String) throws -> [String: String] {
+        guard let f = fopen(path, "rb") else { return [:] }
+        defer { fclose(f) }
+        var n: UInt64 = 0
+        guard fread(&n, 8, 1, f) == 1 else { return [:] }
+        let len = Int(UInt64(littleEndian: n))
+        guard len > 0 && len < 64 << 20 else { return [:] }
+        var buf = [UInt8](repeating: 0, count: len)
+        guard fread(&buf, 1, len, f) == len else { return [:] }
+        guard case .object(let kv)? = try? JSON.parse(String(decoding: buf, as: UTF8.self)),
+              case .object(let meta)? = kv.first(where: { $0.0 == "__metadata__" })?.1 else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in meta { if let s = v.string { out[k] = s } }
+        return out
+    }
+}

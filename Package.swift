@@ -28,7 +28,7 @@ let package = Package(
         // MARK: Lua host and executables
         .target(name: "LuaHost", dependencies: ["LesionTensor", "LesionNN", "LesionAblation", "Notebook", "CLua", "LuaShim"]),
         .executableTarget(name: "lesion", dependencies: [
-            "LuaHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LuaHost", "Notebook", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "LesionTensor", "LesionNN", "COpenBLAS"]),
 

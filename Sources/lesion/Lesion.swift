@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import LesionTensor
 import LuaHost
+import Notebook
 
 @main
 struct Lesion: ParsableCommand {
@@ -16,7 +17,7 @@ struct Lesion: ParsableCommand {
               lesion -e 'print(tensor.eye(3))'
             """,
         version: LuaHost.version,
-        subcommands: [Run.self]
+        subcommands: [Run.self, CacheCommand.self]
     )
 
     @Option(name: .customShort("e"), help: ArgumentHelp("Run a chunk of Lua code (may repeat).", valueName: "code"))
@@ -91,6 +92,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Re-run whenever the script changes (Ctrl-C stops).")
     var watch = false
 
+    @Flag(name: .customLong("no-cache"), help: "Compute everything anew: neither read nor write the cache.")
+    var noCache = false
+
     @Argument(help: "The script to run.")
     var script: String
 
@@ -133,6 +137,7 @@ struct Run: ParsableCommand {
             host.parameterOverrides[String(o[..<eq])] = String(o[o.index(after: eq)...])
         }
         host.outputDirectory = out
+        host.cacheEnabled = !noCache
         var scriptArgs = args
         if let i = scriptArgs.firstIndex(of: "--") { scriptArgs.remove(at: i) }
         let (record, failure) = try common.catching { try host.runNotebook(file: script, args: scriptArgs) }
@@ -152,5 +157,43 @@ struct Run: ParsableCommand {
             FileHandle.standardError.write(Data("lesion: --set was given, but '\(script)' declares no parameters (params{...})\n".utf8))
             throw ExitCode(2)
         }
+    }
+}
+
+struct CacheCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache",
+        abstract: "List, measure or clear the cache (.lesion/cache, or $LESION_CACHE).",
+        discussion: "Entries are keyed by everything that determines their value; a stale entry is never used, so clearing is only ever needed to free disk space.")
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case ls, size, clear
+    }
+
+    @Argument(help: "ls (one line per entry), size (bytes in all) or clear.")
+    var action: Action
+
+    mutating func run() throws {
+        let cache = DiskCache(root: DiskCache.defaultRoot())
+        switch action {
+        case .ls:
+            let entries = cache.list()
+            for e in entries {
+                print("\(e.key.prefix(12))  \(CacheCommand.bytes(e.bytes).padding(toLength: 9, withPad: " ", startingAt: 0))  \(e.created)  \(e.label)")
+            }
+            print("\(entries.count) entr\(entries.count == 1 ? "y" : "ies") in \(cache.root)")
+        case .size:
+            print("\(CacheCommand.bytes(cache.size())) in \(cache.list().count) entries (\(cache.root))")
+        case .clear:
+            let (n, b) = cache.clear()
+            print("removed \(n) file\(n == 1 ? "" : "s") (\(CacheCommand.bytes(b))) from \(cache.root)")
+        }
+    }
+
+    static func bytes(_ n: Int) -> String {
+        if n < 1024 { return "\(n) B" }
+        if n < 1 << 20 { return String(format: "%.1f KB", Double(n) / 1024) }
+        if n < 1 << 30 { return String(format: "%.1f MB", Double(n) / 1048576) }
+        return String(format: "%.2f GB", Double(n) / 1073741824)
     }
 }

@@ -2,9 +2,13 @@
 # Command-line checks of the lesion executable: exit codes and messages as a user sees them.
 # Usage: Tests/cli/run.sh path/to/lesion
 set -u
-lesion="$1"
+lesion="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+lua_dir="$(cd "$(dirname "$0")/../../lua" && pwd)"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
+# Run folders and the cache go into the temporary folder.
+cd "$dir"
+export LESION_CACHE="$dir/cache"
 pass=0
 fail=0
 
@@ -47,16 +51,11 @@ check "threads option" 0 '^1$' -- "$lesion" --threads 1 -e 'print(lesion.threads
 check "lua path env" 2 "cannot find Lesion's Lua library" -- env LESION_LUA_PATH="$dir" "$lesion" -e 'print(1)'
 mkdir -p "$dir/copy/bin"
 cp "$lesion" "$dir/copy/bin/lesion"
-cp -r "$(dirname "$0")/../../lua" "$dir/copy/bin/lua"
+cp -r "$lua_dir" "$dir/copy/bin/lua"
 check "lua/ beside an installed executable" 0 '^ok$' -- "$dir/copy/bin/lesion" -e 'print("ok")'
 mkdir -p "$dir/prefix/bin" "$dir/prefix/share/lesion"
 cp "$lesion" "$dir/prefix/bin/lesion"
-cp -r "$(dirname "$0")/../../lua" "$dir/prefix/share/lesion/lua"
-check "lua/ in ../share/lesion of an installed executable" 0 '^ok$' -- "$dir/prefix/bin/lesion" -e 'print("ok")'
-
-mkdir -p "$dir/prefix/bin" "$dir/prefix/share/lesion"
-cp "$lesion" "$dir/prefix/bin/lesion"
-cp -r "$(dirname "$0")/../../lua" "$dir/prefix/share/lesion/lua"
+cp -r "$lua_dir" "$dir/prefix/share/lesion/lua"
 check "lua/ in ../share/lesion of an installed executable" 0 '^ok$' -- "$dir/prefix/bin/lesion" -e 'print("ok")'
 
 printf 'local p = params{epochs = 2, lr = 0.01, bn = false, name = "run"}\nprint(p.epochs, math.type(p.epochs), p.lr, p.bn, p.name)\n' >"$dir/params.lua"
@@ -67,6 +66,63 @@ check "params wrong type" 1 "'2.5' is not an integer" -- "$lesion" run "$dir/par
 check "params bad boolean" 1 "'maybe' is not a boolean" -- "$lesion" run "$dir/params.lua" --set bn=maybe
 check "--set without =" 64 "--set takes key=value" -- "$lesion" run "$dir/params.lua" --set epochs
 check "--set on a script without params" 2 "declares no parameters" -- "$lesion" run "$dir/ok.lua" --set a=1
+
+# Notebook runs: cells, run folders, a failing cell, the cache.
+cat >"$dir/nb.lua" <<'LUA'
+-- %% [markdown]
+-- # A notebook
+-- %% One
+local p = params{n = 3}
+print("cell one", p.n)
+report.value("n", p.n)
+-- %% Two
+report.table({{a = 1, b = "x"}}, {caption = "T"})
+plot.bar{x = {"a", "b"}, y = {1, 2}, title = "Bars"}
+print("cell two")
+-- %% Three
+print("before the error")
+if p.n == 3 then local t = nil; t.x = 1 end
+-- %% Four
+print("cell four")
+LUA
+check "failing cell exits 1 and names its line" 1 'nb\.lua:13: attempt to index a nil value' -- "$lesion" run "$dir/nb.lua"
+rundir="$(ls -d "$dir"/runs/nb/*/ | head -1)"
+check "run folder holds the report" 0 'manifest.json report.html report.ipynb results.json' -- sh -c "ls '$rundir' | tr '\n' ' '"
+check "report keeps output before the error" 0 'before the error' -- cat "$rundir/report.html"
+check "report shows the error under its cell" 0 'class="error">[^<]*nb.lua:13: attempt to index a nil value' -- cat "$rundir/report.html"
+check "cells after the error did not run" 0 '"status": "not run"' -- cat "$rundir/manifest.json"
+check "results.json marks the failure" 0 '"failed": true' -- cat "$rundir/results.json"
+check "ipynb has the error output" 0 '"output_type": "error"' -- cat "$rundir/report.ipynb"
+check "--set runs land in their own folder" 0 'cell four' -- "$lesion" run "$dir/nb.lua" --set n=4
+check "two run folders" 0 '^2$' -- sh -c "ls -d '$dir'/runs/nb/*/ | wc -l"
+check "--out" 0 'report written to out1/report.html' -- "$lesion" run "$dir/nb.lua" --set n=5 --out out1
+check "--out folder" 0 '"n": 5' -- cat "$dir/out1/results.json"
+
+cat >"$dir/cached.lua" <<'LUA'
+local calls = 0
+local v = cache("square", function() calls = calls + 1; return tensor.arange(4) * tensor.arange(4), {k = "v"} end)
+print("calls", calls, v:sum())
+LUA
+check "cache miss computes" 0 'calls	1	14' -- "$lesion" run "$dir/cached.lua"
+check "cache hit does not" 0 'calls	0	14' -- "$lesion" run "$dir/cached.lua"
+check "--no-cache computes" 0 'calls	1	14' -- "$lesion" run "$dir/cached.lua" --no-cache
+check "cache ls" 0 '1 entry in' -- "$lesion" cache ls
+check "cache size" 0 'in 1 entries' -- "$lesion" cache size
+entry="$(find "$dir/cache" -name '*.safetensors' | head -1)"
+printf 'garbage' | dd of="$entry" bs=1 seek=100 conv=notrunc status=none
+check "a corrupt entry is detected and recomputed" 0 'unusable.*recomputing' -- "$lesion" run "$dir/cached.lua"
+check "and the recomputed entry is used" 0 'calls	0	14' -- "$lesion" run "$dir/cached.lua"
+check "cache clear" 0 'removed 1 file' -- "$lesion" cache clear
+# A run killed while it writes a large entry leaves no entry that is used.
+cat >"$dir/big.lua" <<'LUA'
+local t = cache("big", function() return tensor.randn({3000, 3000}, {seed = 7}) end)
+print("sum", string.format("%.3f", t:sum()))
+LUA
+"$lesion" run "$dir/big.lua" --out "$dir/bigrun" >/dev/null 2>&1 &
+sleep 0.4; kill -9 $! 2>/dev/null; wait $! 2>/dev/null
+want="$("$lesion" run "$dir/big.lua" --no-cache 2>/dev/null)"
+check "after a killed run the value is right" 0 "^$want\$" -- "$lesion" run "$dir/big.lua"
+check "and right again from the cache" 0 "^$want\$" -- "$lesion" run "$dir/big.lua"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,266 @@
+import Foundation
+import LesionTensor
+import Testing
+@testable import Notebook
+
+@Suite struct HashTests {
+    @Test func sha256KnownAnswers() {
+        // FIPS 180-4 examples.
+        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    @Test func xxh64KnownAnswers() {
+        // Values from the Python xxhash package (xxhash.xxh64(data, seed).intdigest()).
+        #expect(XXH64.hash([], seed: 0) == 0xef46db3751d8e999)
+        #expect(XXH64.hash(Array("a".utf8), seed: 0) == 0xd24ec4f1a98c6e5b)
+        #expect(XXH64.hash(Array("abc".utf8), seed: 0) == 0x44bc2cf5ad770999)
+        #expect(XXH64.hash([], seed: 7) == 0x95f0626f6f0a4409)
+        #expect(XXH64.hash(Array("abc".utf8), seed: 7) == 0x9e755206156676d7)
+        let long = (0..<3).flatMap { _ in (0..<256).map { UInt8($0) } } + Array("xyz".utf8)
+        #expect(XXH64.hash(long, seed: 0) == 0xe921a1b45bd779f8)
+        #expect(XXH64.hash(long, seed: 7) == 0xb63555d1bf05377f)
+    }
+}
+
+@Suite struct JSONTests {
+    @Test func roundTrip() throws {
+        let v: JSON = .object([("b", .array([.number(1), .number(2.5), .null, .bool(true)])), ("a", .string("x\n\"y\"\u{1}é"))])
+        #expect(try JSON.parse(v.text(indent: 2)) == v)
+        #expect(try JSON.parse(v.text(indent: 0)) == v)
+        #expect(v.text(indent: 0) == #"{"b":[1,2.5,null,true],"a":"x\n\"y\"\u0001é"}"#)
+    }
+
+    @Test func parsesEscapesAndRejectsBadText() throws {
+        #expect(try JSON.parse(#"["\u00e9\ud83d\ude00", -1.5e3]"#) == .array([.string("é😀"), .number(-1500)]))
+        for bad in ["", "[1,", "{\"a\" 1}", "tru", "[1] x", "\"abc"] {
+            #expect(throws: JSON.ParseError.self) { try JSON.parse(bad) }
+        }
+    }
+
+    @Test func nonFiniteNumbersBecomeNull() {
+        #expect(JSON.array([.number(.nan), .number(.infinity)]).text(indent: 0) == "[null,null]")
+    }
+}
+
+/// A record as a run of the three-cell script below would leave it, the third cell failing.
+func sampleRecord() -> RunRecord {
+    let script = """
+        -- %% [markdown]
+        -- # Title
+        -- Some *text* & more.
+        -- %% Load
+        print("hello")
+        -- %% Table
+        report.table(...)
+        -- %% Fails
+        error("boom")
+        -- %% Never
+        print("no")
+        """
+    let r = RunRecord(scriptPath: "demo.lua", scriptText: script, version: "0.0.1", threads: 2)
+    r.parameters = [.init(name: "epochs", type: "integer", value: .number(2), overridden: true)]
+    r.enter(0); r.enter(1)
+    r.add(.text("hello\n")); r.add(.text("world <b>\n"))
+    r.enter(2)
+    let t = Table(columns: ["unit", "drop", "class"], rows: [[.number(1), .number(0.25), .string("Coat")], [.number(2), .null, .string("Bag & co")]], caption: "Drops")
+    r.add(.table(t)); r.tables.append(t)
+    r.add(.svg(try! Plot.bar(labels: ["a", "b"], values: [1, 2], labels: Labels(title: "T")), title: "T"))
+    r.add(.markdown("**bold**"))
+    r.values = [("acc", .number(0.9))]
+    r.enter(3)
+    r.add(.text("before\n"))
+    r.fail(message: "demo.lua:9: boom", traceback: "stack traceback:\n\tdemo.lua:9: in main chunk")
+    return r
+}
+
+@Suite struct RenderTests {
+    static func schema() throws -> SchemaValidator {
+        let url = try #require(Bundle.module.url(forResource: "nbformat.v4.5.schema", withExtension: "json", subdirectory: "Fixtures"))
+        return SchemaValidator(root: try JSON.parse(Data(contentsOf: url)))
+    }
+
+    @Test func ipynbIsValidAgainstNbformatSchema() throws {
+        let v = try RenderTests.schema()
+        let nb = sampleRecord().ipynb()
+        #expect(v.validate(nb) == [])
+        // And the validator does reject what nbformat rejects.
+        guard case .object(var kv) = nb else { Issue.record("not an object"); return }
+        kv.append(("extra", .number(1)))
+        #expect(!v.validate(.object(kv)).isEmpty)
+        var bad = sampleRecord().ipynb()
+        if case .object(var top) = bad, case .array(var cells)? = bad["cells"], case .object(var c) = cells[1] {
+            c.removeAll { $0.0 == "outputs" }
+            cells[1] = .object(c)
+            top[0] = ("cells", .array(cells))
+            bad = .object(top)
+        }
+        #expect(!v.validate(bad).isEmpty)
+    }
+
+    @Test func ipynbOutputs() throws {
+        let nb = sampleRecord().ipynb()
+        let cells = try #require(nb["cells"]?.array)
+        #expect(cells.count == 5)
+        #expect(cells[0]["cell_type"]?.string == "markdown")
+        let load = try #require(cells[1]["outputs"]?.array)
+        #expect(load.count == 1)
+        #expect(load[0]["text"] == .array([.string("hello\n"), .string("world <b>\n")]))
+        let table = try #require(cells[2]["outputs"]?.array)
+        #expect(table.map { $0["output_type"]?.string } == ["display_data", "display_data", "display_data"])
+        #expect(table[0]["data"]?["text/html"] != nil)
+        #expect(table[1]["data"]?["image/svg+xml"] != nil)
+        let fails = try #require(cells[3]["outputs"]?.array)
+        #expect(fails.last?["output_type"]?.string == "error")
+        #expect(fails.last?["evalue"]?.string == "demo.lua:9: boom")
+        #expect(cells[3]["execution_count"] == .number(3))
+        #expect(cells[4]["execution_count"] == .null)
+    }
+
+    @Test func htmlIsWellFormedAndSelfContained() throws {
+        let html = sampleRecord().html()
+        let tags = try Markup.check(html)
+        #expect(tags.contains("svg") && tags.contains("table") && tags.contains("style"))
+        #expect(!tags.contains("script") && !tags.contains("link") && !tags.contains("img"))
+        #expect(!html.contains("http://") || !html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"))
+        #expect(!html.contains("https://"))
+        // Output text is escaped; the failing cell shows its error after its earlier output.
+        #expect(html.contains("world &lt;b&gt;"))
+        let before = try #require(html.range(of: "before"))
+        let error = try #require(html.range(of: "demo.lua:9: boom"))
+        #expect(before.lowerBound < error.lowerBound)
+        #expect(html.contains("not run"))
+        #expect(html.contains("<h1>Title</h1>"))     // Markdown rendered by Ink
+        #expect(html.contains("<td class=\"num\" style=\"text-align:right\">0.25</td>"))
+    }
+
+    @Test func manifestAndResults() throws {
+        let r = sampleRecord()
+        let m = r.manifestJSON
+        #expect(m["failed"] == .bool(true))
+        let cells = try #require(m["cells"]?.array)
+        #expect(cells.map { $0["status"]?.string } == ["ok", "ok", "ok", "failed", "not run"])
+        #expect(m["script"]?["sha256"]?.string == SHA256.hex(r.scriptText))
+        #expect(r.resultsJSON["values"]?["acc"] == .number(0.9))
+        #expect(r.resultsJSON["tables"]?.array?.count == 1)
+    }
+
+    @Test func parameterIDs() {
+        let a = [RunRecord.Parameter(name: "a", type: "integer", value: .number(1), overridden: false),
+                 RunRecord.Parameter(name: "b", type: "string", value: .string("x"), overridden: true)]
+        #expect(RunRecord.parameterID(a) == RunRecord.parameterID(a.reversed()))
+        var c = a
+        c[0].value = .number(2)
+        #expect(RunRecord.parameterID(a) != RunRecord.parameterID(c))
+        #expect(RunRecord.parameterID(a).count == 8)
+        #expect(RunRecord.parameterID([]) == "default")
+    }
+
+    @Test func plainTableAlignsNumbersRight() {
+        let t = Table(columns: ["n", "name"], rows: [[.number(5), .string("a")], [.number(12.5), .string("bb")]])
+        #expect(HTML.plainTable(t) == "n     name\n----  ----\n   5  a\n12.5  bb")
+    }
+}
+
+@Suite struct PlotTests {
+    @Test func everyPlotIsWellFormedSVG() throws {
+        let x = (0..<50).map { Double($0) / 7 }
+        let y = x.map { $0 * 2 + sin($0) }
+        let svgs = [
+            try Plot.scatter(x: x, y: y, trend: true, labels: Labels(title: "S", xlabel: "x", ylabel: "y")),
+            try Plot.line(x: nil, series: [("a", y), ("b", x)], labels: Labels(title: "L")),
+            try Plot.bar(labels: ["one", "two & three"], values: [1, -2], labels: Labels()),
+            try Plot.hist(values: y, bins: 10, labels: Labels(title: "H")),
+            try Plot.heatmap(values: (0..<60).map(Double.init), rows: 6, cols: 10, rowLabels: nil, colLabels: nil, labels: Labels(title: "M")),
+        ]
+        for s in svgs {
+            let tags = try Markup.check(s, html: false)
+            #expect(tags.first == "svg")
+            #expect(!s.contains("nan") && !s.contains("NaN"))
+        }
+        #expect(svgs[0].contains("(r = 0.9"))    // the correlation in the title
+    }
+
+    @Test func scatterTitleCarriesPearsonR() throws {
+        // r of (1,2,3,4) and (2,4,5,4) by hand: sxy 3.5 / sqrt(sxx 5 * syy 4.75) = 0.7182.
+        let s = try Plot.scatter(x: [1, 2, 3, 4], y: [2, 4, 5, 4], labels: Labels(title: "t"))
+        #expect(s.contains("t (r = 0.718, n = 4)"))
+    }
+
+    @Test func longCategoryLabelsTurn() throws {
+        let names = (1...20).map { "category number \($0)" }
+        let s = try Plot.bar(labels: names, values: names.indices.map(Double.init), labels: Labels())
+        #expect(s.components(separatedBy: "rotate(-45").count - 1 == 20)
+        let short = try Plot.bar(labels: ["a", "b"], values: [1, 2], labels: Labels())
+        #expect(!short.contains("rotate(-45"))
+    }
+
+    @Test func niceTicks() {
+        let t = Plot.ticks(Plot.Span(0, 1), count: 6).map(Plot.num)
+        #expect(t == ["0", "0.2", "0.4", "0.6", "0.8", "1"])
+        #expect(Plot.ticks(Plot.Span(-3, 97), count: 6).map(Plot.num) == ["0", "20", "40", "60", "80"])
+    }
+
+    @Test func badInputIsAnError() {
+        #expect(throws: PlotError.self) { try Plot.scatter(x: [1], y: [1, 2], labels: Labels()) }
+        #expect(throws: PlotError.self) { try Plot.hist(values: [.nan], bins: 5, labels: Labels()) }
+        #expect(throws: PlotError.self) { try Plot.heatmap(values: [1, 2, 3], rows: 2, cols: 2, rowLabels: nil, colLabels: nil, labels: Labels()) }
+        #expect(throws: PlotError.self) { try Plot.line(x: nil, series: [("a", [1, 2]), ("b", [1])], labels: Labels()) }
+    }
+}
+
+@Suite struct CacheTests {
+    static func tempRoot() -> String {
+        let d = NSTemporaryDirectory() + "lesion-cache-test-\(UUID().uuidString)"
+        return d
+    }
+
+    @Test func storeAndLoad() throws {
+        let c = DiskCache(root: CacheTests.tempRoot())
+        defer { try? FileManager.default.removeItem(atPath: c.root) }
+        let t = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        try c.store("abcdef", label: "x", value: .object([("v", .string("t0"))]), tensors: [("t0", t)])
+        guard case .hit(let e) = c.load("abcdef") else { Issue.record("expected a hit"); return }
+        #expect(e.label == "x")
+        #expect(e.tensors["t0"]?.shape == [2, 3])
+        #expect(e.tensors["t0"].map { Array(UnsafeBufferPointer(start: $0.data, count: 6)) } == [1, 2, 3, 4, 5, 6])
+        guard case .miss = c.load("other") else { Issue.record("expected a miss"); return }
+        #expect(c.list().count == 1)
+    }
+
+    @Test func corruptEntriesAreDetectedAndRemoved() throws {
+        let c = DiskCache(root: CacheTests.tempRoot())
+        defer { try? FileManager.default.removeItem(atPath: c.root) }
+        let t = try Tensor(shape: [1000], values: (0..<1000).map(Float.init))
+        // A flipped byte in the data, a truncated file, a file that is not an entry.
+        for damage in 0..<3 {
+            try c.store("k\(damage)", label: "x", value: .null, tensors: [("t0", t)])
+            let p = c.path("k\(damage)")
+            var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: p)))
+            switch damage {
+            case 0: bytes[bytes.count - 100] ^= 0x40
+            case 1: bytes = Array(bytes.prefix(bytes.count / 2))
+            default: bytes = Array("not a cache entry at all".utf8)
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: p))
+            guard case .corrupt = c.load("k\(damage)") else { Issue.record("damage \(damage) not detected"); continue }
+            #expect(!FileManager.default.fileExists(atPath: p))
+        }
+    }
+
+    @Test func leftoversOfAKilledWriterAreNotEntries() throws {
+        let c = DiskCache(root: CacheTests.tempRoot())
+        defer { try? FileManager.default.removeItem(atPath: c.root) }
+        let t = try Tensor(shape: [10], values: (0..<10).map(Float.init))
+        try c.store("aa11", label: "x", value: .null, tensors: [("t0", t)])
+        // What a writer killed before its rename leaves: a temporary file beside the entry.
+        let tmp = (c.path("bb22") as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 50).write(to: URL(fileURLWithPath: c.path("bb22") + ".tmp-123-456"))
+        guard case .miss = c.load("bb22") else { Issue.record("a temporary file was used"); return }
+        #expect(c.list().map(\.key) == ["aa11"])
+        #expect(c.clear().0 == 2)
+        #expect(c.list().isEmpty)
+    }
+}

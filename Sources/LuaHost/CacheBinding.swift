@@ -22,7 +22,24 @@ enum CacheBinding {
         _ = lua.getGlobal("lesion")
         lua.push(cachedCall as LuaFunction)
         lua.setField(-2, "_cached")
+        lua.push(log as LuaFunction)
+        lua.setField(-2, "cache_log")
         lua.pop()
+    }
+
+    /// lesion.cache_log(): {{call =, result = "hit" | "miss" | "corrupt"}, ...} of this state.
+    static let log: LuaFunction = { L in
+        Lua.bind(L, "lesion.cache_log") { lua in
+            let entries = LuaHost.from(lua.L).cacheLog
+            lua.newTable(array: Int32(entries.count))
+            for (i, (call, result)) in entries.enumerated() {
+                lua.newTable(record: 2)
+                lua.push(call); lua.setField(-2, "call")
+                lua.push(result); lua.setField(-2, "result")
+                lua.setIndex(-2, i + 1)
+            }
+            return 1
+        }
     }
 
     static let cachedCall: LuaFunction = { L in
@@ -108,6 +125,7 @@ extension LuaHost {
     }
 
     func noteCache(_ label: String, _ key: String, _ what: String, _ seconds: Double) {
+        cacheLog.append((label, what))
         record?.cacheEvents.append(.object([("call", .string(label)), ("key", .string(key)), ("result", .string(what)),
                                              ("seconds", .number((seconds * 1000).rounded() / 1000))]))
     }

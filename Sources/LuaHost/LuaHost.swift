@@ -43,6 +43,8 @@ public final class LuaHost {
     /// The cache (`cache`, and m:fit, m:activations, ablation.sweep, units.attributes).
     public var cacheEnabled = true
     public var cacheRoot = DiskCache.defaultRoot()
+    /// Every cache lookup of this state: (call, "hit" | "miss" | "corrupt").
+    var cacheLog: [(String, String)] = []
     /// Content hashes of data sets' image tensors (kept with the tensor they describe).
     var datasetHashes: [ObjectIdentifier: (Tensor, String)] = [:]
 

@@ -11,13 +11,14 @@ let luaTests = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// A host whose package.path also finds Tests/lua/helper.lua.
 func makeHost() throws -> LuaHost {
     let host = try LuaHost()
+    host.cacheRoot = NSTemporaryDirectory() + "lesion-test-cache-" + UUID().uuidString
     try host.run(code: "package.path = ... .. '/?.lua;' .. package.path", args: [luaTests])
     return host
 }
 
 @Suite struct LuaScriptTests {
     /// Every Lua-side test script; a new file under Tests/lua must be listed here.
-    static let scripts = ["tensor_api.lua", "tensor_misuse.lua", "tensor_memory.lua", "nn_api.lua", "nn_misuse.lua", "stats.lua", "ablation.lua"]
+    static let scripts = ["tensor_api.lua", "tensor_misuse.lua", "tensor_memory.lua", "nn_api.lua", "nn_misuse.lua", "stats.lua", "ablation.lua", "cache.lua", "report.lua"]
 
     @Test(arguments: scripts)
     func luaScript(_ name: String) throws {
@@ -140,5 +141,71 @@ func makeHost() throws -> LuaHost {
         #expect(try host.run(code: "return require('lesion.tensor') == tensor, require('lesion').version == lesion.version")
                 == ["true", "true"])
         #expect(try host.run(code: "return lesion.threads() >= 1") == ["true"])
+    }
+}
+
+@Suite struct NotebookRunTests {
+    func script(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "lesion-nb-\(UUID().uuidString).lua"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func aRunWhoseThirdCellFails() throws {
+        let path = try script("""
+            -- %% One
+            local p = params{n = 2}
+            local shared = 40
+            print("one", p.n)
+            -- %% [markdown]
+            -- Between the cells.
+            -- %% Two
+            report.value("answer", shared + p.n)
+            report.table({{a = 1}})
+            print("two")
+            -- %% Three
+            print("three starts")
+            local t = nil
+            t.field = 1
+            -- %% Four
+            print("four")
+            """)
+        defer { unlink(path) }
+        let host = try makeHost()
+        host.parameterOverrides = ["n": "3"]
+        let (record, failure) = try host.runNotebook(file: path)
+        let error = try #require(failure)
+        #expect(error.message.contains(":14: attempt to index a nil value (local 't')"))
+        #expect(record.cells.count == 5)
+        let texts = record.cells.map { c in c.outputs.compactMap { o -> String? in if case .text(let t) = o { return t }; return nil }.joined() }
+        #expect(texts == ["one\t3\n", "", "two\n", "three starts\n", ""])
+        #expect(record.cells.map(\.failed) == [false, false, false, true, false])
+        #expect(record.cells.map(\.ran) == [true, true, true, true, false])
+        if case .error(let m, let tb)? = record.cells[3].outputs.last {
+            #expect(m.contains(":14: attempt to index a nil value"))
+            #expect(tb.hasPrefix("stack traceback:"))
+        } else {
+            Issue.record("the failing cell has no error output")
+        }
+        // Locals live across cells (one Lua chunk); values and tables before the error are kept.
+        #expect(record.values.first?.1 == .number(43))
+        #expect(record.tables.count == 1)
+        #expect(record.parameters.map(\.name) == ["n"])
+        #expect(record.parameters.first?.overridden == true)
+        #expect(host.runDirectory().hasPrefix("runs/lesion-nb-"))
+    }
+
+    @Test func syntaxErrorsAndPlainScripts() throws {
+        let bad = try script("-- %% A\nlocal x = = 1\n")
+        defer { unlink(bad) }
+        let (r1, f1) = try makeHost().runNotebook(file: bad)
+        #expect(f1?.message.contains(":2:") == true)
+        #expect(r1.failed)
+        let plain = try script("print('no cells')\nprint(1 + 1)\n")
+        defer { unlink(plain) }
+        let (r2, f2) = try makeHost().runNotebook(file: plain)
+        #expect(f2 == nil)
+        #expect(r2.cells.count == 1)
+        if case .text(let t)? = r2.cells[0].outputs.first { #expect(t == "no cells\n2\n") } else { Issue.record("no output") }
     }
 }

@@ -17,7 +17,7 @@ struct Lesion: ParsableCommand {
               lesion -e 'print(tensor.eye(3))'
             """,
         version: LuaHost.version,
-        subcommands: [Run.self, CacheCommand.self]
+        subcommands: [Run.self, SweepCommand.self, CacheCommand.self]
     )
 
     @Option(name: .customShort("e"), help: ArgumentHelp("Run a chunk of Lua code (may repeat).", valueName: "code"))
@@ -195,5 +195,116 @@ struct CacheCommand: ParsableCommand {
         if n < 1 << 20 { return String(format: "%.1f KB", Double(n) / 1024) }
         if n < 1 << 30 { return String(format: "%.1f MB", Double(n) / 1048576) }
         return String(format: "%.2f GB", Double(n) / 1073741824)
+    }
+}
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run a script once per combination of parameter values and compare the variants.",
+        discussion: """
+            Every combination of the --grid values runs as `lesion run` in its own folder; then \
+            index.html and comparison.csv put each variant's report.value entries side by side, \
+            linking its report. Example:
+              lesion sweep examples/quickstart.lua --grid epochs=1,2 --grid seed=1,2 --jobs 2
+            """)
+
+    @Option(name: .customLong("grid"), help: ArgumentHelp("A parameter and its values (repeatable).", valueName: "key=v1,v2,..."))
+    var grids: [String] = []
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("A parameter set the same in every variant (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Variants run at once (each gets cores / jobs threads unless --threads says otherwise).")
+    var jobs = 1
+
+    @Option(help: "Threads of each variant.")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Where the comparison and the variants' folders go (default: runs/<script>/sweep-<id>).", valueName: "dir"))
+    var out: String?
+
+    @Flag(name: .customLong("no-cache"), help: "Variants neither read nor write the cache.")
+    var noCache = false
+
+    @Argument(help: "The script to run.")
+    var script: String
+
+    func parsedGrid() throws -> [(String, [String])] {
+        var out: [(String, [String])] = []
+        for g in grids {
+            guard let eq = g.firstIndex(of: "="), eq != g.startIndex else { throw ValidationError("--grid takes key=v1,v2,..., got '\(g)'") }
+            let key = String(g[..<eq])
+            let values = g[g.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard !values.contains(where: \.isEmpty) else { throw ValidationError("--grid \(key): empty value in '\(g)'") }
+            guard !out.contains(where: { $0.0 == key }) else { throw ValidationError("--grid \(key) is given twice") }
+            out.append((key, values))
+        }
+        return out
+    }
+
+    func validate() throws {
+        guard FileManager.default.isReadableFile(atPath: script) else { throw ValidationError("cannot read script '\(script)'") }
+        guard !grids.isEmpty else { throw ValidationError("give at least one --grid key=v1,v2,...") }
+        _ = try parsedGrid()
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
+        if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads must be between 1 and 256, got \(t)") }
+        for o in overrides where o.firstIndex(of: "=") == nil { throw ValidationError("--set takes key=value, got '\(o)'") }
+    }
+
+    mutating func run() throws {
+        let grid = try parsedGrid()
+        var combos: [[(String, String)]] = [[]]
+        for (k, vs) in grid { combos = combos.flatMap { c in vs.map { c + [(k, $0)] } } }
+        let name = ((script as NSString).lastPathComponent as NSString).deletingPathExtension
+        let id = String(SHA256.hex((grids + ["--"] + overrides).joined(separator: "\n")).prefix(8))
+        let dir = out ?? "runs/\(name)/sweep-\(id)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let perJob = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        func folder(_ c: [(String, String)]) -> String {
+            c.map { "\($0.0)=\($0.1)" }.joined(separator: ",").map { "/\\:*?\"<>| ".contains($0) ? "_" : $0 }.reduce("") { $0 + String($1) }
+        }
+        var results = [Variant?](repeating: nil, count: combos.count)
+        var running: [(Process, Int, Date)] = []
+        var next = 0
+        func start(_ i: Int) throws {
+            let c = combos[i]
+            let vdir = dir + "/" + folder(c)
+            try FileManager.default.createDirectory(atPath: vdir, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: vdir + "/log.txt", contents: nil)
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: vdir + "/log.txt"))
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            var args = ["run", script, "--out", vdir, "--threads", String(perJob)]
+            for o in overrides { args += ["--set", o] }
+            for (k, v) in c { args += ["--set", "\(k)=\(v)"] }
+            if noCache { args.append("--no-cache") }
+            p.arguments = args
+            p.standardOutput = log
+            p.standardError = log
+            try p.run()
+            running.append((p, i, Date()))
+            print("[\(i + 1)/\(combos.count)] \(folder(c)) started")
+        }
+        while next < combos.count || !running.isEmpty {
+            while running.count < jobs && next < combos.count { try start(next); next += 1 }
+            usleep(50_000)
+            for (k, (p, i, t0)) in running.enumerated().reversed() where !p.isRunning {
+                running.remove(at: k)
+                let secs = Date().timeIntervalSince(t0)
+                let vdir = folder(combos[i])
+                var values: [(String, JSON)] = []
+                if let data = FileManager.default.contents(atPath: dir + "/" + vdir + "/results.json"),
+                   case .object(let kv)? = (try? JSON.parse(data))?["values"] { values = kv }
+                results[i] = Variant(settings: combos[i], folder: vdir, status: p.terminationStatus, seconds: secs, values: values)
+                print("[\(i + 1)/\(combos.count)] \(vdir) \(p.terminationStatus == 0 ? "ok" : "FAILED (see \(dir)/\(vdir)/log.txt)") in \(String(format: "%.1f", secs)) s")
+            }
+        }
+        let variants = results.compactMap { $0 }
+        try RunRecord.atomicWrite(Comparison.html(script: name, variants), to: dir + "/index.html")
+        try RunRecord.atomicWrite(Comparison.csv(variants), to: dir + "/comparison.csv")
+        print("comparison written to \(dir)/index.html and \(dir)/comparison.csv")
+        if variants.contains(where: { $0.status != 0 }) { throw ExitCode(1) }
     }
 }

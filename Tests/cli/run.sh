@@ -124,5 +124,18 @@ want="$("$lesion" run "$dir/big.lua" --no-cache 2>/dev/null)"
 check "after a killed run the value is right" 0 "^$want\$" -- "$lesion" run "$dir/big.lua"
 check "and right again from the cache" 0 "^$want\$" -- "$lesion" run "$dir/big.lua"
 
+# Variants: lesion sweep --grid.
+cat >"$dir/grid.lua" <<'LUA'
+local p = params{a = 1, b = "x", fail = false}
+report.value("twice", p.a * 2)
+if p.fail and p.a == 2 then error("asked to fail") end
+LUA
+check "sweep over two parameters" 0 'comparison written to sw1/index.html' -- "$lesion" sweep "$dir/grid.lua" --grid a=1,2 --grid b=x,y --jobs 2 --out sw1
+check "comparison csv" 0 '^2,y,4,ok,[0-9.]+,"a=2,b=y/report.html"$' -- cat "$dir/sw1/comparison.csv"
+check "comparison page links each report" 0 'href="a=1,b=x/report.html"' -- cat "$dir/sw1/index.html"
+check "a failing variant fails the sweep" 1 'a=2 FAILED' -- "$lesion" sweep "$dir/grid.lua" --grid a=1,2 --set fail=true --out sw2
+check "and is marked in the comparison" 0 '^2,4,failed \(1\)' -- cat "$dir/sw2/comparison.csv"
+check "bad grid" 64 'grid takes key=v1,v2' -- "$lesion" sweep "$dir/grid.lua" --grid a
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

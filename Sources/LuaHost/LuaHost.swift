@@ -155,6 +155,116 @@ public final class LuaHost {
         tensorCount -= 1
     }
 
+    // MARK: - plugins
+
+    public struct Plugin {
+        public var file: String
+        public var ok: Bool
+        public var error: String?
+        public var registers: [String]
+    }
+
+    /// The plugin files to load: lua/plugins/*.lua (bundled), then every folder in
+    /// LESION_PLUGINS (colon-separated), then `extra` folders; each folder's files in name order.
+    public func pluginFiles(extra: [String] = []) -> [String] {
+        var dirs = [luaDirectory + "/plugins"]
+        if let env = ProcessInfo.processInfo.environment["LESION_PLUGINS"] {
+            dirs += env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        }
+        dirs += extra
+        var files: [String] = []
+        for d in dirs {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: d) else { continue }
+            files += names.filter { $0.hasSuffix(".lua") }.sorted().map { d + "/" + $0 }
+        }
+        return files
+    }
+
+    /// Plugins loaded into this state, in order.
+    public private(set) var plugins: [Plugin] = []
+
+    /// Loads plugins; one that fails is reported in its entry (file and line) and the others
+    /// still load. Returns the plugins this call loaded.
+    @discardableResult
+    public func loadPlugins(extra: [String] = []) throws -> [Plugin] {
+        let files = pluginFiles(extra: extra)
+        let lua = Lua(L)
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        try run(code: "_LESION_PLUGINS = require('lesion.plugins')", name: "=(lesion)")
+        _ = lua.getGlobal("_LESION_PLUGINS")
+        lua_getfield(L, -1, "load")
+        lua.newTable(array: Int32(files.count))
+        for (i, f) in files.enumerated() { lua.push(f); lua.setIndex(-2, i + 1) }
+        try call(nargs: 1, nresults: 1)
+        var out: [Plugin] = []
+        for i in 1...max(1, lua.rawLength(-1)) where lua.rawLength(-1) > 0 {
+            lua_rawgeti(L, -1, lua_Integer(i))
+            lua_getfield(L, -1, "file"); let file = lua.string(at: -1) ?? "?"; lua.pop()
+            lua_getfield(L, -1, "ok"); let ok = lua_toboolean(L, -1) != 0; lua.pop()
+            lua_getfield(L, -1, "error"); let err = lua.string(at: -1); lua.pop()
+            lua_getfield(L, -1, "registers")
+            var regs: [String] = []
+            for k in 0..<lua.rawLength(-1) { lua_rawgeti(L, -1, lua_Integer(k + 1)); regs.append(lua.string(at: -1) ?? "?"); lua.pop() }
+            lua.pop(2)
+            out.append(Plugin(file: file, ok: ok, error: err, registers: regs))
+        }
+        lua.pushNil(); lua.setGlobal("_LESION_PLUGINS")
+        out = Array(out.dropFirst(plugins.count))
+        plugins += out
+        return out
+    }
+
+    // MARK: - REPL
+
+    public enum ReplResult: Equatable {
+        /// The chunk is not finished (an open block, string or bracket): read more lines.
+        case incomplete
+        /// It ran; its results, rendered (tables through lesion.inspect).
+        case ok([String])
+        case error(String)
+    }
+
+    /// Evaluates one REPL entry: tried first as an expression (`return <code>`), then as a chunk.
+    public func replEval(_ code: String) -> ReplResult {
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        var status = ("return " + code).withCString { lesion_loadbuffer(L, $0, strlen($0), "=stdin") }
+        if status != LUA_OK {
+            let asExpression = Lua(L).string(at: -1) ?? ""
+            lesion_pop(L, 1)
+            // `1 +` is unfinished as an expression though not as a statement.
+            if asExpression.hasSuffix("<eof>"),
+               code.withCString({ lesion_loadbuffer(L, $0, strlen($0), "=stdin") }) != LUA_OK {
+                lesion_pop(L, 1)
+                return .incomplete
+            }
+            status = code.withCString { lesion_loadbuffer(L, $0, strlen($0), "=stdin") }
+            if status != LUA_OK {
+                let msg = Lua(L).string(at: -1) ?? "syntax error"
+                return status == LUA_ERRSYNTAX && msg.hasSuffix("<eof>") ? .incomplete : .error(msg)
+            }
+        }
+        guard lesion_pcall_traceback(L, 0, LUA_MULTRET) == LUA_OK else {
+            return .error(Lua(L).string(at: -1) ?? "(error object is not a string)")
+        }
+        var out: [String] = []
+        if lua_gettop(L) > top {
+            for i in (top + 1)...lua_gettop(L) {
+                if lua_type(L, i) == LUA_TTABLE {
+                    _ = Lua(L).getGlobal("lesion")
+                    lua_getfield(L, -1, "inspect")
+                    lua_pushvalue(L, i)
+                    if lesion_pcall(L, 1, 1, 0) == LUA_OK, let s = Lua(L).string(at: -1) { out.append(s) } else { out.append(describe(i)) }
+                    lesion_pop(L, 2)
+                } else {
+                    out.append(describe(i))
+                }
+            }
+        }
+        return .ok(out)
+    }
+
     // MARK: - running code
 
     /// Runs a script file with `arg` set as lua.c does (arg[0] = script, arg[1...] = args),

@@ -17,7 +17,7 @@ struct Lesion: ParsableCommand {
               lesion -e 'print(tensor.eye(3))'
             """,
         version: LuaHost.version,
-        subcommands: [Run.self, SweepCommand.self, CacheCommand.self]
+        subcommands: [Run.self, SweepCommand.self, Repl.self, PluginsCommand.self, CacheCommand.self]
     )
 
     @Option(name: .customShort("e"), help: ArgumentHelp("Run a chunk of Lua code (may repeat).", valueName: "code"))
@@ -41,20 +41,29 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Threads for OpenBLAS and Lesion's own loops (default: all cores).")
     var threads: Int?
 
+    @Option(name: .customLong("plugin"), help: ArgumentHelp("Also load the plugins (*.lua) in this folder (repeatable).", valueName: "dir"))
+    var pluginDirectories: [String] = []
+
     func validate() throws {
         if let t = threads, !(1...256).contains(t) {
             throw ValidationError("--threads must be between 1 and 256, got \(t)")
         }
     }
 
-    func makeHost() throws -> LuaHost {
+    /// A host with the plugins loaded; a plugin that fails is reported and the others load.
+    func makeHost(quiet: Bool = false) throws -> LuaHost {
         if let t = threads { try Threads.set(t) }
+        let host: LuaHost
         do {
-            return try LuaHost()
+            host = try LuaHost()
+            for p in try host.loadPlugins(extra: pluginDirectories) where !p.ok && !quiet {
+                FileHandle.standardError.write(Data("lesion: plugin \(p.file) failed to load: \(p.error ?? "?")\n".utf8))
+            }
         } catch {
             FileHandle.standardError.write(Data("lesion: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        return host
     }
 
     /// Runs body; a script error is printed (message and traceback) and exits with status 1.
@@ -227,6 +236,9 @@ struct SweepCommand: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Variants neither read nor write the cache.")
     var noCache = false
 
+    @Option(name: .customLong("plugin"), help: ArgumentHelp("Plugin folder for every variant (repeatable).", valueName: "dir"))
+    var pluginDirectories: [String] = []
+
     @Argument(help: "The script to run.")
     var script: String
 
@@ -280,6 +292,7 @@ struct SweepCommand: ParsableCommand {
             for o in overrides { args += ["--set", o] }
             for (k, v) in c { args += ["--set", "\(k)=\(v)"] }
             if noCache { args.append("--no-cache") }
+            for d in pluginDirectories { args += ["--plugin", d] }
             p.arguments = args
             p.standardOutput = log
             p.standardError = log
@@ -306,5 +319,62 @@ struct SweepCommand: ParsableCommand {
         try RunRecord.atomicWrite(Comparison.csv(variants), to: dir + "/comparison.csv")
         print("comparison written to \(dir)/index.html and \(dir)/comparison.csv")
         if variants.contains(where: { $0.status != 0 }) { throw ExitCode(1) }
+    }
+}
+
+struct PluginsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugins",
+        abstract: "List the plugins that load (lua/plugins, $LESION_PLUGINS, --plugin) and what each registers.")
+
+    @OptionGroup var common: CommonOptions
+
+    mutating func run() throws {
+        let host = try common.makeHost(quiet: true)
+        let plugins = host.plugins
+        if plugins.isEmpty { print("no plugins (looked in \(host.luaDirectory)/plugins, $LESION_PLUGINS and --plugin folders)") }
+        var failed = false
+        for p in plugins {
+            print(p.file + (p.ok ? "" : "  FAILED"))
+            if let e = p.error { print("  error: \(e)"); failed = true }
+            for r in p.registers { print("  \(r)") }
+            if p.ok && p.registers.isEmpty { print("  (registers nothing)") }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+struct Repl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "An interactive Lua prompt with every module loaded (Ctrl-D leaves).",
+        discussion: "Expressions print their value (tensors pretty-printed, tables inspected); input continues on the next line while a chunk is unfinished; errors are shown and the prompt stays.")
+
+    @OptionGroup var common: CommonOptions
+
+    mutating func run() throws {
+        let host = try common.makeHost()
+        let tty = isatty(0) != 0
+        if tty {
+            print("Lesion \(LuaHost.version) (Lua 5.4) · tensor nn models data ablation units stats plot report · Ctrl-D leaves")
+        }
+        var buffer = ""
+        while true {
+            if tty {
+                FileHandle.standardOutput.write(Data((buffer.isEmpty ? "> " : ">> ").utf8))
+            }
+            guard let line = readLine(strippingNewline: true) else { break }
+            buffer += (buffer.isEmpty ? "" : "\n") + line
+            if buffer.trimmingCharacters(in: .whitespaces).isEmpty { buffer = ""; continue }
+            switch host.replEval(buffer) {
+            case .incomplete:
+                continue
+            case .ok(let values):
+                if !values.isEmpty { print(values.joined(separator: "\t")) }
+            case .error(let message):
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+            }
+            buffer = ""
+        }
+        if !buffer.isEmpty, case .error(let m) = host.replEval(buffer) { FileHandle.standardError.write(Data((m + "\n").utf8)) }
+        if tty { print("") }
     }
 }

@@ -209,3 +209,43 @@ func makeHost() throws -> LuaHost {
         if case .text(let t)? = r2.cells[0].outputs.first { #expect(t == "no cells\n2\n") } else { Issue.record("no output") }
     }
 }
+
+@Suite struct PluginTests {
+    @Test func bundledAndBrokenPlugins() throws {
+        let dir = NSTemporaryDirectory() + "lesion-plugins-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "local t = nil\nlocal y = t.x\n".write(toFile: dir + "/a_broken.lua", atomically: true, encoding: .utf8)
+        try "units.register('twice_mean', function(ctx) return ctx.activations:mean(1) * 2 end)\nfunction models.mine() return models.tinynet() end\n"
+            .write(toFile: dir + "/b_fine.lua", atomically: true, encoding: .utf8)
+        let host = try makeHost()
+        let loaded = try host.loadPlugins(extra: [dir])
+        #expect(loaded.map { ($0.file as NSString).lastPathComponent } == ["extras.lua", "a_broken.lua", "b_fine.lua"])
+        #expect(loaded.map(\.ok) == [true, false, true])
+        #expect(loaded[0].registers == ["attribute class_entropy", "ablation mode max", "model models.tinynet"])
+        #expect(loaded[1].error?.contains("a_broken.lua:2: attempt to index a nil value (local 't')") == true)
+        #expect(loaded[2].registers == ["attribute twice_mean", "model models.mine"])
+        // What they registered works: class_entropy against the class means, computed here;
+        // the "max" mode against ablation.evaluate.
+        try host.run(code: """
+            local T = require "helper"
+            local ds = data.shapes{n = 120, size = 12, seed = 4}
+            local m = nn.Sequential{nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(400, 10), seed = 2, input = {1, 12, 12}}
+            local a = units.attributes(m, ds, "relu1", {names = {"class_entropy", "twice_mean", "mean"}})
+            local cm = units.class_means(m, ds, "relu1")
+            for u = 1, 4 do
+              local s, h = 0, 0
+              for k = 1, 10 do s = s + cm:get(u, k) end
+              for k = 1, 10 do local p = cm:get(u, k) / s; if p > 0 then h = h - p * math.log(p, 2) end end
+              T.close(a.class_entropy[u], h, "entropy of unit " .. u, 1e-4, 1e-5)
+            end
+            T.close(a.twice_mean, a.mean * 2, "plugin attribute", 1e-5, 1e-6)
+            local r = ablation.sweep(m, ds, "relu1", {mode = "max"})
+            for i = 1, 4 do
+              T.close(r.accuracy[i], ablation.evaluate(m, ds, {relu1 = {i}}, {mode = "max"}).accuracy, "max mode", 0, 1e-6)
+            end
+            T.eq(#models.mine():layers(), 8)
+            """)
+        #expect(host.plugins.count == 3)
+    }
+}

@@ -137,5 +137,23 @@ check "a failing variant fails the sweep" 1 'a=2 FAILED' -- "$lesion" sweep "$di
 check "and is marked in the comparison" 0 '^2,4,failed \(1\)' -- cat "$dir/sw2/comparison.csv"
 check "bad grid" 64 'grid takes key=v1,v2' -- "$lesion" sweep "$dir/grid.lua" --grid a
 
+# The REPL: values printed, multi-line input, errors keep the prompt.
+printf 'x = tensor.eye(2)\nx:sum()\nfunction f(a)\n  return a * 2\nend\nf(21)\nerror("oops")\n1 +\n2\n{k = 1}\n' >"$dir/repl.txt"
+check "repl evaluates expressions" 0 '^42$' -- sh -c "'$lesion' repl <'$dir/repl.txt'"
+check "repl continues unfinished chunks" 0 '^3$' -- sh -c "'$lesion' repl <'$dir/repl.txt'"
+check "repl shows errors and goes on" 0 'stdin:1: oops' -- sh -c "'$lesion' repl <'$dir/repl.txt'"
+check "repl inspects tables" 0 '^  k = 1$' -- sh -c "'$lesion' repl <'$dir/repl.txt'"
+
+# Plugins: bundled, from --plugin and LESION_PLUGINS; a broken one is reported, not fatal.
+mkdir -p "$dir/plugins" "$dir/plugins2"
+printf 'local t = nil\nlocal y = t.x\n' >"$dir/plugins/broken.lua"
+printf 'ablation.register_mode("half", function(ctx) return tensor.zeros({1}) end)\n' >"$dir/plugins/half.lua"
+printf 'function models.envnet() return models.tinynet() end\n' >"$dir/plugins2/env.lua"
+check "plugins lists the bundled plugin" 0 'attribute class_entropy' -- "$lesion" plugins
+check "plugins lists --plugin folders" 1 'ablation mode half' -- "$lesion" plugins --plugin "$dir/plugins"
+check "a broken plugin names its file and line" 1 'broken\.lua:2: attempt to index a nil value' -- "$lesion" plugins --plugin "$dir/plugins"
+check "LESION_PLUGINS" 0 'model models.envnet' -- env LESION_PLUGINS="$dir/plugins2" "$lesion" plugins
+check "a broken plugin does not stop a run" 0 '^zero,mean,half,max$' -- "$lesion" --plugin "$dir/plugins" -e 'print(table.concat(ablation.modes(), ","))'
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

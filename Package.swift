@@ -30,7 +30,7 @@ let package = Package(
         .executableTarget(name: "lesion", dependencies: [
             "LuaHost", "Notebook", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "LesionTensor", "LesionNN", "COpenBLAS"]),
+        .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "Notebook", "LesionTensor", "LesionNN", "COpenBLAS"]),
 
         // MARK: tests
         .testTarget(name: "LesionTensorTests", dependencies: ["LesionTensor"]),

@@ -249,6 +249,7 @@ public struct Options {
     public func seed(_ name: String = "seed") throws -> UInt64? {
         guard let s = try integer(name) else { return nil }
         guard s >= 0 else { throw LuaArgError(arg, "option '\(name)': seed must be a non-negative integer, got \(s)") }
+        LuaHost.from(lua.L).noteSeed(UInt64(s))
         return UInt64(s)
     }
 }

@@ -40,6 +40,8 @@ public final class LuaHost {
     public internal(set) var record: RunRecord?
     /// `--out DIR`: the run folder; nil for runs/<script>/<parameter id>.
     public var outputDirectory: String?
+    /// Whether print and report output also go to standard output (off for benchmarks).
+    public var echo = true
     /// The cache (`cache`, and m:fit, m:activations, ablation.sweep, units.attributes).
     public var cacheEnabled = true
     public var cacheRoot = DiskCache.defaultRoot()

@@ -146,6 +146,7 @@ enum NNBinding {
                     let s = try lua.integer(lua.top)
                     guard s >= 0 else { throw LuaArgError(1, "field 'seed' must be a non-negative integer") }
                     seed = UInt64(s)
+                    LuaHost.from(lua.L).noteSeed(seed)
                 case "input":
                     input = try lua.shape(lua.top, varargs: false).shape
                 default:

@@ -17,7 +17,7 @@ enum ReportBinding {
 
     /// Writes text to standard output (in order with Lua's io.write) and to the running cell.
     static func emit(_ host: LuaHost, _ text: String, _ output: Output? = nil) {
-        text.withCString { lesion_write_stdout($0, strlen($0)) }
+        if host.echo { text.withCString { lesion_write_stdout($0, strlen($0)) } }
         if let r = host.record { r.add(output ?? .text(text)) }
     }
 
@@ -226,6 +226,16 @@ extension LuaHost {
         return s
     }
 
+    /// Records a seed a script passed, with the script line that passed it (for the manifest).
+    func noteSeed(_ seed: UInt64) {
+        guard let r = record else { return }
+        luaL_where(L, 1)
+        let place = Lua(L).string(at: -1) ?? ""
+        lesion_pop(L, 1)
+        let entry: JSON = .object([("seed", .number(Double(seed))), ("at", .string(String(place.dropLast(2))))])
+        if !r.seeds.contains(entry) { r.seeds.append(entry) }
+    }
+
     /// The run folder: `--out` if given, else runs/<script name>/<parameter id>.
     public func runDirectory() -> String {
         if let d = outputDirectory { return d }
@@ -261,9 +271,11 @@ extension LuaHost {
         } catch let e as ScriptError {
             let (message, traceback) = LuaHost.splitTraceback(e.message)
             record.fail(message: message, traceback: traceback)
+            record.defaultSeed = defaultSeed
             return (record, e)
         }
         record.finish()
+        record.defaultSeed = defaultSeed
         return (record, nil)
     }
 

@@ -66,6 +66,8 @@ public final class RunRecord: @unchecked Sendable {
     public var seeds: [JSON] = []
     public var datasets: [(String, JSON)] = []
     public var cacheEvents: [JSON] = []
+    /// The seed of unseeded random calls (tensor.manual_seed).
+    public var defaultSeed: UInt64 = 0
     public var version: String
     public var threads: Int
     public var start = Date()
@@ -178,7 +180,7 @@ public final class RunRecord: @unchecked Sendable {
         var kv: [(String, JSON)] = [("script", script), ("lesion_version", .string(version))]
         kv.append(("parameters", .array(parameters.map(parameterJSON))))
         kv.append(("threads", .number(Double(threads))))
-        kv.append(("seeds", .array(seeds)))
+        kv.append(("seeds", .object([("default", .number(Double(defaultSeed))), ("passed", .array(seeds))])))
         kv.append(("datasets", .object(datasets)))
         kv.append(("cache", .array(cacheEvents)))
         kv.append(("start", RunRecord.iso(start)))

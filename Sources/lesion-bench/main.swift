@@ -6,6 +6,7 @@ import LesionAblation
 import LesionNN
 import LesionTensor
 import LuaHost
+import Notebook
 
 func now() -> Double {
     var ts = timespec()
@@ -36,7 +37,7 @@ func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 let args = CommandLine.arguments.dropFirst()
 let only = Set(args.filter { !$0.hasPrefix("-") })
-func wanted(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
+func wanted(_ group: String) -> Bool { only.isEmpty ? group != "notebook" : only.contains(group) }
 let threads = Int(ProcessInfo.processInfo.environment["LESION_THREADS"] ?? "") ?? 2
 try Threads.set(threads)
 var results: [(String, Any)] = [("threads", threads)]
@@ -138,6 +139,36 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
             precondition(r.units.count == 128)
         }
     }
+}
+
+// MARK: - notebook: the quickstart cold, then again after an edit of its last cell
+
+if wanted("notebook") {
+    // Not in the default set (it trains FashionNet for an epoch): `scripts/bench notebook`.
+    let host0 = try LuaHost()
+    let source = host0.luaDirectory + "/../examples/quickstart.lua"
+    let dir = NSTemporaryDirectory() + "lesion-bench-notebook-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let script = dir + "/quickstart.lua"
+    let text = try String(contentsOfFile: source, encoding: .utf8)
+    try text.write(toFile: script, atomically: true, encoding: .utf8)
+    func run() throws -> Double {
+        let host = try LuaHost()
+        host.cacheRoot = dir + "/cache"
+        host.echo = false
+        let t0 = now()
+        let (record, failure) = try host.runNotebook(file: script)
+        if let failure { throw failure }
+        try record.write(to: dir + "/run")
+        return now() - t0
+    }
+    note("notebook: quickstart cold ...")
+    let cold = try run()
+    try (text + "report.value(\"edited\", true)\n").write(toFile: script, atomically: true, encoding: .utf8)
+    note("notebook: quickstart after editing its last cell ...")
+    let warm = try run()
+    results += [("notebook_cold_seconds", cold), ("notebook_rerun_seconds", warm), ("notebook_rerun_fraction", warm / cold)]
 }
 
 results.append(("peak_rss_mb", Double(peakRSSBytes()) / 1048576))

@@ -107,7 +107,7 @@ function Result:top(n, key)
   end
   if type(n) ~= "number" or n < 1 then error("bad argument #1 to 'top' (positive number expected)", 2) end
   local values, order = self[key]:sort({descending = true})
-  local rows = {}
+  local rows = {columns = {"unit", "value", "accuracy", "overall_drop", "max_class_drop"}}
   for i = 1, math.min(n, #self.units) do
     local k = order[i]
     rows[i] = {unit = self.units[k], value = values[i], accuracy = self.accuracy[k],

@@ -6,9 +6,7 @@ import Notebook
 
 extension LuaHost {
     /// A declared parameter's type, as `--set` parses values for it.
-    public enum ParameterType: String {
-        case integer, number, boolean, string
-    }
+    public typealias ParameterType = Notebook.ParameterType
 }
 
 enum ParamsBinding {
@@ -19,21 +17,6 @@ enum ParamsBinding {
         lua.push(params as LuaFunction)
         lua.setField(-2, "lesion.params")
         lua.pop()
-    }
-
-    /// Parses an override for a parameter of type t; nil when it does not parse.
-    static func parse(_ text: String, as t: LuaHost.ParameterType) -> Any? {
-        switch t {
-        case .integer: return Int(text)
-        case .number: return Double(text).flatMap { $0.isFinite ? $0 : nil }
-        case .boolean:
-            switch text.lowercased() {
-            case "true", "1", "yes", "on": return true
-            case "false", "0", "no", "off": return false
-            default: return nil
-            }
-        case .string: return text
-        }
     }
 
     static let params: LuaFunction = { L in
@@ -74,19 +57,19 @@ enum ParamsBinding {
                     recorded.append(.init(name: key, type: t.rawValue, value: fallback, overridden: false))
                     continue
                 }
-                guard let v = parse(text, as: t) else {
+                guard let v = t.parse(text) else {
                     let a = t == .integer ? "an" : "a"
                     throw LuaRaise("params: --set \(key)=\(text): '\(text)' is not \(a) \(t.rawValue), as the default of '\(key)' is; the script declares: \(list)")
                 }
-                let json: JSON
-                switch v {
-                case let i as Int: lua.push(i); json = .number(Double(i))
-                case let d as Double: lua.push(d); json = .number(d)
-                case let b as Bool: lua.push(b); json = .bool(b)
-                default: lua.push(v as! String); json = .string(v as! String)
+                switch (t, v) {
+                case (.integer, _): lua.push(Int(text) ?? 0)   // parsed as an integer above
+                case (_, .number(let d)): lua.push(d)
+                case (_, .bool(let b)): lua.push(b)
+                case (_, .string(let s)): lua.push(s)
+                default: lua.pushNil()
                 }
                 lua.setField(-2, key)
-                recorded.append(.init(name: key, type: t.rawValue, value: json, overridden: true))
+                recorded.append(.init(name: key, type: t.rawValue, value: v, overridden: true))
             }
             if let r = host.record {
                 for p in recorded {

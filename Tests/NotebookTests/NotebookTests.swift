@@ -264,3 +264,18 @@ func sampleRecord() -> RunRecord {
         #expect(c.list().isEmpty)
     }
 }
+
+@Suite struct ParamsTests {
+    @Test func overridesParseByTheDefaultsType() {
+        #expect(ParameterType.integer.parse("12") == .number(12))
+        #expect(ParameterType.integer.parse("2.5") == nil)
+        #expect(ParameterType.integer.parse("") == nil)
+        #expect(ParameterType.number.parse("1e-3") == .number(0.001))
+        #expect(ParameterType.number.parse("inf") == nil)
+        #expect(ParameterType.number.parse("nan") == nil)
+        #expect(ParameterType.boolean.parse("Yes") == .bool(true))
+        #expect(ParameterType.boolean.parse("off") == .bool(false))
+        #expect(ParameterType.boolean.parse("maybe") == nil)
+        #expect(ParameterType.string.parse("a=b") == .string("a=b"))
+    }
+}

@@ -218,7 +218,7 @@ enum DataBinding {
             } else if let t = lua.test(2, Tensor.self) {
                 guard t.rank == 1 else { throw LuaArgError(2, "indices must be a 1-D tensor") }
                 for v in t.toArray() {
-                    guard v == v.rounded(), v >= 1, Int(v) <= d.count else {
+                    guard v == v.rounded(), v >= 1, v <= Float(d.count) else {
                         throw LuaArgError(2, "index \(v) out of range (1..\(d.count))")
                     }
                     pos.append(Int(v) - 1)

@@ -194,9 +194,10 @@ enum TensorBinding {
             guard step != 0, step.isFinite, start.isFinite, stop.isFinite else {
                 throw LuaRaise("tensor.arange: start, stop and step must be finite and step non-zero")
             }
-            let n = Int(((stop - start) / step).rounded(.up))
-            guard n >= 1 else { throw LuaRaise("tensor.arange: the range from \(start) to \(stop) by \(step) is empty") }
-            guard n <= Tensor.maxElements else { throw LuaRaise("tensor.arange: \(n) elements is too many") }
+            let count = ((stop - start) / step).rounded(.up)
+            guard count >= 1 else { throw LuaRaise("tensor.arange: the range from \(start) to \(stop) by \(step) is empty") }
+            guard count <= Double(Tensor.maxElements) else { throw LuaRaise("tensor.arange: \(count) elements is too many") }
+            let n = Int(count)
             let t = try Tensor(uninitialized: [n])
             for i in 0..<n { t.data[i] = Float(start + Double(i) * step) }
             lua.push(tensor: t)

@@ -89,3 +89,9 @@ T.close(curve.accuracy[1], m:evaluate(ds).accuracy, "curve step 0", 0, 1e-6)
 T.close(curve.accuracy[3], ablation.evaluate(m, ds, {relu2 = {3, 1, 2}}).accuracy, "curve step 3", 0, 1e-6)
 T.shape(curve.per_class, {3, 10})
 T.raises(function() ablation.curve(m, ds, "relu2", {1, 2}, {steps = {5}}) end, "step 1 is 5")
+
+-- Numbers far outside any range are errors, not traps.
+T.raises(function() ablation.sweep(m, ds, "relu1", {units = {math.maxinteger}}) end, "unit 9223372036854775807 out of range")
+T.raises(function() ablation.evaluate(m, ds, {relu1 = {math.mininteger}}) end, "out of range")
+T.raises(function() tensor.arange(math.maxinteger) end, "elements is too many")
+T.raises(function() ds:subset(tensor.from({1e30})) end, "out of range")

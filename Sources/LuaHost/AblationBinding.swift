@@ -38,7 +38,7 @@ enum AblationBinding {
             let v = lua_tointegerx(lua.L, -1, &ok)
             guard ok != 0 else { throw LuaArgError(arg, "\(what): element \(k + 1) is \(lua.typeName(-1)), expected a unit number") }
             // The core checks the range against the layer; only numbers that are not unit numbers at all stop here.
-            guard v >= 1 && v <= lua_Integer(Int32.max) else { throw LuaArgError(arg, "\(what): unit \(v) out of range (units are numbered from 1)") }
+            guard v > lua_Integer(Int32.min) && v <= lua_Integer(Int32.max) else { throw LuaArgError(arg, "\(what): unit \(v) out of range (units are numbered from 1)") }
             units.append(Int(v) - 1)
         }
         return units

@@ -124,6 +124,15 @@ want="$("$lesion" run "$dir/big.lua" --no-cache 2>/dev/null)"
 check "after a killed run the value is right" 0 "^$want\$" -- "$lesion" run "$dir/big.lua"
 check "and right again from the cache" 0 "^$want\$" -- "$lesion" run "$dir/big.lua"
 
+# --watch runs again when the script changes.
+printf 'print("version one")\n' >"$dir/w.lua"
+"$lesion" run "$dir/w.lua" --watch --out "$dir/wrun" >"$dir/watch.log" 2>&1 &
+watcher=$!
+sleep 2; printf 'print("version two")\n' >"$dir/w.lua"; sleep 2
+kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+check "--watch runs the script" 0 'version one' -- cat "$dir/watch.log"
+check "--watch runs it again after a change" 0 'version two' -- cat "$dir/watch.log"
+
 # Variants: lesion sweep --grid.
 cat >"$dir/grid.lua" <<'LUA'
 local p = params{a = 1, b = "x", fail = false}

@@ -1,6 +1,9 @@
--- Which units matter, to which classes, and what about a unit predicts it?
--- (Zhou, Sun, Bau, Torralba 2018, on Fashion-MNIST.) Run: scripts/run examples/unit_importance.lua
---   scripts/run examples/unit_importance.lua --set weights=fashionnet.safetensors   (skip training)
+-- %% [markdown]
+-- # Which units matter, to which classes, and what about a unit predicts it?
+-- Zhou, Sun, Bau, Torralba (2018), on Fashion-MNIST. Run: `scripts/run examples/unit_importance.lua`;
+-- `--set weights=path.safetensors` sweeps saved weights instead of training (training is cached).
+
+-- %% Model
 
 local p = params{weights = "", layer = "relu4"}
 local weights = p.weights ~= "" and p.weights or nil
@@ -11,8 +14,10 @@ if weights then
   model:load(weights)
 else
   model:fit(train, {epochs = 2, batch = 64, lr = 0.01, momentum = 0.9, weight_decay = 5e-4, seed = 1})
-  model:save("fashionnet.safetensors")
+  model:save(report.path("fashionnet.safetensors"))
 end
+
+-- %% Sweep
 
 local t0 = lesion.clock()
 local r = ablation.sweep(model, test, p.layer)
@@ -25,6 +30,7 @@ u = u[1]
 print(string.format("worst class drop from one unit: %.2f points (unit %d, class %s)",
   100 * w[1], r.units[u], test.classes[where[u]]))
 
+-- %% Attributes and the top units
 local attrs = units.attributes(model, test, p.layer)
 print("\ntop 10 units by largest class drop:")
 print("  unit  max class drop  overall drop  selectivity")
@@ -33,6 +39,7 @@ for _, row in ipairs(r:top(10, "max_class_drop")) do
     100 * row.overall_drop, attrs.selectivity[row.unit]))
 end
 
+-- %% Correlations
 print("\nSpearman correlation of each attribute with the damage of ablating the unit:")
 print("  attribute           overall drop (rho, p)    max class drop (rho, p)")
 for _, name in ipairs(units.names()) do
@@ -43,5 +50,6 @@ for _, name in ipairs(units.names()) do
     print(string.format("  %-18s  %+.3f  (p %.2g)        %+.3f  (p %.2g)", name, r1, p1, r2, p2))
   end
 end
-r:save(p.layer .. "_sweep.csv")
-print("\nper-unit results written to " .. p.layer .. "_sweep.csv")
+local csv = report.path(p.layer .. "_sweep.csv")
+r:save(csv)
+print("\nper-unit results written to " .. csv)

@@ -14,9 +14,10 @@ final class WinogradScratch {
     var m: Tensor?      // [16][P][cout]: products (or transformed output gradients)
     var zero: [Float] = []
 
-    func ensure(_ p: Int, _ cin: Int, _ cout: Int) throws(TensorError) {
-        if v == nil || v!.count < 16 * p * cin { v = try Tensor(uninitialized: [16 * p * cin]) }
-        if m == nil || m!.count < 16 * p * cout { m = try Tensor(uninitialized: [16 * p * cout]) }
+    /// Room for `elements` (16 for F(2x2), 36 for F(4x4)) planes of p tiles.
+    func ensure(_ p: Int, _ cin: Int, _ cout: Int, elements: Int = 16) throws(TensorError) {
+        if v == nil || v!.count < elements * p * cin { v = try Tensor(uninitialized: [elements * p * cin]) }
+        if m == nil || m!.count < elements * p * cout { m = try Tensor(uninitialized: [elements * p * cout]) }
         if zero.count < max(cin, cout) { zero = [Float](repeating: 0, count: max(cin, cout)) }
     }
 }
@@ -295,6 +296,9 @@ extension Conv2d {
     }
 
     func winogradForward(_ x: Tensor, out: Tensor, training: Bool) throws(TensorError) {
+        if !training && winograd4 != false && Winograd4.pays(out.shape[1], out.shape[2]) {
+            return try winograd4Forward(x, out: out)
+        }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let u = try Buffers.reuse(winogradKernel, [16, cin, cout])
         winogradKernel = u

@@ -25,7 +25,8 @@ public final class Conv2d: Layer {
     /// Winograd: nil follows `winogradEligible`; true uses it wherever the kernel allows
     /// (3x3, stride 1); false never (tests compare both paths).
     public var winograd: Bool?
-    /// Evaluation may use F(4x4, 3x3) where it pays (nil or true); false keeps F(2x2).
+    /// Evaluation with Winograd uses F(4x4, 3x3): nil where it pays (Winograd4.pays), true
+    /// always, false never.
     public var winograd4: Bool?
     var winogradKernel4: Tensor?
     /// Fewest input and output channels for which Winograd is used.

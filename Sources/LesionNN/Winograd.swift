@@ -296,7 +296,7 @@ extension Conv2d {
     }
 
     func winogradForward(_ x: Tensor, out: Tensor, training: Bool) throws(TensorError) {
-        if !training && winograd4 != false && Winograd4.pays(out.shape[1], out.shape[2]) {
+        if !training && (winograd4 ?? Winograd4.pays(out.shape[1], out.shape[2])) {
             return try winograd4Forward(x, out: out)
         }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])

@@ -11,12 +11,7 @@ import Notebook
 
 enum CacheBinding {
     static func register(_ lua: Lua) {
-        lua.push(cache as LuaFunction)
-        lua.setGlobal("cache")
-        lua.pushLoaded()
-        lua.push(cache as LuaFunction)
-        lua.setField(-2, "lesion.cache")
-        lua.pop()
+        LuaHost.from(lua.L).publishFunction(lua, "cache", cache)
         // lesion._cached(label, key, fn): the automatic caching of Lesion's own expensive calls;
         // a key that cannot be formed (a model with a Lambda layer) runs fn uncached.
         _ = lua.getGlobal("lesion")

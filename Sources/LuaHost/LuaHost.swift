@@ -96,6 +96,12 @@ public final class LuaHost {
         publish(lua, name)
     }
 
+    /// Makes f the global function `name` and `require "lesion.<name>"`-able (params, cache).
+    func publishFunction(_ lua: Lua, _ name: String, _ f: @escaping LuaFunction) {
+        lua.push(f)
+        publish(lua, name)
+    }
+
     /// Sets the table on top as global `name` and as package.loaded["lesion.<name>"]; pops it.
     func publish(_ lua: Lua, _ name: String) {
         lua.pushLoaded()

@@ -11,12 +11,7 @@ extension LuaHost {
 
 enum ParamsBinding {
     static func register(_ lua: Lua) {
-        lua.push(params as LuaFunction)
-        lua.setGlobal("params")
-        lua.pushLoaded()
-        lua.push(params as LuaFunction)
-        lua.setField(-2, "lesion.params")
-        lua.pop()
+        LuaHost.from(lua.L).publishFunction(lua, "params", params)
     }
 
     static let params: LuaFunction = { L in

@@ -23,6 +23,20 @@ final class WinogradScratch {
 }
 
 enum Winograd {
+    /// Pointers to the pixels of a size x size input tile whose top-left corner is (y0, x0) of
+    /// an hIn x wIn NHWC image (`zero` outside it), row-major into d.
+    @inline(__always)
+    static func gatherTile(_ img: UnsafePointer<Float>, y0: Int, x0: Int, size: Int, hIn: Int, wIn: Int, c: Int,
+                           zero: UnsafePointer<Float>, into d: UnsafeMutablePointer<UnsafePointer<Float>>) {
+        for i in 0..<size {
+            let y = y0 + i
+            for j in 0..<size {
+                let x = x0 + j
+                d[size * i + j] = (y >= 0 && y < hIn && x >= 0 && x < wIn) ? img + (y * wIn + x) * c : zero
+            }
+        }
+    }
+
     /// Transformed kernel U[16][cin][cout] from w[cout][cin][3][3] (PyTorch's layout); with
     /// `flipped`, for the input gradient: the kernel turned 180 degrees, channels swapped
     /// (U[16][cout][cin]).
@@ -69,12 +83,8 @@ enum Winograd {
             let img = x + b * hIn * wIn * c
             for ty in 0..<tilesH {
                 for tx in 0..<tilesW {
-                    for i in 0..<4 {
-                        let y = 2 * ty - pad + i
-                        for j in 0..<4 {
-                            let xx = 2 * tx - pad + j
-                            d[4 * i + j] = (y >= 0 && y < hIn && xx >= 0 && xx < wIn) ? img + (y * wIn + xx) * c : zero
-                        }
+                    d.withUnsafeMutableBufferPointer { dm in
+                        gatherTile(img, y0: 2 * ty - pad, x0: 2 * tx - pad, size: 4, hIn: hIn, wIn: wIn, c: c, zero: zero, into: dm.baseAddress!)
                     }
                     d.withUnsafeBufferPointer { dp in
                         let plane = p * c

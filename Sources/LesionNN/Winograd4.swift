@@ -30,13 +30,14 @@ enum Winograd4 {
                 let s = w + (co * cin + ci) * 9
                 // Columns first: t[i][j] = (G g)[i][j], then rows: u[i][k] = (t G^T)[i][k].
                 let c0 = g6(s[0], s[3], s[6]), c1 = g6(s[1], s[4], s[7]), c2 = g6(s[2], s[5], s[8])
-                let rows = [(c0.0, c1.0, c2.0), (c0.1, c1.1, c2.1), (c0.2, c1.2, c2.2), (c0.3, c1.3, c2.3), (c0.4, c1.4, c2.4), (c0.5, c1.5, c2.5)]
                 let o = u + ci * cout + co
-                for (i, r) in rows.enumerated() {
-                    let e = g6(r.0, r.1, r.2)
+                @inline(__always) func row(_ i: Int, _ a: Float, _ b: Float, _ c: Float) {
+                    let e = g6(a, b, c)
                     o[(6 * i) * plane] = e.0; o[(6 * i + 1) * plane] = e.1; o[(6 * i + 2) * plane] = e.2
                     o[(6 * i + 3) * plane] = e.3; o[(6 * i + 4) * plane] = e.4; o[(6 * i + 5) * plane] = e.5
                 }
+                row(0, c0.0, c1.0, c2.0); row(1, c0.1, c1.1, c2.1); row(2, c0.2, c1.2, c2.2)
+                row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
             }
         }
     }
@@ -64,13 +65,8 @@ enum Winograd4 {
                     let img = x + b * hIn * wIn * c
                     for ty in 0..<tilesH {
                         for tx in 0..<tilesW {
-                            for i in 0..<6 {
-                                let yy = 4 * ty - pad + i
-                                for j in 0..<6 {
-                                    let xx = 4 * tx - pad + j
-                                    d[6 * i + j] = (yy >= 0 && yy < hIn && xx >= 0 && xx < wIn) ? img + (yy * wIn + xx) * c : zero
-                                }
-                            }
+                            Winograd.gatherTile(img, y0: 4 * ty - pad, x0: 4 * tx - pad, size: 6, hIn: hIn, wIn: wIn, c: c,
+                                                zero: zero, into: d.baseAddress!)
                             let o = v + tile * c
                             var ch = 0
                             while ch < c {

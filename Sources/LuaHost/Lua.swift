@@ -187,6 +187,29 @@ public struct Lua {
     /// The length of a sequence (raw).
     public func rawLength(_ i: Int32) -> Int { Int(lua_rawlen(L, i)) }
 
+    /// Numbers at i: a tensor (any shape, read in order) or an array of numbers. Errors are
+    /// about argument `arg`; `field` names the field of an argument table that holds them.
+    public func numbers(_ i: Int32, arg: Int32, field: String? = nil) throws -> [Double] {
+        if let t = test(i, Tensor.self) { return t.toArray().map(Double.init) }
+        guard type(i) == LUA_TTABLE else {
+            guard let field else { throw argError(arg, expected: "tensor or array of numbers") }
+            throw LuaArgError(arg, "'\(field)' must be a tensor or an array of numbers, got \(typeName(i))")
+        }
+        let n = rawLength(i)
+        var out: [Double] = []
+        out.reserveCapacity(n)
+        for k in 0..<n {
+            lua_rawgeti(L, i, lua_Integer(k + 1))
+            defer { pop() }
+            guard type(-1) == LUA_TNUMBER else {
+                let element = field.map { "'\($0)'[\(k + 1)]" } ?? "element \(k + 1)"
+                throw LuaArgError(arg, "\(element) is a \(typeName(-1)), expected a number")
+            }
+            out.append(lua_tonumberx(L, -1, nil))
+        }
+        return out
+    }
+
     /// Calls body(key) for each key-value pair of the table at i, with the value on top.
     /// Keys that are not strings are reported to `nonString`.
     public func forEachField(_ i: Int32, _ body: (String?) throws -> Void) rethrows {

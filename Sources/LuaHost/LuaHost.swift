@@ -199,26 +199,27 @@ public final class LuaHost {
         let lua = Lua(L)
         let top = lua_gettop(L)
         defer { lua_settop(L, top) }
-        try run(code: "_LESION_PLUGINS = require('lesion.plugins')", name: "=(lesion)")
-        _ = lua.getGlobal("_LESION_PLUGINS")
-        lua_getfield(L, -1, "load")
+        _ = lua.getGlobal("require")
+        lua.push("lesion.plugins")
+        try call(nargs: 1, nresults: 1)
+        guard lua.type(-1) == LUA_TTABLE, lua.rawField(-1, "load") == LUA_TFUNCTION else {
+            throw ScriptError(message: "lesion.plugins: the plugin loader is missing (lua/lesion/plugins.lua)")
+        }
         lua.newTable(array: Int32(files.count))
         for (i, f) in files.enumerated() { lua.push(f); lua.setIndex(-2, i + 1) }
         try call(nargs: 1, nresults: 1)
-        var out: [Plugin] = []
-        for i in 1...max(1, lua.rawLength(-1)) where lua.rawLength(-1) > 0 {
-            lua_rawgeti(L, -1, lua_Integer(i))
-            lua_getfield(L, -1, "file"); let file = lua.string(at: -1) ?? "?"; lua.pop()
-            lua_getfield(L, -1, "ok"); let ok = lua_toboolean(L, -1) != 0; lua.pop()
-            lua_getfield(L, -1, "error"); let err = lua.string(at: -1); lua.pop()
-            lua_getfield(L, -1, "registers")
+        var out: [Plugin] = []   // only what this call loaded (plugins.load returns that)
+        for i in 0..<lua.rawLength(-1) {
+            lua_rawgeti(L, -1, lua_Integer(i + 1))
+            lua.rawField(-1, "file"); let file = lua.string(at: -1) ?? "?"; lua.pop()
+            lua.rawField(-1, "ok"); let ok = lua_toboolean(L, -1) != 0; lua.pop()
+            lua.rawField(-1, "error"); let err = lua.string(at: -1); lua.pop()
+            lua.rawField(-1, "registers")
             var regs: [String] = []
             for k in 0..<lua.rawLength(-1) { lua_rawgeti(L, -1, lua_Integer(k + 1)); regs.append(lua.string(at: -1) ?? "?"); lua.pop() }
             lua.pop(2)
             out.append(Plugin(file: file, ok: ok, error: err, registers: regs))
         }
-        lua.pushNil(); lua.setGlobal("_LESION_PLUGINS")
-        out = Array(out.dropFirst(plugins.count))
         plugins += out
         return out
     }
@@ -257,20 +258,21 @@ public final class LuaHost {
             return .error(Lua(L).string(at: -1) ?? "(error object is not a string)")
         }
         var out: [String] = []
-        if lua_gettop(L) > top {
-            for i in (top + 1)...lua_gettop(L) {
-                if lua_type(L, i) == LUA_TTABLE {
-                    _ = Lua(L).getGlobal("lesion")
-                    lua_getfield(L, -1, "inspect")
-                    lua_pushvalue(L, i)
-                    if lesion_pcall(L, 1, 1, 0) == LUA_OK, let s = Lua(L).string(at: -1) { out.append(s) } else { out.append(describe(i)) }
-                    lesion_pop(L, 2)
-                } else {
-                    out.append(describe(i))
-                }
-            }
+        for i in stride(from: top + 1, through: lua_gettop(L), by: 1) {
+            out.append((lua_type(L, i) == LUA_TTABLE ? inspect(i) : nil) ?? describe(i))
         }
         return .ok(out)
+    }
+
+    /// lesion.inspect(value at i), run protected; nil when it is missing or fails.
+    func inspect(_ i: Int32) -> String? {
+        let abs = lua_absindex(L, i), base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        let lua = Lua(L)
+        guard lua.getGlobal("lesion") == LUA_TTABLE, lua.rawField(-1, "inspect") == LUA_TFUNCTION else { return nil }
+        lua_pushvalue(L, abs)
+        guard lesion_pcall(L, 1, 1, 0) == LUA_OK else { return nil }
+        return lua.string(at: -1)
     }
 
     // MARK: - running code
@@ -330,17 +332,31 @@ public final class LuaHost {
         }
     }
 
-    /// tostring(value at i), run protected.
-    func describe(_ i: Int32) -> String {
+    /// tostring(value at i) through Lua's tostring (so __tostring metamethods apply); errors
+    /// inside __tostring become a Lua error of the caller.
+    func tostring(_ i: Int32) throws -> String {
         let abs = lua_absindex(L, i)
         Lua(L).getGlobal("tostring")
         lua_pushvalue(L, abs)
-        if lesion_pcall(L, 1, 1, 0) != LUA_OK {
-            defer { lesion_pop(L, 1) }
-            return "(error in __tostring: \(Lua(L).string(at: -1) ?? "?"))"
+        guard lesion_pcall(L, 1, 1, 0) == LUA_OK else {
+            let m = Lua(L).string(at: -1) ?? "?"
+            lesion_pop(L, 1)
+            throw LuaRaise(m)
         }
         defer { lesion_pop(L, 1) }
-        return Lua(L).string(at: -1) ?? "?"
+        guard let s = Lua(L).string(at: -1) else { throw LuaRaise("'tostring' must return a string") }
+        return s
+    }
+
+    /// tostring(value at i), run protected; an error in __tostring becomes the text.
+    func describe(_ i: Int32) -> String {
+        do {
+            return try tostring(i)
+        } catch let e as LuaRaise {
+            return "(error in __tostring: \(e.message))"
+        } catch {
+            return "(error in __tostring)"
+        }
     }
 
     // MARK: - finding lua/

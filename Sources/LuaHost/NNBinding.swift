@@ -125,7 +125,7 @@ enum NNBinding {
         Lua.bind(L, "nn.Sequential") { lua in
             try lua.table(1)
             var boxes: [LayerBox] = []
-            for k in 1...Swift.max(1, lua.rawLength(1)) where lua.rawLength(1) >= 1 {
+            for k in stride(from: 1, through: lua.rawLength(1), by: 1) {
                 lua_rawgeti(L, 1, lua_Integer(k))
                 defer { lua.pop() }
                 guard let b = lua.test(-1, LayerBox.self) else {

@@ -45,7 +45,7 @@ enum ParamsBinding {
             }
             var recorded: [RunRecord.Parameter] = []
             for (key, t) in declared {
-                lua_getfield(lua.L, 1, key)
+                lua.rawField(1, key)
                 let fallback = (try? lua.json(-1, arg: 1)) ?? .null
                 lua.pop()
                 guard let text = host.parameterOverrides[key] else {

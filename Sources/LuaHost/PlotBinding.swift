@@ -32,18 +32,8 @@ enum PlotBinding {
         }
     }
 
-    /// Numbers at i: a tensor (any shape, flattened) or an array of numbers.
     static func numbers(_ lua: Lua, _ i: Int32, _ what: String) throws -> [Double] {
-        if let t = lua.test(i, Tensor.self) { return (0..<t.count).map { Double(t.data[$0]) } }
-        guard lua.type(i) == LUA_TTABLE else { throw LuaArgError(1, "'\(what)' must be a tensor or an array of numbers, got \(lua.typeName(i))") }
-        var out: [Double] = []
-        for k in 0..<lua.rawLength(i) {
-            lua_rawgeti(lua.L, i, lua_Integer(k + 1))
-            defer { lua.pop() }
-            guard lua.type(-1) == LUA_TNUMBER else { throw LuaArgError(1, "'\(what)'[\(k + 1)] is a \(lua.typeName(-1)), a number expected") }
-            out.append(lua_tonumberx(lua.L, -1, nil))
-        }
-        return out
+        try lua.numbers(i, arg: 1, field: what)
     }
 
     static func required(_ o: Options, _ key: String, _ read: (Int32) throws -> [Double]) throws -> [Double] {
@@ -90,7 +80,7 @@ enum PlotBinding {
                 }
                 var out: [(String, [Double])] = []
                 for n in names.sorted() {
-                    lua_getfield(lua.L, i, n)
+                    lua.rawField(i, n)
                     defer { lua.pop() }
                     out.append((n, try numbers(lua, lua.top, "y." + n)))
                 }

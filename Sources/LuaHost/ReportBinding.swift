@@ -97,12 +97,13 @@ enum ReportBinding {
             } else {
                 try lua.table(1)
                 let n = lua.rawLength(1)
-                if columns == nil, lua.rawField(1, "columns") == LUA_TTABLE {
-                    columns = try lua.stringArray(lua.top)
+                if columns == nil {
+                    // Rows made by Lesion (r:top) say their column order.
+                    if lua.rawField(1, "columns") == LUA_TTABLE { columns = try lua.stringArray(lua.top) }
+                    lua.pop()
                 }
-                if columns == nil { lua.pop() }
                 var keyed = false
-                for r in 1...max(n, 1) where n > 0 {
+                for r in stride(from: 1, through: n, by: 1) {
                     guard lua_rawgeti(lua.L, 1, lua_Integer(r)) == LUA_TTABLE else {
                         throw LuaArgError(1, "row \(r) is a \(lua.typeName(-1)), a table expected")
                     }
@@ -112,7 +113,7 @@ enum ReportBinding {
                         if columns == nil {
                             if keyed {
                                 var keys: [String] = []
-                                try lua.forEachField(-1) { k in if let k { keys.append(k) } }
+                                lua.forEachField(-1) { k in if let k { keys.append(k) } }
                                 columns = keys.sorted()
                             } else {
                                 columns = (1...len).map(String.init)
@@ -121,7 +122,7 @@ enum ReportBinding {
                     }
                     var row: [JSON] = []
                     for (j, c) in columns!.enumerated() {
-                        if keyed { lua_getfield(lua.L, -1, c) } else { lua_rawgeti(lua.L, -1, lua_Integer(j + 1)) }
+                        if keyed { lua.rawField(-1, c) } else { lua_rawgeti(lua.L, -1, lua_Integer(j + 1)) }
                         do {
                             row.append(try lua.json(-1, arg: 1))
                         } catch let e as LuaArgError {
@@ -186,7 +187,7 @@ extension Lua {
             }
             if count == n {
                 var a: [JSON] = []
-                for k in 1...max(n, 1) where n > 0 {
+                for k in stride(from: 1, through: n, by: 1) {
                     lua_rawgeti(L, i, lua_Integer(k))
                     defer { pop() }
                     a.append(try json(-1, arg: arg, depth: depth + 1))
@@ -196,7 +197,7 @@ extension Lua {
             guard keys.count == count else { throw LuaArgError(arg, "a table mixing array items and other keys cannot be recorded") }
             var kv: [(String, JSON)] = []
             for k in keys.sorted() {
-                lua_getfield(L, i, k)
+                rawField(i, k)
                 defer { pop() }
                 kv.append((k, try json(-1, arg: arg, depth: depth + 1)))
             }
@@ -210,22 +211,6 @@ extension Lua {
 // MARK: - notebook runs
 
 extension LuaHost {
-    /// tostring(value at i) through Lua's tostring (so __tostring metamethods apply); errors
-    /// inside __tostring become a Lua error of the caller.
-    func tostring(_ i: Int32) throws -> String {
-        let abs = lua_absindex(L, i)
-        Lua(L).getGlobal("tostring")
-        lua_pushvalue(L, abs)
-        guard lesion_pcall(L, 1, 1, 0) == LUA_OK else {
-            let m = Lua(L).string(at: -1) ?? "?"
-            lesion_pop(L, 1)
-            throw LuaRaise(m)
-        }
-        defer { lesion_pop(L, 1) }
-        guard let s = Lua(L).string(at: -1) else { throw LuaRaise("'tostring' must return a string") }
-        return s
-    }
-
     /// Records a seed a script passed, with the script line that passed it (for the manifest).
     func noteSeed(_ seed: UInt64) {
         guard let r = record else { return }

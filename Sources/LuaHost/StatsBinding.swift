@@ -11,21 +11,7 @@ enum StatsBinding {
         ])
     }
 
-    /// A sample at argument i: a tensor (any shape, read in order) or a Lua array of numbers.
-    static func sample(_ lua: Lua, _ i: Int32) throws -> [Double] {
-        if let t = lua.test(i, Tensor.self) { return t.toArray().map(Double.init) }
-        guard lua.type(i) == LUA_TTABLE else { throw lua.argError(i, expected: "tensor or array of numbers") }
-        let n = lua.rawLength(i)
-        var out: [Double] = []
-        out.reserveCapacity(n)
-        for k in 0..<n {
-            lua_rawgeti(lua.L, i, lua_Integer(k + 1))
-            defer { lua.pop() }
-            guard lua.type(-1) == LUA_TNUMBER else { throw LuaArgError(i, "element \(k + 1) is \(lua.typeName(-1)), expected a number") }
-            out.append(lua_tonumberx(lua.L, -1, nil))
-        }
-        return out
-    }
+    static func sample(_ lua: Lua, _ i: Int32) throws -> [Double] { try lua.numbers(i, arg: i) }
 
     static func correlation(_ L: OpaquePointer?, _ name: String, _ f: ([Double], [Double]) throws(TensorError) -> Stats.Correlation) -> Int32 {
         Lua.bind(L, name) { lua in

@@ -12,7 +12,7 @@ T.eq(plot.heatmap{values = tensor.eye(3), rows = {"a", "b", "c"}}:match("^<svg")
 
 T.raises(function() plot.scatter{x = {1, 2}} end, "bad argument #1 to 'scatter' (field 'y' is required)")
 T.raises(function() plot.scatter{x = {1, 2}, y = {1}} end, "x has 2 values but y has 1")
-T.raises(function() plot.scatter{x = {1, "a"}, y = {1, 2}} end, "'x'[2] is a string, a number expected")
+T.raises(function() plot.scatter{x = {1, "a"}, y = {1, 2}} end, "'x'[2] is a string, expected a number")
 T.raises(function() plot.bar{x = {"a"}, y = {1}, colour = "red"} end, "unknown option 'colour'")
 T.raises(function() plot.heatmap{values = tensor.ones({3})} end, "'values' must be a 2-D tensor")
 T.raises(function() plot.hist(5) end, "bad argument #1 to 'hist' (table expected, got number)")

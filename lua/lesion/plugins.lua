@@ -10,8 +10,10 @@ local function keys(t)
   return s
 end
 
---- Loads the files in order; returns the list of {file =, ok =, error =, registers = {...}}.
+--- Loads the files in order; returns what this call loaded, {file =, ok =, error =, registers = {...}}
+--- each (plugins.list() has every plugin loaded so far).
 function plugins.load(files)
+  local now = {}
   for _, file in ipairs(files) do
     local registers = {}
     local ur, ar = units.register, ablation.register_mode
@@ -31,9 +33,11 @@ function plugins.load(files)
     for k in pairs(nn) do if not nn_before[k] then added[#added + 1] = "layer nn." .. k end end
     table.sort(added)
     for _, a in ipairs(added) do registers[#registers + 1] = a end
-    loaded[#loaded + 1] = {file = file, ok = ok, error = not ok and tostring(err) or nil, registers = registers}
+    local entry = {file = file, ok = ok, error = not ok and tostring(err) or nil, registers = registers}
+    loaded[#loaded + 1] = entry
+    now[#now + 1] = entry
   end
-  return loaded
+  return now
 end
 
 --- lesion.plugins(): what has been loaded, in order.

@@ -17,7 +17,7 @@ public enum Threads {
     }
 
     /// Marks the threads running parts of a parallel loop, so loops nested in them run inline.
-    nonisolated(unsafe) static let insideKey: pthread_key_t = {
+    static let insideKey: pthread_key_t = {
         var k = pthread_key_t()
         pthread_key_create(&k, nil)
         return k
@@ -57,7 +57,7 @@ public enum Threads {
         pthread_setspecific(insideKey, savedInside)
     }
 
-    nonisolated(unsafe) static let partsKey: pthread_key_t = {
+    static let partsKey: pthread_key_t = {
         var k = pthread_key_t()
         pthread_key_create(&k, nil)
         return k

@@ -87,14 +87,14 @@ extension LuaHost {
         let started = Date()
         switch diskCache.load(key) {
         case .hit(let e):
-            guard case .array(let values)? = e.value["values"] else { break }
-            do {
-                for v in values { try lua.pushCached(v, e.tensors) }
-            } catch {
-                break
+            let top = lua.top
+            if case .array(let values)? = e.value["values"], (try? values.forEach { try lua.pushCached($0, e.tensors) }) != nil {
+                noteCache(label, key, "hit", Date().timeIntervalSince(started))
+                return Int32(values.count)
             }
-            noteCache(label, key, "hit", Date().timeIntervalSince(started))
-            return Int32(values.count)
+            lua_settop(lua.L, top)
+            FileHandle.standardError.write(Data("lesion: cache entry for \(label) does not decode; recomputing\n".utf8))
+            noteCache(label, key, "corrupt", 0)
         case .corrupt(let why):
             FileHandle.standardError.write(Data("lesion: cache entry for \(label) was unusable (\(why)); recomputing\n".utf8))
             noteCache(label, key, "corrupt", 0)
@@ -133,10 +133,9 @@ extension LuaHost {
         if let (t, h) = datasetHashes[ObjectIdentifier(d.images)], t === d.images {
             base = h
         } else {
-            let raw = UnsafeRawBufferPointer(start: d.images.data, count: d.images.count * 4)
-            let a = XXH64.hash(raw, seed: 1), b = XXH64.hash(raw, seed: 2)
+            let a = XXH64.hash(UnsafeRawBufferPointer(start: d.images.data, count: d.images.count * 4), seed: 1)
             let l = d.labels.withUnsafeBytes { XXH64.hash($0, seed: 3) }
-            base = "\(d.images.shape)|\(String(a, radix: 16))\(String(b, radix: 16))|\(String(l, radix: 16))|\(d.classNames.joined(separator: ","))"
+            base = "\(d.images.shape)|\(String(a, radix: 16))|\(String(l, radix: 16))|\(d.classNames.joined(separator: ","))"
             datasetHashes[ObjectIdentifier(d.images)] = (d.images, base)
         }
         let view = d.indices.withUnsafeBytes { XXH64.hash($0, seed: 4) }
@@ -155,7 +154,7 @@ extension LuaHost {
             if l is Lambda { return nil }
             text += l.name + " " + NNBinding.describe(l)
             if let bn = l as? BatchNorm { text += " tracked \(bn.batchesTracked)" }
-            for (n, t) in m.stateDict() where n.hasPrefix(l.name + ".") {
+            for (n, t) in l.parameters.map({ ($0.name, $0.value) }) + l.buffers {
                 let h = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 5)
                 text += " \(n)\(t.shape)=\(String(h, radix: 16))"
             }
@@ -225,13 +224,13 @@ extension Lua {
         case LUA_TUSERDATA:
             if let t = test(i, Tensor.self) {
                 let name = "t\(tensors.count)"
-                tensors.append((name, try t.contiguousCopy()))
+                tensors.append((name, try t.copy()))
                 return .object([("tensor", .string(name))])
             }
             if let m = test(i, Sequential.self) {
                 let prefix = "m\(tensors.count)."
                 guard let spec = ModelSpec.encode(m) else { throw LuaArgError(0, "a model with a Lambda layer cannot be cached") }
-                for (n, t) in m.stateDict() { tensors.append((prefix + n, try t.contiguousCopy())) }
+                for (n, t) in m.stateDict() { tensors.append((prefix + n, try t.copy())) }
                 return .object([("model", spec), ("weights", .string(prefix))])
             }
             throw LuaArgError(0, "a \(typeName(i)) cannot be cached (tensors, models, numbers, strings, booleans and tables of them can)")
@@ -286,15 +285,6 @@ extension Lua {
             }
         default: throw Bad()
         }
-    }
-}
-
-extension Tensor {
-    /// A copy that does not share storage (a cached value must not change when the original does).
-    func contiguousCopy() throws(TensorError) -> Tensor {
-        let c = try Tensor(uninitialized: shape)
-        c.data.update(from: data, count: count)
-        return c
     }
 }
 

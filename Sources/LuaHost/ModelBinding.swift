@@ -227,8 +227,7 @@ enum ModelBinding {
                 try train(lua, m, data, f, show)
                 return 1
             }
-            let schedule = o.present && lua.rawField(3, "schedule") != LUA_TNIL ? try lua.keyText(-1, arg: 3) : "constant"
-            if o.present { lua.pop() }
+            let schedule = try o.with("schedule") { try lua.keyText($0, arg: 3) } ?? "constant"
             let keyText = "m:fit\n\(before)\n\(host.identity(of: data))\nepochs \(f.epochs) batch \(f.batch) lr \(f.lr) momentum \(f.momentum) weight_decay \(f.weightDecay) seed \(f.seed) shuffle \(f.shuffle) schedule \(schedule)"
             var ran = false
             let top = lua.top

@@ -41,9 +41,7 @@ public final class DiskCache {
         h.update(valueText)
         for (name, t) in tensors.sorted(by: { $0.0 < $1.0 }) {
             h.update(name + "|" + t.shape.map(String.init).joined(separator: ",") + "|")
-            let d = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 0)
-            let e = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 0x9E37)
-            h.update(String(d, radix: 16) + String(e, radix: 16))
+            h.update(String(XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4)), radix: 16))
         }
         return h.finalize().hexString
     }

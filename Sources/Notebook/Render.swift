@@ -244,9 +244,7 @@ extension RunRecord {
         let cellsJSON: [JSON] = cells.enumerated().compactMap { i, c in
             let id: JSON = .string("cell-\(i + 1)")
             if c.cell.kind == .markdown {
-                var src = c.cell.source
-                if let t = c.cell.title { src = src.isEmpty ? "" : src; _ = t }
-                return .object([("cell_type", .string("markdown")), ("id", id), ("metadata", .object([])), ("source", RunRecord.lines(src))])
+                return .object([("cell_type", .string("markdown")), ("id", id), ("metadata", .object([])), ("source", RunRecord.lines(c.cell.source))])
             }
             var outputs: [JSON] = []
             for o in c.outputs {

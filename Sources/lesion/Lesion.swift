@@ -275,16 +275,18 @@ struct SweepCommand: ParsableCommand {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let perJob = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         func folder(_ c: [(String, String)]) -> String {
-            c.map { "\($0.0)=\($0.1)" }.joined(separator: ",").map { "/\\:*?\"<>| ".contains($0) ? "_" : $0 }.reduce("") { $0 + String($1) }
+            String(c.map { "\($0.0)=\($0.1)" }.joined(separator: ",").map { "/\\:*?\"<>| ".contains($0) ? "_" : $0 })
         }
         var results = [Variant?](repeating: nil, count: combos.count)
-        var running: [(Process, Int, Date)] = []
+        var running: [(Process, FileHandle, Int, Date)] = []
         var next = 0
         func start(_ i: Int) throws {
             let c = combos[i]
             let vdir = dir + "/" + folder(c)
             try FileManager.default.createDirectory(atPath: vdir, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: vdir + "/log.txt", contents: nil)
+            guard FileManager.default.createFile(atPath: vdir + "/log.txt", contents: nil) else {
+                throw ValidationError("cannot write '\(vdir)/log.txt'")
+            }
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: vdir + "/log.txt"))
             let p = Process()
             p.executableURL = URL(fileURLWithPath: exe)
@@ -297,14 +299,15 @@ struct SweepCommand: ParsableCommand {
             p.standardOutput = log
             p.standardError = log
             try p.run()
-            running.append((p, i, Date()))
+            running.append((p, log, i, Date()))
             print("[\(i + 1)/\(combos.count)] \(folder(c)) started")
         }
         while next < combos.count || !running.isEmpty {
             while running.count < jobs && next < combos.count { try start(next); next += 1 }
             usleep(50_000)
-            for (k, (p, i, t0)) in running.enumerated().reversed() where !p.isRunning {
+            for (k, (p, log, i, t0)) in running.enumerated().reversed() where !p.isRunning {
                 running.remove(at: k)
+                try? log.close()
                 let secs = Date().timeIntervalSince(t0)
                 let vdir = folder(combos[i])
                 var values: [(String, JSON)] = []

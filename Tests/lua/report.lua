@@ -27,3 +27,8 @@ T.raises(function() report.table(tensor.eye(2), {columns = {"p"}}) end, "2 names
 T.raises(function() report.table({1, 2}) end, "row 1 is a number, a table expected")
 T.raises(function() report.path("../x") end, "a relative file name inside the run folder expected")
 report.md("# heading")
+
+-- Rows are read raw: a metatable whose __index raises is never called from the native side.
+local trap = setmetatable({a = 1}, {__index = function() error("must not be called") end})
+report.table({trap}, {columns = {"a", "b"}})
+T.eq(select(1, pcall(report.value, "trap", trap)), true, "report.value reads tables raw")

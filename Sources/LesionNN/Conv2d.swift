@@ -25,10 +25,11 @@ public final class Conv2d: Layer {
     /// Winograd: nil follows `winogradEligible`; true uses it wherever the kernel allows
     /// (3x3, stride 1); false never (tests compare both paths).
     public var winograd: Bool?
-    /// Evaluation with Winograd uses F(4x4, 3x3): nil where it pays (Winograd4.pays), true
-    /// always, false never.
-    public var winograd4: Bool?
-    var winogradKernel4: Tensor?
+    /// Output tile side of Winograd in evaluation: nil takes the one with the fewest products
+    /// (`WinogradEval.bestTile`); 2, 4 or 6 force F(2x2), F(4x4) or F(6x6).
+    public var winogradTile: Int?
+    /// The evaluation tile's transformed kernel and a copy of the weights it was made from.
+    var evalKernel: (tile: Int, source: Tensor, u: Tensor)?
     /// Fewest input and output channels for which Winograd is used.
     public static let winogradMinChannels = 32
     var input: Tensor?

@@ -90,8 +90,7 @@ enum Winograd {
                         let plane = p * c
                         let o = v + tile * c
                         var ch = 0
-                        typealias V8 = SIMD8<Float>
-                        @inline(__always) func ld(_ k: Int, _ ch: Int) -> V8 { UnsafeRawPointer(dp[k] + ch).loadUnaligned(as: V8.self) }
+                                                @inline(__always) func ld(_ k: Int, _ ch: Int) -> V8 { UnsafeRawPointer(dp[k] + ch).loadUnaligned(as: V8.self) }
                         @inline(__always) func st(_ e: Int, _ ch: Int, _ x: V8) { UnsafeMutableRawPointer(o + e * plane + ch).storeBytes(of: x, as: V8.self) }
                         while ch + 8 <= c {
                             let t00 = ld(0, ch) - ld(8, ch), t01 = ld(1, ch) - ld(9, ch), t02 = ld(2, ch) - ld(10, ch), t03 = ld(3, ch) - ld(11, ch)
@@ -139,8 +138,7 @@ enum Winograd {
                     let oy = 2 * ty, ox = 2 * tx
                     let has01 = ox + 1 < wOut, has10 = oy + 1 < hOut
                     let y00 = img + (oy * wOut + ox) * c
-                    typealias V8 = SIMD8<Float>
-                    @inline(__always) func ld(_ e: Int, _ ch: Int) -> V8 { UnsafeRawPointer(s + e * plane + ch).loadUnaligned(as: V8.self) }
+                                        @inline(__always) func ld(_ e: Int, _ ch: Int) -> V8 { UnsafeRawPointer(s + e * plane + ch).loadUnaligned(as: V8.self) }
                     @inline(__always) func st(_ p: UnsafeMutablePointer<Float>, _ x: V8) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: V8.self) }
                     var ch = 0
                     while ch + 8 <= c {
@@ -195,8 +193,7 @@ enum Winograd {
                     let g10 = oy + 1 < hOut ? g00 + wOut * c : zero
                     let g11 = (ox + 1 < wOut && oy + 1 < hOut) ? g00 + (wOut + 1) * c : zero
                     let o = z + tile * c
-                    typealias V8 = SIMD8<Float>
-                    @inline(__always) func ld(_ p: UnsafePointer<Float>, _ ch: Int) -> V8 { UnsafeRawPointer(p + ch).loadUnaligned(as: V8.self) }
+                                        @inline(__always) func ld(_ p: UnsafePointer<Float>, _ ch: Int) -> V8 { UnsafeRawPointer(p + ch).loadUnaligned(as: V8.self) }
                     @inline(__always) func st(_ e: Int, _ ch: Int, _ x: V8) { UnsafeMutableRawPointer(o + e * plane + ch).storeBytes(of: x, as: V8.self) }
                     var ch = 0
                     while ch + 8 <= c {
@@ -306,8 +303,12 @@ extension Conv2d {
     }
 
     func winogradForward(_ x: Tensor, out: Tensor, training: Bool) throws(TensorError) {
-        if !training && (winograd4 ?? Winograd4.pays(out.shape[1], out.shape[2])) {
-            return try winograd4Forward(x, out: out)
+        if !training {
+            switch evaluationTile(out.shape[1], out.shape[2]) {
+            case 4: return try winogradEvalForward(Tile4.self, x, out: out)
+            case 6: return try winogradEvalForward(Tile6.self, x, out: out)
+            default: break
+            }
         }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let u = try Buffers.reuse(winogradKernel, [16, cin, cout])

@@ -69,6 +69,24 @@ if wanted("matmul") {
     ]
 }
 
+// MARK: - conv: FashionNet's 3x3 layers alone in evaluation, with each Winograd tile (explicit group)
+
+if only.contains("conv") {
+    // (name, cin, cout, input side, output crop): conv2, conv3, conv4 (cropped to 6x6 by pool3).
+    for (name, cin, cout, side, crop) in [("conv2", 32, 64, 14, 14), ("conv3", 64, 128, 7, 7), ("conv4", 128, 128, 7, 6)] {
+        let x = try Tensor(uninitialized: [500, side, side, cin])
+        RandomStream(seed: 3).fillNormal(x.data, count: x.count)
+        for tile in [2, 4, 6] where ProcessInfo.processInfo.environment["TILE"].map({ $0 == "\(name)_\(tile)" }) ?? true {
+            let c = try Conv2d(cin: cin, cout: cout, k: 3, padding: 1)
+            c.reset(RandomStream(seed: 4))
+            c.crop = (crop, crop)
+            c.winogradTile = tile
+            let secs = try median(reps: 7) { _ = try c.forward(x, training: false) }
+            results.append(("conv_\(name)_f\(tile)_ms_per_500", secs * 1e3))
+        }
+    }
+}
+
 // MARK: - FashionNet eval and train on Fashion-MNIST
 
 func fashionNet(bn: Bool) throws -> Sequential {

@@ -232,43 +232,65 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
     }
 }
 
-/// Winograd F(4x4, 3x3) (evaluation only) against im2col + GEMM, including partial tiles,
-/// paddings 0-2, crops and channel counts that are not multiples of 8.
-@Suite struct Winograd4Tests {
-    @Test(arguments: [(0, 9, 11, 5, 6), (1, 7, 7, 12, 3), (2, 6, 5, 3, 9), (1, 14, 14, 32, 16), (1, 13, 10, 8, 8)])
-    func matchesIm2col(padding: Int, h: Int, w: Int, cin: Int, cout: Int) throws {
+/// Winograd F(4x4, 3x3) and F(6x6, 3x3) (evaluation only) against im2col + GEMM, including
+/// partial tiles, paddings 0-2, crops and channel counts that are not multiples of 8.
+@Suite struct WinogradEvalTests {
+    @Test(arguments: [4, 6], [(0, 9, 11, 5, 6), (1, 7, 7, 12, 3), (2, 6, 5, 3, 9), (1, 14, 14, 32, 16), (1, 13, 10, 8, 8), (1, 6, 6, 16, 24)])
+    func matchesIm2col(tile: Int, _ c: (padding: Int, h: Int, w: Int, cin: Int, cout: Int)) throws {
+        let (padding, h, w, cin, cout) = c
         for crop in [nil, (h - 1, w - 3)] as [(Int, Int)?] {
             let a = try Conv2d(cin: cin, cout: cout, k: 3, padding: padding)
             a.reset(RandomStream(seed: 8))
             let b = try a.copy() as! Conv2d
             a.winograd = true
-            a.winograd4 = true
+            a.winogradTile = tile
             b.winograd = false
             if let crop, padding == 1 { a.crop = crop; b.crop = crop } else if crop != nil { continue }
             let x = try Layout.toNHWC(sample([3, cin, h, w], seed: 9))
             let ya = try a.forward(x, training: false).copy(), yb = try b.forward(x, training: false).copy()
             #expect(ya.shape == yb.shape)
-            // F(4x4)'s rounding error scales with the outputs' magnitude (its transforms mix
-            // values with weights up to 8), so it is measured against the largest output.
+            // The rounding error of the larger tiles scales with the outputs' magnitude (their
+            // transforms mix values with weights up to 8 and 32), so it is measured against the
+            // largest output; 2e-5 is about 170 float epsilons.
             var worst: Float = 0, scale: Float = 0
             for i in 0..<ya.count { worst = max(worst, abs(ya.data[i] - yb.data[i])); scale = max(scale, abs(yb.data[i])) }
-            #expect(worst <= 2e-5 * scale, "largest difference \(worst), largest output \(scale)")
+            #expect(worst <= 2e-5 * scale, "F(\(tile)x\(tile)): largest difference \(worst), largest output \(scale)")
         }
     }
 
-    @Test func isUsedOnlyWhereItPays() {
-        #expect(!Winograd4.pays(14, 14))  // 16 tiles x 36 = 576 vs 49 x 16 = 784: 1.36 times fewer
-        #expect(Winograd4.pays(7, 7))     // 4 x 36 = 144 vs 16 x 16 = 256: 1.78 times fewer
-        #expect(!Winograd4.pays(6, 6))    // 4 x 36 = 9 x 16
-        #expect(!Winograd4.pays(2, 2))
+    @Test func kernelFollowsWeightsChangedInPlace() throws {
+        // The transformed kernel is kept between calls; a weight written in place (as a script
+        // can) must still take effect on the next forward.
+        let a = try Conv2d(cin: 16, cout: 16, k: 3, padding: 1)
+        a.reset(RandomStream(seed: 12))
+        a.winograd = true
+        a.winogradTile = 6
+        let x = try Layout.toNHWC(sample([2, 16, 6, 6], seed: 13))
+        _ = try a.forward(x, training: false)
+        a.weight.value.data[5] += 1
+        let ya = try a.forward(x, training: false).copy()
+        let b = try a.copy() as! Conv2d
+        b.winograd = false
+        let yb = try b.forward(x, training: false)
+        var worst: Float = 0, scale: Float = 0
+        for i in 0..<ya.count { worst = max(worst, abs(ya.data[i] - yb.data[i])); scale = max(scale, abs(yb.data[i])) }
+        #expect(worst <= 2e-5 * scale, "largest difference \(worst), largest output \(scale)")
+    }
+
+    @Test func tileWithFewestProducts() {
+        #expect(WinogradEval.bestTile(14, 14) == 2)  // F(4x4) 16 x 36 = 576 and F(6x6) 9 x 64 = 576 vs 49 x 16 = 784: 1.36 times fewer
+        #expect(WinogradEval.bestTile(7, 7) == 4)    // 4 x 36 = 144 vs 16 x 16 = 256 (F(6x6): 4 x 64 = 256)
+        #expect(WinogradEval.bestTile(6, 6) == 6)    // 1 x 64 vs 9 x 16 = 144 (F(4x4): 4 x 36 = 144)
+        #expect(WinogradEval.bestTile(12, 12) == 6)  // 4 x 64 = 256 vs 36 x 16 = 576 (F(4x4): 9 x 36 = 324)
+        #expect(WinogradEval.bestTile(2, 2) == 2)
     }
 
     @Test func evaluationMatchesF2x2() throws {
-        // The same layer with F(4x4) and with F(2x2), in evaluation: agree to float rounding.
+        // The same layer with F(4x4) (chosen for 7x7) and with F(2x2), in evaluation: agree to float rounding.
         let a = try Conv2d(cin: 64, cout: 128, k: 3, padding: 1)
         a.reset(RandomStream(seed: 10))
         let b = try a.copy() as! Conv2d
-        b.winograd4 = false
+        b.winogradTile = 2
         let x = try Layout.toNHWC(sample([4, 64, 7, 7], seed: 11))
         let ya = try a.forward(x, training: false).copy(), yb = try b.forward(x, training: false).copy()
         for i in 0..<ya.count { #expect(abs(ya.data[i] - yb.data[i]) <= 1e-4 + 1e-4 * abs(yb.data[i])) }

@@ -1,0 +1,314 @@
+// Winograd F(m x m, 3x3) for evaluation, m = 4 or 6: each m x m output tile comes from an
+// n x n input tile (n = m + 2) with n^2 products per channel pair, done as n^2 GEMMs over the
+// tiles of a chunk (F(2x2) needs 4 products per output, F(4x4) 2.25, F(6x6) 1.78, direct 9).
+// Used without gradients only (training keeps F(2x2), whose transformed inputs the weight
+// gradient reuses), and for each layer with the tile size that needs the fewest GEMM products
+// for its output size (`Conv2d.evaluationTile`): FashionNet's conv3 (7x7) takes F(4x4), conv4
+// (cropped to 6x6: one tile) F(6x6), conv2 (14x14) stays with F(2x2).
+// The matrices are Cook-Toom's for the points 0, ±1, ±2 (F(4x4)) and 0, ±1, ±2, ±1/2 (F(6x6)),
+// plus infinity, as in Lavin & Gray (2016) and NNPACK; the tests check both against im2col.
+import COpenBLAS
+import Foundation
+import LesionTensor
+
+typealias V8 = SIMD8<Float>
+
+/// The three transforms of one tile size, each on one line of a tile (8 channels at a time).
+protocol EvaluationTile {
+    /// Output tile side m; the input tile side is m + 2.
+    static var m: Int { get }
+    /// (G g) for one column (a, b, c) of a 3x3 kernel: m + 2 values into o.
+    static func kernel(_ a: V8, _ b: V8, _ c: V8, _ o: UnsafeMutablePointer<V8>)
+    /// B^T d on the m + 2 values s[0], s[st], ...; results to o[0], o[ost], ...
+    static func input(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int)
+    /// A^T x: m + 2 values in, m out.
+    static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int)
+}
+
+/// F(4x4, 3x3):
+///   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+///   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+///   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+enum Tile4: EvaluationTile {
+    static var m: Int { 4 }
+
+    @inline(__always) static func kernel(_ a: V8, _ b: V8, _ c: V8, _ o: UnsafeMutablePointer<V8>) {
+        o[0] = a / 4; o[1] = -(a + b + c) / 6; o[2] = -(a - b + c) / 6
+        o[3] = a / 24 + b / 12 + c / 6; o[4] = a / 24 - b / 12 + c / 6; o[5] = c
+    }
+
+    @inline(__always) static func input(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+        let (d0, d1, d2, d3, d4, d5) = (s[0], s[st], s[2 * st], s[3 * st], s[4 * st], s[5 * st])
+        let a = d4 - 4 * d2, b = d3 - 4 * d1, c = d4 - d2, e = 2 * (d3 - d1)
+        o[0] = 4 * d0 - 5 * d2 + d4; o[ost] = a + b; o[2 * ost] = a - b
+        o[3 * ost] = c + e; o[4 * ost] = c - e; o[5 * ost] = 4 * d1 - 5 * d3 + d5
+    }
+
+    @inline(__always) static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+        let (m0, m1, m2, m3, m4, m5) = (s[0], s[st], s[2 * st], s[3 * st], s[4 * st], s[5 * st])
+        let p = m1 + m2, q = m1 - m2, r = m3 + m4, t = m3 - m4
+        o[0] = m0 + p + r; o[ost] = q + 2 * t; o[2 * ost] = p + 4 * r; o[3 * ost] = q + 8 * t + m5
+    }
+}
+
+/// F(6x6, 3x3), points 0, 1, -1, 2, -2, 1/2, -1/2, infinity:
+///   B^T = [1 0 -21/4 0 21/4 0 -1 0; 0 1 1 -17/4 -17/4 1 1 0; 0 -1 1 17/4 -17/4 -1 1 0;
+///          0 1/2 1/4 -5/2 -5/4 2 1 0; 0 -1/2 1/4 5/2 -5/4 -2 1 0; 0 2 4 -5/2 -5 1/2 1 0;
+///          0 -2 4 5/2 -5 -1/2 1 0; 0 -1 0 21/4 0 -21/4 0 1]
+///   G   = [1 0 0; -2/9 -2/9 -2/9; -2/9 2/9 -2/9; 1/90 1/45 2/45; 1/90 -1/45 2/45;
+///          32/45 16/45 8/45; 32/45 -16/45 8/45; 0 0 1]
+///   A^T = row i: [0^i, 1, (-1)^i, 2^i, (-2)^i, (1/2)^i, (-1/2)^i, (i == 5 ? 1 : 0)]
+enum Tile6: EvaluationTile {
+    static var m: Int { 6 }
+
+    @inline(__always) static func kernel(_ a: V8, _ b: V8, _ c: V8, _ o: UnsafeMutablePointer<V8>) {
+        let ac = a + c
+        let p1: V8 = ac + b, p2: V8 = ac - b
+        o[0] = a; o[1] = -2 * p1 / 9; o[2] = -2 * p2 / 9
+        let q0: V8 = a / 90 + 2 * c / 45, q1: V8 = b / 45
+        o[3] = q0 + q1; o[4] = q0 - q1
+        let r0: V8 = 32 * a / 45 + 8 * c / 45, r1: V8 = 16 * b / 45
+        o[5] = r0 + r1; o[6] = r0 - r1; o[7] = c
+    }
+
+    @inline(__always) static func input(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+        let (d0, d1, d2, d3) = (s[0], s[st], s[2 * st], s[3 * st])
+        let (d4, d5, d6, d7) = (s[4 * st], s[5 * st], s[6 * st], s[7 * st])
+        let t1 = d2 + d6 - 4.25 * d4, t2 = d1 + d5 - 4.25 * d3
+        let t3 = d6 + 0.25 * d2 - 1.25 * d4, t4 = 0.5 * d1 - 2.5 * d3 + 2 * d5
+        let t5 = d6 + 4 * d2 - 5 * d4, t6 = 2 * d1 - 2.5 * d3 + 0.5 * d5
+        o[0] = d0 - d6 + 5.25 * (d4 - d2)
+        o[ost] = t1 + t2; o[2 * ost] = t1 - t2
+        o[3 * ost] = t3 + t4; o[4 * ost] = t3 - t4
+        o[5 * ost] = t5 + t6; o[6 * ost] = t5 - t6
+        o[7 * ost] = d7 - d1 + 5.25 * (d3 - d5)
+    }
+
+    @inline(__always) static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+        let (m0, m1, m2, m3) = (s[0], s[st], s[2 * st], s[3 * st])
+        let (m4, m5, m6, m7) = (s[4 * st], s[5 * st], s[6 * st], s[7 * st])
+        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4, e = m5 + m6, f = m5 - m6
+        o[0] = m0 + a + c + e
+        o[ost] = b + 2 * d + 0.5 * f
+        o[2 * ost] = a + 4 * c + 0.25 * e
+        o[3 * ost] = b + 8 * d + 0.125 * f
+        o[4 * ost] = a + 16 * c + 0.0625 * e
+        o[5 * ost] = b + 32 * d + 0.03125 * f + m7
+    }
+}
+
+enum WinogradEval {
+    /// GEMM products per channel pair for an hOut x wOut output with m x m tiles.
+    static func products(tile m: Int, _ hOut: Int, _ wOut: Int) -> Int {
+        (m + 2) * (m + 2) * ((hOut + m - 1) / m) * ((wOut + m - 1) / m)
+    }
+
+    /// The tile side for evaluation: the one of 2, 4, 6 with the fewest GEMM products, a larger
+    /// tile only where it needs at least 1.5 times fewer than F(2x2) (below that its larger
+    /// transforms and rounding error are not worth it: measured on conv2 at 14x14, 1.36 times
+    /// fewer with F(4x4), no faster).
+    static func bestTile(_ hOut: Int, _ wOut: Int) -> Int {
+        let base = products(tile: 2, hOut, wOut)
+        var best = 2, fewest = base
+        for m in [4, 6] {
+            let p = products(tile: m, hOut, wOut)
+            if p < fewest && 3 * p <= 2 * base { (best, fewest) = (m, p) }
+        }
+        return best
+    }
+
+    /// U[n*n][cin][cout] = G g G^T from w[cout][cin][3][3], for the input channels ci0 ..< ci1;
+    /// 8 output channels at a time, so each of the n*n planes is written in runs of 8.
+    static func transformKernel<T: EvaluationTile>(_: T.Type, _ w: UnsafePointer<Float>, cin: Int, cout: Int,
+                                                   inputs: Range<Int>, into u: UnsafeMutablePointer<Float>) {
+        let n = T.m + 2, plane = cin * cout
+        withUnsafeTemporaryAllocation(of: V8.self, capacity: 9 + 3 * n + n) { buf in
+            let g = buf.baseAddress!, t = g + 9, r = t + 3 * n
+            for ci in inputs {
+                var co = 0
+                while co < cout {
+                    let k = min(8, cout - co)
+                    for e in 0..<9 {
+                        var v = V8(repeating: 0)
+                        for l in 0..<k { v[l] = w[((co + l) * cin + ci) * 9 + e] }
+                        g[e] = v
+                    }
+                    // Columns first: t[j * n + i] = (G g)[i][j]; then rows: (t G^T)[i][q].
+                    for j in 0..<3 { T.kernel(g[j], g[3 + j], g[6 + j], t + j * n) }
+                    let o = u + ci * cout + co
+                    for i in 0..<n {
+                        T.kernel(t[i], t[n + i], t[2 * n + i], r)
+                        for q in 0..<n {
+                            if k == 8 { UnsafeMutableRawPointer(o + (n * i + q) * plane).storeBytes(of: r[q], as: V8.self) }
+                            else { for l in 0..<k { o[(n * i + q) * plane + l] = r[q][l] } }
+                        }
+                    }
+                    co += k
+                }
+            }
+        }
+    }
+
+    /// B^T d B of the n x n input tiles of a chunk: tile (ty, tx) reads rows m ty - pad ..< + n.
+    /// Channels go 8 at a time; a last group of fewer than 8 is padded with zeros.
+    static func transformInput<T: EvaluationTile>(_: T.Type, _ x: UnsafePointer<Float>, images: Range<Int>, hIn: Int, wIn: Int,
+                                                  c: Int, tilesH: Int, tilesW: Int, pad: Int, zero: UnsafePointer<Float>,
+                                                  into v: UnsafeMutablePointer<Float>, tiles p: Int) {
+        let m = T.m, n = m + 2, nn = n * n
+        let plane = p * c
+        var tile = 0
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: nn) { dp in
+            withUnsafeTemporaryAllocation(of: V8.self, capacity: 2 * nn) { buf in
+                let d = dp.baseAddress!, a = buf.baseAddress!, t = a + nn
+                for b in images {
+                    let img = x + b * hIn * wIn * c
+                    for ty in 0..<tilesH {
+                        for tx in 0..<tilesW {
+                            Winograd.gatherTile(img, y0: m * ty - pad, x0: m * tx - pad, size: n, hIn: hIn, wIn: wIn, c: c,
+                                                zero: zero, into: d)
+                            let o = v + tile * c
+                            var ch = 0
+                            while ch < c {
+                                let k = min(8, c - ch)
+                                if k == 8 {
+                                    for e in 0..<nn { a[e] = UnsafeRawPointer(d[e] + ch).loadUnaligned(as: V8.self) }
+                                } else {
+                                    for e in 0..<nn {
+                                        var r = V8(repeating: 0)
+                                        for l in 0..<k { r[l] = d[e][ch + l] }
+                                        a[e] = r
+                                    }
+                                }
+                                for j in 0..<n { T.input(a + j, n, t + j, n) }          // columns: B^T d
+                                for i in 0..<n { T.input(t + n * i, 1, a + n * i, 1) }  // rows: (B^T d) B
+                                if k == 8 {
+                                    for e in 0..<nn { UnsafeMutableRawPointer(o + e * plane + ch).storeBytes(of: a[e], as: V8.self) }
+                                } else {
+                                    for e in 0..<nn { for l in 0..<k { o[e * plane + ch + l] = a[e][l] } }
+                                }
+                                ch += k
+                            }
+                            tile += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Y = A^T M A per tile, plus bias, written where the tile lies inside hOut x wOut.
+    static func transformOutput<T: EvaluationTile>(_: T.Type, _ mp: UnsafePointer<Float>, tiles p: Int, images: Range<Int>,
+                                                   hOut: Int, wOut: Int, c: Int, tilesH: Int, tilesW: Int,
+                                                   bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        let m = T.m, n = m + 2, nn = n * n
+        let plane = p * c
+        var tile = 0
+        withUnsafeTemporaryAllocation(of: V8.self, capacity: nn + m * n + m) { buf in
+            let a = buf.baseAddress!, t = a + nn, r = t + m * n
+            for b in images {
+                let img = y + b * hOut * wOut * c
+                for ty in 0..<tilesH {
+                    for tx in 0..<tilesW {
+                        let s = mp + tile * c
+                        let oy = m * ty, ox = m * tx
+                        let rows = min(m, hOut - oy), cols = min(m, wOut - ox)
+                        var ch = 0
+                        while ch < c {
+                            let k = min(8, c - ch)
+                            var bb = V8(repeating: 0)
+                            if k == 8 {
+                                for e in 0..<nn { a[e] = UnsafeRawPointer(s + e * plane + ch).loadUnaligned(as: V8.self) }
+                                if let bias { bb = UnsafeRawPointer(bias + ch).loadUnaligned(as: V8.self) }
+                            } else {
+                                for e in 0..<nn {
+                                    var v = V8(repeating: 0)
+                                    for l in 0..<k { v[l] = s[e * plane + ch + l] }
+                                    a[e] = v
+                                }
+                                if let bias { for l in 0..<k { bb[l] = bias[ch + l] } }
+                            }
+                            for j in 0..<n { T.output(a + j, n, t + j, n) }   // columns: t[i][j] = (A^T M)[i][j], m rows
+                            for i in 0..<rows {
+                                T.output(t + n * i, 1, r, 1)
+                                let row = img + ((oy + i) * wOut + ox) * c + ch
+                                if k == 8 {
+                                    for q in 0..<cols { UnsafeMutableRawPointer(row + q * c).storeBytes(of: r[q] + bb, as: V8.self) }
+                                } else {
+                                    for q in 0..<cols { let val = r[q] + bb; for l in 0..<k { row[q * c + l] = val[l] } }
+                                }
+                            }
+                            ch += k
+                        }
+                        tile += 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Conv2d {
+    /// The Winograd output tile used in evaluation for an hOut x wOut output.
+    func evaluationTile(_ hOut: Int, _ wOut: Int) -> Int { winogradTile ?? WinogradEval.bestTile(hOut, wOut) }
+
+    /// Forward without gradients by F(m x m, 3x3): n^2 GEMMs over the n x n tiles of a chunk.
+    func winogradEvalForward<T: EvaluationTile>(_ tileType: T.Type, _ x: Tensor, out: Tensor) throws(TensorError) {
+        let (n, hIn, wIn) = (x.shape[0], x.shape[1], x.shape[2])
+        let (hOut, wOut) = (out.shape[1], out.shape[2])
+        let m = T.m, nn = (m + 2) * (m + 2)
+        let u = try evaluationKernel(T.self)
+        let th = (hOut + m - 1) / m, tw = (wOut + m - 1) / m
+        let per = max(1, Conv2d.evaluationChunkTiles / (th * tw))
+        let threads = Threads.count
+        while scratch.count < threads { scratch.append(WinogradScratch()) }
+        for t in 0..<threads { try scratch[t].ensure(per * th * tw, cin, cout, elements: nn) }
+        let (ci, co, pad) = (cin, cout, padding)
+        let bias = self.bias?.value.data
+        Threads.parallelParts { t in
+            let s = self.scratch[t]
+            let v = s.v!.data, mp = s.m!.data
+            let (lo, hi) = Threads.range(t, of: n)
+            var b0 = lo
+            s.zero.withUnsafeBufferPointer { zp in
+                while b0 < hi {
+                    let nb = min(per, hi - b0)
+                    let p = nb * th * tw
+                    WinogradEval.transformInput(T.self, x.data, images: b0..<(b0 + nb), hIn: hIn, wIn: wIn, c: ci,
+                                                tilesH: th, tilesW: tw, pad: pad, zero: zp.baseAddress!, into: v, tiles: p)
+                    for e in 0..<nn {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p), Int32(co), Int32(ci),
+                                    1, v + e * p * ci, Int32(ci), u.data + e * ci * co, Int32(co), 0, mp + e * p * co, Int32(co))
+                    }
+                    WinogradEval.transformOutput(T.self, mp, tiles: p, images: b0..<(b0 + nb), hOut: hOut, wOut: wOut, c: co,
+                                                 tilesH: th, tilesW: tw, bias: bias, into: out.data)
+                    b0 += nb
+                }
+            }
+        }
+    }
+
+    /// The transformed kernel for m x m tiles; recomputed only when the weights differ from those
+    /// it was computed from (compared in full: weights may change through any path, e.g. a
+    /// script writing into them), and then split over the threads by input channel.
+    func evaluationKernel<T: EvaluationTile>(_: T.Type) throws(TensorError) -> Tensor {
+        let nn = (T.m + 2) * (T.m + 2)
+        let w = weight.value
+        if let k = evalKernel, k.tile == T.m, k.source.count == w.count,
+           memcmp(k.source.data, w.data, w.count * MemoryLayout<Float>.size) == 0 {
+            return k.u
+        }
+        let u = try Buffers.reuse(evalKernel?.u, [nn, cin, cout])
+        let (ci, co) = (cin, cout)
+        Threads.parallelParts { t in
+            let (lo, hi) = Threads.range(t, of: ci)
+            WinogradEval.transformKernel(T.self, w.data, cin: ci, cout: co, inputs: lo..<hi, into: u.data)
+        }
+        let source = try Buffers.reuse(evalKernel?.source, w.shape)
+        source.data.update(from: w.data, count: w.count)
+        evalKernel = (T.m, source, u)
+        return u
+    }
+
+    /// Tiles per GEMM in evaluation.
+    static let evaluationChunkTiles = 512
+}

@@ -38,6 +38,7 @@ public final class Conv2d: Layer {
     var cols: [Tensor?]                   // per thread: patches of a chunk of images
     var dcols: [Tensor?]                  // per thread: gradients of those patches
     var dPacked: [Tensor?]                // per thread partial dW in packed layout
+    var pooledChunks: [Tensor?] = []      // per thread: a chunk's output on its way through a max-pool
 
     public init(cin: Int, cout: Int, k: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) throws(TensorError) {
         guard cin >= 1, cout >= 1, k >= 1, stride >= 1, padding >= 0 else {
@@ -95,24 +96,54 @@ public final class Conv2d: Layer {
     static let chunkFloats = 1 << 19
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        let (ho, wo) = try checkedOutSize(x)
+        let out = try Buffers.reuse(output, [x.shape[0], ho, wo, cout])
+        output = out
+        input = training ? x : nil
+        try compute(x, out: out.data, hOut: ho, wOut: wo, training: training, sink: nil)
+        return out
+    }
+
+    /// Evaluation of this convolution followed by `pool`: a chunk of images at a time, each
+    /// pooled while it is in cache, so the full-size output is never written nor read back.
+    /// Returns the pool's output (its buffer), equal to running the two layers one by one.
+    public func forwardPooled(_ x: Tensor, pool: MaxPool2d) throws(TensorError) -> Tensor {
+        let (ho, wo) = try checkedOutSize(x)
+        let ps = try pool.outputShape([x.shape[0], cout, ho, wo])
+        let y = try Buffers.reuse(pool.output, [x.shape[0], ps[2], ps[3], cout])
+        pool.output = y
+        pool.input = nil
+        input = nil
+        if pooledChunks.count < Threads.count { pooledChunks += Array(repeating: nil, count: Threads.count - pooledChunks.count) }
+        let sink = PoolSink(conv: self, k: pool.k, stride: pool.stride, hOut: ps[2], wOut: ps[3], y: y.data)
+        try compute(x, out: nil, hOut: ho, wOut: wo, training: false, sink: sink)
+        return y
+    }
+
+    /// The output size for input x (after the plan's crop), checking x.
+    func checkedOutSize(_ x: Tensor) throws(TensorError) -> (Int, Int) {
         guard x.rank == 4, x.shape[3] == cin else {
             throw TensorError(.shape, "expected input {N,\(cin),H,W}, got \(Tensor.describe(Layout.logicalShape(x)))")
         }
-        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        var (ho, wo) = try outSize(h, w)
+        var (ho, wo) = try outSize(x.shape[1], x.shape[2])
         if let crop { (ho, wo) = (min(ho, crop.rows), min(wo, crop.cols)) }
-        let out = try Buffers.reuse(output, [n, ho, wo, cout])
-        output = out
-        input = training ? x : nil
+        return (ho, wo)
+    }
+
+    /// out [n, hOut, wOut, cout], or with a sink each chunk through its max-pool.
+    func compute(_ x: Tensor, out: UnsafeMutablePointer<Float>?, hOut ho: Int, wOut wo: Int, training: Bool,
+                 sink: PoolSink?) throws(TensorError) {
         if usesWinograd {
-            try winogradForward(x, out: out, training: training)
-            return out
+            return try winogradForward(x, out: out, hOut: ho, wOut: wo, training: training, sink: sink)
         }
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         pack()
         let hw = ho * wo, K = self.K, cout = self.cout
-        let per = chunkImages(hw)
+        // Through a pool, a chunk's output stays in cache (1 MB); otherwise cols does.
+        let per = sink == nil ? chunkImages(hw) : max(1, (1 << 18) / (hw * max(K, cout)))
         let threads = Threads.count
         try ensureThreadBuffers(threads, rows: per * hw)
+        try sink?.ensure(threads, floats: per * hw * cout)
         let bias = self.bias?.value
         Threads.parallelParts { t in
             let (lo, hi) = Threads.range(t, of: n)
@@ -121,7 +152,7 @@ public final class Conv2d: Layer {
             while b0 < hi {
                 let nb = min(per, hi - b0)
                 for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
-                let y = out.data + b0 * hw * cout
+                let y = sink?.chunk(t) ?? out! + b0 * hw * cout
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb * hw), Int32(cout), Int32(K),
                             1, cols, Int32(K), self.packed.data, Int32(cout), 0, y, Int32(cout))
                 if let bias {
@@ -131,10 +162,10 @@ public final class Conv2d: Layer {
                         for c in 0..<cout { row[c] += bp[c] }
                     }
                 }
+                sink?.drain(t, images: b0..<(b0 + nb), h: ho, w: wo, c: cout)
                 b0 += nb
             }
         }
-        return out
     }
 
     func ensureThreadBuffers(_ threads: Int, rows: Int) throws(TensorError) {
@@ -266,5 +297,32 @@ public final class Conv2d: Layer {
             }
         }
         return dx
+    }
+}
+
+/// Where a convolution in evaluation sends each chunk of images when a max-pool follows: a
+/// buffer of the thread's, pooled from there into the pool's output.
+struct PoolSink {
+    unowned let conv: Conv2d
+    let k: Int, stride: Int, hOut: Int, wOut: Int
+    let y: UnsafeMutablePointer<Float>
+
+    /// Chunk buffers of at least `floats` for threads 0..<threads.
+    func ensure(_ threads: Int, floats: Int) throws(TensorError) {
+        for t in 0..<threads where conv.pooledChunks[t] == nil || conv.pooledChunks[t]!.count < floats {
+            conv.pooledChunks[t] = try Tensor(uninitialized: [floats])
+        }
+    }
+
+    /// Thread t's chunk buffer: the convolution output of the chunk's first image goes here.
+    func chunk(_ t: Int) -> UnsafeMutablePointer<Float> { conv.pooledChunks[t]!.data }
+
+    /// Pools thread t's chunk (images, each h x w x c) into the output.
+    func drain(_ t: Int, images: Range<Int>, h: Int, w: Int, c: Int) {
+        let src = chunk(t)
+        for (i, b) in images.enumerated() {
+            MaxPool2d.poolValues(src + i * h * w * c, w: w, c: c, k: k, stride: stride, ho: hOut, wo: wOut,
+                                 into: y + b * hOut * wOut * c)
+        }
     }
 }

@@ -55,6 +55,18 @@ public final class MaxPool2d: Pool2d, Layer {
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
         let (y, n, h, w, c, ho, wo) = try begin(x, training: training)
+        if !training {
+            // Evaluation keeps no window positions.
+            let (k, stride) = (self.k, self.stride)
+            Threads.parallelFor(Threads.count) { t in
+                let (lo, hi) = Threads.range(t, of: n)
+                for b in lo..<hi {
+                    MaxPool2d.poolValues(x.data + b * h * w * c, w: w, c: c, k: k, stride: stride, ho: ho, wo: wo,
+                                         into: y.data + b * ho * wo * c)
+                }
+            }
+            return y
+        }
         if argmax.count != y.count { argmax = [UInt8](repeating: 0, count: y.count) }
         let k = self.k, stride = self.stride
         argmax.withUnsafeMutableBufferPointer { am in
@@ -98,6 +110,35 @@ public final class MaxPool2d: Pool2d, Layer {
             }
         }
         return y
+    }
+
+    /// The maxima of one NHWC image's windows, values only, with forward's comparisons (the
+    /// first maximum is kept; a NaN takes over), so the same values.
+    static func poolValues(_ src: UnsafePointer<Float>, w: Int, c: Int, k: Int, stride: Int, ho: Int, wo: Int,
+                           into y: UnsafeMutablePointer<Float>) {
+        for oh in 0..<ho { for ow in 0..<wo {
+            let dst = y + (oh * wo + ow) * c
+            let first = src + (oh * stride * w + ow * stride) * c
+            var ch = 0
+            while ch + 8 <= c {
+                var m = UnsafeRawPointer(first + ch).loadUnaligned(as: SIMD8<Float>.self)
+                for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
+                    let v = UnsafeRawPointer(first + (kh * w + kw) * c + ch).loadUnaligned(as: SIMD8<Float>.self)
+                    m.replace(with: v, where: (v .> m) .| ((v .!= v) .& (m .== m)))
+                } }
+                UnsafeMutableRawPointer(dst + ch).storeBytes(of: m, as: SIMD8<Float>.self)
+                ch += 8
+            }
+            while ch < c {
+                var m = first[ch]
+                for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
+                    let v = first[(kh * w + kw) * c + ch]
+                    if v > m || (v != v && m == m) { m = v }
+                } }
+                dst[ch] = m
+                ch += 1
+            }
+        } }
     }
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {

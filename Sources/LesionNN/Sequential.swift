@@ -168,18 +168,33 @@ public final class Sequential {
         let end = last ?? layers.count - 1
         let order = plan(through: end, input: Layout.logicalShape(h), training: training)
         if training { lastOrder = order }
-        for i in order {
+        var j = 0
+        while j < order.count {
+            let i = order[j]
             let l = layers[i]
             if training, let d = l as? Dropout {
                 d.stream = RandomStream(seed: noiseSeed, stream: noiseCounter &* 1024 &+ UInt64(i))
             }
+            // In evaluation a convolution and the max-pool that runs next are one pass (its
+            // time is counted on the convolution); an input the pool rejects runs them one by
+            // one, so the error names the pool.
+            var pool = !training && j + 1 < order.count && l is Conv2d ? layers[order[j + 1]] as? MaxPool2d : nil
+            if let p = pool, (try? l.outputShape(Layout.logicalShape(h))).map({ (try? p.outputShape($0)) == nil }) ?? true {
+                pool = nil
+            }
             let t0 = profile == nil ? 0 : monotonicSeconds()
-            do {
-                h = try l.forward(h, training: training)
+            do throws(TensorError) {
+                if let pool, let conv = l as? Conv2d {
+                    h = try conv.forwardPooled(h, pool: pool)
+                    j += 1
+                } else {
+                    h = try l.forward(h, training: training)
+                }
                 if profile != nil { profile!.forward[i] += monotonicSeconds() - t0 }
             } catch {
                 throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
             }
+            j += 1
         }
         if training { noiseCounter &+= 1 }
         return h

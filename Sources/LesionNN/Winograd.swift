@@ -40,11 +40,13 @@ enum Winograd {
     /// Transformed kernel U[16][cin][cout] from w[cout][cin][3][3] (PyTorch's layout); with
     /// `flipped`, for the input gradient: the kernel turned 180 degrees, channels swapped
     /// (U[16][cout][cin]).
-    static func transformKernel(_ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool, into u: UnsafeMutablePointer<Float>) {
+    /// `inputs` limits it to some input channels (threads split the work that way).
+    static func transformKernel(_ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool, inputs: Range<Int>? = nil,
+                                into u: UnsafeMutablePointer<Float>) {
         let (rows, cols) = flipped ? (cout, cin) : (cin, cout)
         let plane = rows * cols
         for co in 0..<cout {
-            for ci in 0..<cin {
+            for ci in inputs ?? 0..<cin {
                 let src = w + (co * cin + ci) * 9
                 @inline(__always) func g(_ i: Int) -> Float { flipped ? src[8 - i] : src[i] }
                 let (r, c) = flipped ? (co, ci) : (ci, co)
@@ -90,7 +92,7 @@ enum Winograd {
                         let plane = p * c
                         let o = v + tile * c
                         var ch = 0
-                                                @inline(__always) func ld(_ k: Int, _ ch: Int) -> V8 { UnsafeRawPointer(dp[k] + ch).loadUnaligned(as: V8.self) }
+                        @inline(__always) func ld(_ k: Int, _ ch: Int) -> V8 { UnsafeRawPointer(dp[k] + ch).loadUnaligned(as: V8.self) }
                         @inline(__always) func st(_ e: Int, _ ch: Int, _ x: V8) { UnsafeMutableRawPointer(o + e * plane + ch).storeBytes(of: x, as: V8.self) }
                         while ch + 8 <= c {
                             let t00 = ld(0, ch) - ld(8, ch), t01 = ld(1, ch) - ld(9, ch), t02 = ld(2, ch) - ld(10, ch), t03 = ld(3, ch) - ld(11, ch)
@@ -125,20 +127,21 @@ enum Winograd {
         }
     }
 
-    /// Y = A^T m A per tile, plus bias, written where the tile lies inside hOut x wOut.
+    /// Y = A^T m A per tile, plus bias, written where the tile lies inside hOut x wOut; y is the
+    /// output of the first of `images`.
     static func transformOutput(_ m: UnsafePointer<Float>, tiles p: Int, images: Range<Int>, hOut: Int, wOut: Int, c: Int,
                                 tilesH: Int, tilesW: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         var tile = 0
         let plane = p * c
         for b in images {
-            let img = y + b * hOut * wOut * c
+            let img = y + (b - images.lowerBound) * hOut * wOut * c
             for ty in 0..<tilesH {
                 for tx in 0..<tilesW {
                     let s = m + tile * c
                     let oy = 2 * ty, ox = 2 * tx
                     let has01 = ox + 1 < wOut, has10 = oy + 1 < hOut
                     let y00 = img + (oy * wOut + ox) * c
-                                        @inline(__always) func ld(_ e: Int, _ ch: Int) -> V8 { UnsafeRawPointer(s + e * plane + ch).loadUnaligned(as: V8.self) }
+                    @inline(__always) func ld(_ e: Int, _ ch: Int) -> V8 { UnsafeRawPointer(s + e * plane + ch).loadUnaligned(as: V8.self) }
                     @inline(__always) func st(_ p: UnsafeMutablePointer<Float>, _ x: V8) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: V8.self) }
                     var ch = 0
                     while ch + 8 <= c {
@@ -193,7 +196,7 @@ enum Winograd {
                     let g10 = oy + 1 < hOut ? g00 + wOut * c : zero
                     let g11 = (ox + 1 < wOut && oy + 1 < hOut) ? g00 + (wOut + 1) * c : zero
                     let o = z + tile * c
-                                        @inline(__always) func ld(_ p: UnsafePointer<Float>, _ ch: Int) -> V8 { UnsafeRawPointer(p + ch).loadUnaligned(as: V8.self) }
+                    @inline(__always) func ld(_ p: UnsafePointer<Float>, _ ch: Int) -> V8 { UnsafeRawPointer(p + ch).loadUnaligned(as: V8.self) }
                     @inline(__always) func st(_ e: Int, _ ch: Int, _ x: V8) { UnsafeMutableRawPointer(o + e * plane + ch).storeBytes(of: x, as: V8.self) }
                     var ch = 0
                     while ch + 8 <= c {
@@ -265,14 +268,16 @@ extension Conv2d {
     /// out[n][hOut][wOut][co] = sum over a 3x3 window (offset -pad) of x[n][hIn][wIn][ci] with
     /// the transformed kernel u[16][ci][co].
     /// With `keep`, the transformed input is written there (chunk by chunk, at 16 * first tile
-    /// * ci) for the weight gradient to reuse.
+    /// * ci) for the weight gradient to reuse. With `sink`, out is not written: each chunk goes
+    /// through the sink's max-pool instead.
     func winogradConvolve(_ x: UnsafePointer<Float>, n: Int, hIn: Int, wIn: Int, ci: Int,
                           _ u: UnsafePointer<Float>, co: Int, pad: Int, bias: UnsafePointer<Float>?,
-                          into out: UnsafeMutablePointer<Float>, hOut: Int, wOut: Int,
-                          keep: UnsafeMutablePointer<Float>? = nil) throws(TensorError) {
+                          into out: UnsafeMutablePointer<Float>?, hOut: Int, wOut: Int,
+                          keep: UnsafeMutablePointer<Float>? = nil, sink: PoolSink? = nil) throws(TensorError) {
         let (th, tw, per) = winogradChunk(hOut, wOut)
         let threads = Threads.count
         try ensureScratch(threads, tiles: per * th * tw, cin: max(ci, co), cout: max(ci, co))
+        try sink?.ensure(threads, floats: per * hOut * wOut * co)
         Threads.parallelParts { t in
             let s = self.scratch[t]
             let m = s.m!.data
@@ -290,7 +295,9 @@ extension Conv2d {
                                     1, v + e * p * ci, Int32(ci), u + e * ci * co, Int32(co), 0, m + e * p * co, Int32(co))
                     }
                     Winograd.transformOutput(m, tiles: p, images: b0..<(b0 + nb), hOut: hOut, wOut: wOut, c: co,
-                                             tilesH: th, tilesW: tw, bias: bias, into: out)
+                                             tilesH: th, tilesW: tw, bias: bias,
+                                             into: sink?.chunk(t) ?? out! + b0 * hOut * wOut * co)
+                    sink?.drain(t, images: b0..<(b0 + nb), h: hOut, w: wOut, c: co)
                     b0 += nb
                 }
             }
@@ -302,26 +309,35 @@ extension Conv2d {
         for t in 0..<threads { try scratch[t].ensure(tiles, cin, cout) }
     }
 
-    func winogradForward(_ x: Tensor, out: Tensor, training: Bool) throws(TensorError) {
+    /// out [n, hOut, wOut, cout] (nil with a sink).
+    func winogradForward(_ x: Tensor, out: UnsafeMutablePointer<Float>?, hOut: Int, wOut: Int, training: Bool,
+                         sink: PoolSink?) throws(TensorError) {
         if !training {
-            switch evaluationTile(out.shape[1], out.shape[2]) {
-            case 4: return try winogradEvalForward(Tile4.self, x, out: out)
-            case 6: return try winogradEvalForward(Tile6.self, x, out: out)
+            switch evaluationTile(hOut, wOut) {
+            case 4: return try winogradEvalForward(Tile4.self, x, out: out, hOut: hOut, wOut: wOut, sink: sink)
+            case 6: return try winogradEvalForward(Tile6.self, x, out: out, hOut: hOut, wOut: wOut, sink: sink)
             default: break
             }
         }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let u = try Buffers.reuse(winogradKernel, [16, cin, cout])
-        winogradKernel = u
-        Winograd.transformKernel(weight.value.data, cin: cin, cout: cout, flipped: false, into: u.data)
+        let u: Tensor
+        if training {
+            u = try Buffers.reuse(winogradKernel, [16, cin, cout])
+            winogradKernel = u
+            Winograd.transformKernel(weight.value.data, cin: cin, cout: cout, flipped: false, into: u.data)
+        } else {
+            u = try evaluationKernel(tile: 2) { w, u, inputs in
+                Winograd.transformKernel(w, cin: self.cin, cout: self.cout, flipped: false, inputs: inputs, into: u)
+            }
+        }
         var keep: Tensor?
         if training {
-            let (th, tw, _) = winogradChunk(out.shape[1], out.shape[2])
+            let (th, tw, _) = winogradChunk(hOut, wOut)
             keep = try Buffers.reuse(transformedInput, [16 * n * th * tw * cin])
         }
         transformedInput = keep
         try winogradConvolve(x.data, n: n, hIn: h, wIn: w, ci: cin, u.data, co: cout, pad: padding,
-                             bias: bias?.value.data, into: out.data, hOut: out.shape[1], wOut: out.shape[2], keep: keep?.data)
+                             bias: bias?.value.data, into: out, hOut: hOut, wOut: wOut, keep: keep?.data, sink: sink)
     }
 
     /// Input gradient (a convolution of dy with the turned kernel, padding 2 - pad) and weight

@@ -196,7 +196,8 @@ enum WinogradEval {
         }
     }
 
-    /// Y = A^T M A per tile, plus bias, written where the tile lies inside hOut x wOut.
+    /// Y = A^T M A per tile, plus bias, written where the tile lies inside hOut x wOut; y is the
+    /// output of the first of `images`.
     static func transformOutput<T: EvaluationTile>(_: T.Type, _ mp: UnsafePointer<Float>, tiles p: Int, images: Range<Int>,
                                                    hOut: Int, wOut: Int, c: Int, tilesH: Int, tilesW: Int,
                                                    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
@@ -206,7 +207,7 @@ enum WinogradEval {
         withUnsafeTemporaryAllocation(of: V8.self, capacity: nn + m * n + m) { buf in
             let a = buf.baseAddress!, t = a + nn, r = t + m * n
             for b in images {
-                let img = y + b * hOut * wOut * c
+                let img = y + (b - images.lowerBound) * hOut * wOut * c
                 for ty in 0..<tilesH {
                     for tx in 0..<tilesW {
                         let s = mp + tile * c
@@ -251,17 +252,21 @@ extension Conv2d {
     /// The Winograd output tile used in evaluation for an hOut x wOut output.
     func evaluationTile(_ hOut: Int, _ wOut: Int) -> Int { winogradTile ?? WinogradEval.bestTile(hOut, wOut) }
 
-    /// Forward without gradients by F(m x m, 3x3): n^2 GEMMs over the n x n tiles of a chunk.
-    func winogradEvalForward<T: EvaluationTile>(_ tileType: T.Type, _ x: Tensor, out: Tensor) throws(TensorError) {
+    /// Forward without gradients by F(m x m, 3x3): n^2 GEMMs over the n x n tiles of a chunk,
+    /// into out [n, hOut, wOut, cout], or with a sink through its max-pool.
+    func winogradEvalForward<T: EvaluationTile>(_ tileType: T.Type, _ x: Tensor, out: UnsafeMutablePointer<Float>?,
+                                                hOut: Int, wOut: Int, sink: PoolSink?) throws(TensorError) {
         let (n, hIn, wIn) = (x.shape[0], x.shape[1], x.shape[2])
-        let (hOut, wOut) = (out.shape[1], out.shape[2])
         let m = T.m, nn = (m + 2) * (m + 2)
-        let u = try evaluationKernel(T.self)
+        let u = try evaluationKernel(tile: m) { w, u, inputs in
+            WinogradEval.transformKernel(T.self, w, cin: self.cin, cout: self.cout, inputs: inputs, into: u)
+        }
         let th = (hOut + m - 1) / m, tw = (wOut + m - 1) / m
         let per = max(1, Conv2d.evaluationChunkTiles / (th * tw))
         let threads = Threads.count
         while scratch.count < threads { scratch.append(WinogradScratch()) }
         for t in 0..<threads { try scratch[t].ensure(per * th * tw, cin, cout, elements: nn) }
+        try sink?.ensure(threads, floats: per * hOut * wOut * cout)
         let (ci, co, pad) = (cin, cout, padding)
         let bias = self.bias?.value.data
         Threads.parallelParts { t in
@@ -280,32 +285,35 @@ extension Conv2d {
                                     1, v + e * p * ci, Int32(ci), u.data + e * ci * co, Int32(co), 0, mp + e * p * co, Int32(co))
                     }
                     WinogradEval.transformOutput(T.self, mp, tiles: p, images: b0..<(b0 + nb), hOut: hOut, wOut: wOut, c: co,
-                                                 tilesH: th, tilesW: tw, bias: bias, into: out.data)
+                                                 tilesH: th, tilesW: tw, bias: bias,
+                                                 into: sink?.chunk(t) ?? out! + b0 * hOut * wOut * co)
+                    sink?.drain(t, images: b0..<(b0 + nb), h: hOut, w: wOut, c: co)
                     b0 += nb
                 }
             }
         }
     }
 
-    /// The transformed kernel for m x m tiles; recomputed only when the weights differ from those
-    /// it was computed from (compared in full: weights may change through any path, e.g. a
-    /// script writing into them), and then split over the threads by input channel.
-    func evaluationKernel<T: EvaluationTile>(_: T.Type) throws(TensorError) -> Tensor {
-        let nn = (T.m + 2) * (T.m + 2)
+    /// A transformed kernel for evaluation (tile side 2, 4 or 6), kept while the weights are
+    /// unchanged: they are compared in full with the copy it was made from, since weights may
+    /// change through any path (a script writing into them). `make(w, u, inputs)` transforms
+    /// the input channels `inputs`; it runs split over the threads.
+    func evaluationKernel(tile: Int, _ make: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void) throws(TensorError) -> Tensor {
+        let nn = (tile + 2) * (tile + 2)
         let w = weight.value
-        if let k = evalKernel, k.tile == T.m, k.source.count == w.count,
+        if let k = evalKernel, k.tile == tile, k.source.count == w.count,
            memcmp(k.source.data, w.data, w.count * MemoryLayout<Float>.size) == 0 {
             return k.u
         }
         let u = try Buffers.reuse(evalKernel?.u, [nn, cin, cout])
-        let (ci, co) = (cin, cout)
+        let ci = cin
         Threads.parallelParts { t in
             let (lo, hi) = Threads.range(t, of: ci)
-            WinogradEval.transformKernel(T.self, w.data, cin: ci, cout: co, inputs: lo..<hi, into: u.data)
+            make(w.data, u.data, lo..<hi)
         }
         let source = try Buffers.reuse(evalKernel?.source, w.shape)
         source.data.update(from: w.data, count: w.count)
-        evalKernel = (T.m, source, u)
+        evalKernel = (tile, source, u)
         return u
     }
 

@@ -73,10 +73,11 @@ if wanted("matmul") {
 
 if only.contains("conv") {
     // (name, cin, cout, input side, output crop): conv2, conv3, conv4 (cropped to 6x6 by pool3).
+    // LESION_BENCH_CONV=conv4_6 measures one of them (for a profiler).
     for (name, cin, cout, side, crop) in [("conv2", 32, 64, 14, 14), ("conv3", 64, 128, 7, 7), ("conv4", 128, 128, 7, 6)] {
         let x = try Tensor(uninitialized: [500, side, side, cin])
         RandomStream(seed: 3).fillNormal(x.data, count: x.count)
-        for tile in [2, 4, 6] where ProcessInfo.processInfo.environment["TILE"].map({ $0 == "\(name)_\(tile)" }) ?? true {
+        for tile in [2, 4, 6] where ProcessInfo.processInfo.environment["LESION_BENCH_CONV"].map({ $0 == "\(name)_\(tile)" }) ?? true {
             let c = try Conv2d(cin: cin, cout: cout, k: 3, padding: 1)
             c.reset(RandomStream(seed: 4))
             c.crop = (crop, crop)

@@ -167,7 +167,8 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
         let x = sample([4, 2, 7, 7], seed: 8)
         let planned = try m.forwardInternal(x, training: false).copy()
         #expect((m.layers[2] as! Conv2d).crop! == (6, 6))
-        #expect((m.layers[2] as! Conv2d).output!.shape == [4, 6, 6, 4])
+        // Before a max-pool the convolution is fused with it and writes no output of its own.
+        if maxPool { #expect((m.layers[2] as! Conv2d).output == nil) } else { #expect((m.layers[2] as! Conv2d).output!.shape == [4, 6, 6, 4]) }
         let reference = try plain(m, x, training: false)
         #expect(planned.shape == reference.shape)
         for i in 0..<planned.count { #expect(abs(planned.data[i] - reference.data[i]) <= 1e-6) }
@@ -229,6 +230,35 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
         c.reset(RandomStream(seed: 7))
         c.winograd = true
         try gradCheck(c, input: [2, 4, 5, 6])
+    }
+}
+
+/// A convolution and the max-pool after it as one pass (evaluation) give exactly what the two
+/// layers give one by one: im2col and every Winograd tile, pools with stride below, equal to
+/// and (crop) leaving rows, and a NaN in the input.
+@Suite struct PooledConvolutionTests {
+    @Test(arguments: [nil, 2, 4, 6] as [Int?], [(2, 2), (3, 3), (2, 1), (3, 2)])
+    func equalsConvolutionThenPool(tile: Int?, _ window: (k: Int, stride: Int)) throws {
+        for (cin, cout, side, padding) in [(1, 8, 13, 1), (9, 12, 10, 1), (16, 16, 7, 0)] {
+            let a = try Conv2d(cin: cin, cout: cout, k: 3, padding: padding)
+            a.reset(RandomStream(seed: 21))
+            a.winograd = tile != nil
+            a.winogradTile = tile
+            let b = try a.copy() as! Conv2d
+            b.winograd = a.winograd
+            b.winogradTile = tile
+            let p = try MaxPool2d(window.k, stride: window.stride), q = try MaxPool2d(window.k, stride: window.stride)
+            let x = try Layout.toNHWC(sample([3, cin, side, side], seed: 22))
+            x.data[17] = .nan
+            let fused = try a.forwardPooled(x, pool: p).copy()
+            let reference = try q.forward(b.forward(x, training: false), training: false)
+            #expect(fused.shape == reference.shape)
+            var same = true
+            for i in 0..<fused.count where !(fused.data[i] == reference.data[i] || (fused.data[i].isNaN && reference.data[i].isNaN)) {
+                same = false
+            }
+            #expect(same, "tile \(String(describing: tile)), pool \(window), input \(cin)x\(side)x\(side)")
+        }
     }
 }
 

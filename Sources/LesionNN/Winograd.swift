@@ -259,10 +259,10 @@ extension Conv2d {
         return winograd ?? winogradEligible
     }
 
-    /// Tiles per image and images per chunk (about 512 tiles per GEMM).
+    /// Tiles per image and images per chunk.
     func winogradChunk(_ hOut: Int, _ wOut: Int) -> (tilesH: Int, tilesW: Int, per: Int) {
         let th = (hOut + 1) / 2, tw = (wOut + 1) / 2
-        return (th, tw, max(1, 512 / (th * tw)))
+        return (th, tw, max(1, Conv2d.chunkTiles(elements: 16, cin: cin, cout: cout) / (th * tw)))
     }
 
     /// out[n][hOut][wOut][co] = sum over a 3x3 window (offset -pad) of x[n][hIn][wIn][ci] with

@@ -111,18 +111,30 @@ extension Ablation {
             var h = z
             for l in rests[0] { h = try l.forward(h, training: false) }
             baseLoss += Loss.softmaxCrossEntropy(h, labels: labels, grad: nil).loss
-            for r in 0..<(hi - lo) { baseConfusion[Int(labels[r]) * k + Tensor.argExtreme(h.data + r * k, k, 1, largest: true)] += 1 }
-            // Units in fixed blocks per thread.
+            let nb = hi - lo
+            var baseRight = [Bool](repeating: false, count: nb)
+            var baseByClass = [Int](repeating: 0, count: k)
+            for r in 0..<nb {
+                let guess = Tensor.argExtreme(h.data + r * k, k, 1, largest: true)
+                baseConfusion[Int(labels[r]) * k + guess] += 1
+                if guess == Int(labels[r]) { baseRight[r] = true; baseByClass[guess] += 1 }
+            }
+            // Units in fixed blocks per thread. A sample whose values at the mixer's input do
+            // not change keeps its base prediction; only the others run through the layers after.
             nonisolated(unsafe) let batchLabels = labels
             Threads.parallelParts { t in
                 guard t < threads else { return }
-                let (ulo, uhi) = Threads.range(t, of: units.count, parts: threads)
+                let (ulo, uhi) = Threads.range(t, of: units.count)
                 do throws(TensorError) {
                     for ui in ulo..<uhi {
-                        let logits = try ablatedLogits(unit: units[ui], v: constants[ui], per: per, xm: xm, z: z, mixer: mixerCopy,
-                                                       rest: rests[t], scratch: scratch[t])
-                        for r in 0..<(hi - lo) where Tensor.argExtreme(logits.data + r * k, k, 1, largest: true) == Int(batchLabels[r]) {
-                            counts[ui * k + Int(batchLabels[r])] += 1
+                        let row = counts + ui * k
+                        for c in 0..<k { row[c] += baseByClass[c] }
+                        guard let (logits, changed) = try ablatedLogits(unit: units[ui], v: constants[ui], per: per, xm: xm, z: z,
+                                                                        mixer: mixerCopy, rest: rests[t], scratch: scratch[t]) else { continue }
+                        for (i, r) in changed.enumerated() {
+                            let label = Int(batchLabels[r])
+                            let right = Tensor.argExtreme(logits.data + i * k, k, 1, largest: true) == label
+                            if right != baseRight[r] { row[label] += right ? 1 : -1 }
                         }
                     }
                 } catch {
@@ -168,51 +180,153 @@ extension Ablation {
     /// Per-thread buffers of a sweep, reused for every unit and batch.
     final class Scratch {
         var delta: Tensor?
-        var z: Tensor?
+        var change: Tensor?
+        var entry: Tensor?
         var cols: Tensor?
         var kernel: Tensor?
+        var changed: [Int] = []
     }
 
-    /// Logits with one unit of L replaced by a constant, from the base activations xm (the
-    /// mixer's input; channel u is a block of `per` values per sample) and z (the mixer's
-    /// output); `v` is the constant after the chain.
+    /// Logits with one unit of L replaced by a constant, for the samples whose values at the
+    /// mixer's input change (their rows, in order, are returned with the logits; nil when none
+    /// does). From the base activations xm (the mixer's input; channel u is a block of `per`
+    /// values per sample) and z (the mixer's output); `v` is the constant after the chain.
+    /// The mixer's change D (delta times the weights that read channel u) is added to z in one
+    /// pass with the ReLU and max-pool that follow it, when they do.
     static func ablatedLogits(unit u: Int, v: Float, per: Int, xm: Tensor, z: Tensor, mixer: Layer?, rest: [Layer],
-                              scratch: Scratch) throws(TensorError) -> Tensor {
+                              scratch: Scratch) throws(TensorError) -> (Tensor, [Int])? {
         let n = xm.shape[0]
         let delta = try Buffers.reuse(scratch.delta, [n, per])
         scratch.delta = delta
-        if xm.rank == 4 {
-            let c = xm.shape[3]
-            for i in 0..<(n * per) { delta.data[i] = v - xm.data[i * c + u] }
-        } else {
-            let f = xm.shape[1]
-            for r in 0..<n { for j in 0..<per { delta.data[r * per + j] = v - xm.data[r * f + u * per + j] } }
+        // Changed samples' deltas, packed to the front.
+        scratch.changed.removeAll(keepingCapacity: true)
+        let stride = xm.rank == 4 ? xm.shape[3] : 1
+        let first = xm.rank == 4 ? u : u * per
+        let f = xm.rank == 4 ? 0 : xm.shape[1]
+        for r in 0..<n {
+            let dst = delta.data + scratch.changed.count * per
+            let src = xm.data + (xm.rank == 4 ? r * per * stride : r * f) + first
+            var any = false
+            for j in 0..<per {
+                let d = v - src[j * stride]
+                dst[j] = d
+                if d != 0 || d != d { any = true }
+            }
+            if any { scratch.changed.append(r) }
         }
-        let zz = try Buffers.reuse(scratch.z, z.shape)
-        scratch.z = zz
-        zz.data.update(from: z.data, count: z.count)
+        let nc = scratch.changed.count
+        guard nc > 0 else { return nil }
+        let rows = scratch.changed
+        let zPer = z.count / n
+        let entry: Tensor
+        var consumed = 0
         switch mixer {
         case let lin as Linear:
-            // z += delta [n, per] x W[:, u*per ..< (u+1)*per]^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(lin.nout), Int32(per),
-                        1, delta.data, Int32(per), lin.weight.value.data + u * per, Int32(lin.nin), 1, zz.data, Int32(lin.nout))
+            // D [nc, nout] = delta [nc, per] x W[:, u*per ..< (u+1)*per]^T
+            let d = try Buffers.reuse(scratch.change, [nc, lin.nout])
+            scratch.change = d
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nc), Int32(lin.nout), Int32(per),
+                        1, delta.data, Int32(per), lin.weight.value.data + u * per, Int32(lin.nin), 0, d.data, Int32(lin.nout))
+            (entry, consumed) = try addChange(z, d, rows: rows, rest: rest, scratch: scratch)
         case let conv as Conv2d:
-            try addSingleChannelConvolution(conv, channel: u, delta: delta, h: xm.shape[1], w: xm.shape[2], into: zz, scratch: scratch)
+            let d = try Buffers.reuse(scratch.change, [nc] + Array(z.shape.dropFirst()))
+            scratch.change = d
+            try singleChannelConvolution(conv, channel: u, delta: delta, images: nc, h: xm.shape[1], w: xm.shape[2], into: d, scratch: scratch)
+            (entry, consumed) = try addChange(z, d, rows: rows, rest: rest, scratch: scratch)
         default:
             // No mixing layer: L's channels reach the output directly.
-            let f = zz.shape[1]
-            for r in 0..<n { for j in 0..<per { zz.data[r * f + u * per + j] += delta.data[r * per + j] } }
+            let e = try Buffers.reuse(scratch.entry, [nc] + Array(z.shape.dropFirst()))
+            scratch.entry = e
+            for (i, r) in rows.enumerated() {
+                (e.data + i * zPer).update(from: z.data + r * zPer, count: zPer)
+                for j in 0..<per { e.data[i * zPer + u * per + j] += delta.data[i * per + j] }
+            }
+            entry = e
         }
-        var h = zz
-        for l in rest { h = try l.forward(h, training: false) }
-        return h
+        var h = entry
+        for l in rest[consumed...] { h = try l.forward(h, training: false) }
+        return (h, rows)
     }
 
-    /// z [n, ho, wo, cout] += conv(delta [n, h, w] as one input channel, the kernel's slice for that channel).
-    static func addSingleChannelConvolution(_ conv: Conv2d, channel u: Int, delta: Tensor, h: Int, w: Int, into z: Tensor,
-                                            scratch: Scratch) throws(TensorError) {
+    /// z (rows `rows`) + d, through the ReLU and max-pool that come first in `rest` (in their
+    /// order; the same float operations as those layers), in one pass. Returns the result and
+    /// how many layers of `rest` it covers.
+    static func addChange(_ z: Tensor, _ d: Tensor, rows: [Int], rest: [Layer], scratch: Scratch) throws(TensorError) -> (Tensor, Int) {
+        let nc = rows.count
+        let zPer = z.count / z.shape[0]
+        let reluFirst = rest.first is ReLU
+        let poolAt = reluFirst ? 1 : 0
+        let pool = z.rank == 4 && rest.count > poolAt ? rest[poolAt] as? MaxPool2d : nil
+        let reluAfter = pool != nil && rest.count > poolAt + 1 && rest[poolAt + 1] is ReLU && !reluFirst
+        @inline(__always) func relu(_ x: SIMD8<Float>) -> SIMD8<Float> {
+            x.replacing(with: 0, where: .!(x .> 0))
+        }
+        guard let pool else {
+            // Elementwise: e = z + d (then ReLU).
+            let e = try Buffers.reuse(scratch.entry, d.shape)
+            scratch.entry = e
+            for (i, r) in rows.enumerated() {
+                let zs = z.data + r * zPer, ds = d.data + i * zPer, es = e.data + i * zPer
+                if reluFirst { for j in 0..<zPer { let x = zs[j] + ds[j]; es[j] = x > 0 ? x : 0 } }
+                else { for j in 0..<zPer { es[j] = zs[j] + ds[j] } }
+            }
+            return (e, reluFirst ? 1 : 0)
+        }
+        let (h, w, c) = (z.shape[1], z.shape[2], z.shape[3])
+        let s = try pool.outputShape([nc, c, h, w])
+        let (ho, wo) = (s[2], s[3])
+        let e = try Buffers.reuse(scratch.entry, [nc, ho, wo, c])
+        scratch.entry = e
+        let (k, st) = (pool.k, pool.stride)
+        for (i, r) in rows.enumerated() {
+            let zs = z.data + r * zPer, ds = d.data + i * zPer, es = e.data + i * ho * wo * c
+            for oh in 0..<ho { for ow in 0..<wo {
+                let o = es + (oh * wo + ow) * c
+                var ch = 0
+                while ch < c {
+                    // Eight channels at a time (the last group may overlap the one before it).
+                    let cc = min(ch, c - 8)
+                    if c >= 8 {
+                        @inline(__always) func at(_ kh: Int, _ kw: Int) -> SIMD8<Float> {
+                            let q = ((oh * st + kh) * w + ow * st + kw) * c + cc
+                            let x = UnsafeRawPointer(zs + q).loadUnaligned(as: SIMD8<Float>.self)
+                                + UnsafeRawPointer(ds + q).loadUnaligned(as: SIMD8<Float>.self)
+                            return reluFirst ? relu(x) : x
+                        }
+                        var m = at(0, 0)
+                        for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
+                            let x = at(kh, kw)
+                            m.replace(with: x, where: (x .> m) .| ((x .!= x) .& (m .== m)))
+                        } }
+                        if reluAfter { m = relu(m) }
+                        UnsafeMutableRawPointer(o + cc).storeBytes(of: m, as: SIMD8<Float>.self)
+                        ch = cc + 8
+                    } else {
+                        @inline(__always) func at(_ kh: Int, _ kw: Int) -> Float {
+                            let q = ((oh * st + kh) * w + ow * st + kw) * c + ch
+                            let x = zs[q] + ds[q]
+                            return reluFirst ? (x > 0 ? x : 0) : x
+                        }
+                        var m = at(0, 0)
+                        for kh in 0..<k { for kw in 0..<k where kh > 0 || kw > 0 {
+                            let x = at(kh, kw)
+                            if x > m || (x != x && m == m) { m = x }
+                        } }
+                        o[ch] = reluAfter ? (m > 0 ? m : 0) : m
+                        ch += 1
+                    }
+                }
+            } }
+        }
+        return (e, poolAt + 1 + (reluAfter ? 1 : 0))
+    }
+
+    /// d [images, ho, wo, cout] = conv(delta [images, h, w] as one input channel, the kernel's
+    /// slice for that channel), without bias.
+    static func singleChannelConvolution(_ conv: Conv2d, channel u: Int, delta: Tensor, images n: Int, h: Int, w: Int,
+                                         into d: Tensor, scratch: Scratch) throws(TensorError) {
         let (k, s, p, cout, cin) = (conv.k, conv.stride, conv.padding, conv.cout, conv.cin)
-        let (n, ho, wo) = (z.shape[0], z.shape[1], z.shape[2])
+        let (ho, wo) = (d.shape[1], d.shape[2])
         // Kernel slice packed [k*k, cout].
         let wk = try Buffers.reuse(scratch.kernel, [k * k, cout])
         scratch.kernel = wk
@@ -236,7 +350,7 @@ extension Ablation {
             } }
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n * ho * wo), Int32(cout), Int32(k * k),
-                    1, cols.data, Int32(k * k), wk.data, Int32(cout), 1, z.data, Int32(cout))
+                    1, cols.data, Int32(k * k), wk.data, Int32(cout), 0, d.data, Int32(cout))
     }
 
     /// One evaluation per unit (for models the fast path does not cover, e.g. with a Lambda).

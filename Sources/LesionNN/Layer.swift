@@ -63,17 +63,22 @@ extension Layer {
 // MARK: - helpers shared by layers
 
 public enum Buffers {
-    /// Returns `t` when it has `shape`, else a new uninitialised tensor of that shape.
+    /// Returns `t` when it has `shape`, a view of t's storage when that holds enough (a smaller
+    /// batch reuses the buffer of a larger one), else a new uninitialised tensor of that shape.
     @inline(__always)
     public static func reuse(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
-        if let t, t.shape == shape { return t }
+        if let t {
+            if t.shape == shape { return t }
+            if let v = t.reusing(shape: shape) { return v }
+        }
         return try Tensor(uninitialized: shape)
     }
 
     @inline(__always)
     public static func reuseZeroed(_ t: Tensor?, _ shape: [Int]) throws(TensorError) -> Tensor {
-        if let t, t.shape == shape { t.fill(0); return t }
-        return try Tensor(zeros: shape)
+        let r = try reuse(t, shape)
+        r.fill(0)
+        return r
     }
 }
 

@@ -76,6 +76,14 @@ public final class Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
+    /// A view of this tensor's storage, from its first element, with another shape whose
+    /// elements fit in what the storage holds from there; nil when they do not (or the shape
+    /// is invalid). For buffers reused across batches of different sizes.
+    public func reusing(shape: [Int]) -> Tensor? {
+        guard let n = try? Tensor.checkShape(shape), n <= storage.capacity - offset else { return nil }
+        return Tensor(view: storage, offset: offset, shape: shape, count: n)
+    }
+
     /// A view of another tensor's storage with a new shape of the same size.
     init(view storage: TensorStorage, offset: Int, shape: [Int], count: Int) {
         self.storage = storage

@@ -145,3 +145,44 @@ func randomiseBatchNorm(_ m: Sequential) {
         }
     }
 }
+
+/// The per-unit pass of a sweep runs only the samples whose values at the mixing layer change,
+/// and adds the mixer's change, a max-pool and a ReLU in one pass: against brute force with a
+/// pool before the ReLU, overlapping windows, channels that are not a multiple of 8, a unit
+/// that never fires (no sample changes) and one that fires for some samples only.
+@Suite struct SweepSkipsUnchangedSamplesTests {
+    @Test func poolThenReluOverlappingWindowsAndDeadUnits() throws {
+        let m = try Sequential([Conv2d(cin: 1, cout: 5, k: 3, padding: 1), ReLU(), Conv2d(cin: 5, cout: 12, k: 3, padding: 1),
+                                MaxPool2d(3, stride: 2), ReLU(), Flatten(), Linear(12 * 3 * 3, 4)], seed: 9, inputShape: [1, 8, 8])
+        let conv = m.layers[0] as! Conv2d
+        conv.bias!.value.data[1] = -100   // unit 2 never fires
+        conv.bias!.value.data[3] = -1.0   // unit 4 fires for some samples only
+        let data = try dataFor(m, n: 130, shape: [1, 8, 8], classes: 4, seed: 23)
+        let acts = try m.activations(data, layer: 1)   // [130, 5, 8, 8]
+        var firing = 0
+        for b in 0..<130 where (0..<64).contains(where: { acts.data[(b * 5 + 3) * 64 + $0] > 0 }) { firing += 1 }
+        #expect(firing > 10 && firing < 120, "unit 4 fires for \(firing) of 130 samples")
+        for mode in [AblationMode.zero, .mean] {
+            let r = try Ablation.sweep(m, data, layer: 1, mode: mode, batch: 50)
+            for (i, u) in r.units.enumerated() {
+                let e = try Ablation.evaluate(m, data, lesions: [1: [u]], mode: mode)
+                #expect(r.correct[i] == (0..<4).map { e.confusion[$0 * 4 + $0] }, "unit \(u + 1) \(mode)")
+            }
+            if mode == .zero { #expect(r.correct[1] == (0..<4).map { r.base.confusion[$0 * 4 + $0] }) }
+        }
+    }
+
+    @Test func linearMixerAfterFlatten() throws {
+        let m = try Sequential([Conv2d(cin: 1, cout: 6, k: 3), ReLU(), MaxPool2d(2), Flatten(), Linear(6 * 9, 10), ReLU(),
+                                Linear(10, 3)], seed: 11, inputShape: [1, 8, 8])
+        (m.layers[0] as! Conv2d).bias!.value.data[2] = -0.5
+        let data = try dataFor(m, n: 90, shape: [1, 8, 8], classes: 3, seed: 24)
+        for layer in [1, 2] {
+            let r = try Ablation.sweep(m, data, layer: layer, batch: 40)
+            for (i, u) in r.units.enumerated() {
+                let e = try Ablation.evaluate(m, data, lesions: [layer: [u]])
+                #expect(r.correct[i] == (0..<3).map { e.confusion[$0 * 3 + $0] }, "layer \(layer + 1) unit \(u + 1)")
+            }
+        }
+    }
+}

@@ -121,20 +121,27 @@ extension Ablation {
             }
             // Units in fixed blocks per thread. A sample whose values at the mixer's input do
             // not change keeps its base prediction; only the others run through the layers after.
+            // Samples go in blocks whose mixer outputs fill about 2 MB (L2), every unit of the
+            // thread's over one block before the next.
             nonisolated(unsafe) let batchLabels = labels
+            let blockRows = max(32, (1 << 19) / max(1, z.count / nb))
+            for ui in 0..<units.count { for c in 0..<k { counts[ui * k + c] += baseByClass[c] } }
             Threads.parallelParts { t in
                 guard t < threads else { return }
                 let (ulo, uhi) = Threads.range(t, of: units.count)
                 do throws(TensorError) {
-                    for ui in ulo..<uhi {
-                        let row = counts + ui * k
-                        for c in 0..<k { row[c] += baseByClass[c] }
-                        guard let (logits, changed) = try ablatedLogits(unit: units[ui], v: constants[ui], per: per, xm: xm, z: z,
-                                                                        mixer: mixerCopy, rest: rests[t], scratch: scratch[t]) else { continue }
-                        for (i, r) in changed.enumerated() {
-                            let label = Int(batchLabels[r])
-                            let right = Tensor.argExtreme(logits.data + i * k, k, 1, largest: true) == label
-                            if right != baseRight[r] { row[label] += right ? 1 : -1 }
+                    for r0 in stride(from: 0, to: nb, by: blockRows) {
+                        let block = r0..<min(nb, r0 + blockRows)
+                        for ui in ulo..<uhi {
+                            guard let (logits, changed) = try ablatedLogits(unit: units[ui], v: constants[ui], per: per, xm: xm, z: z,
+                                                                            samples: block, mixer: mixerCopy, rest: rests[t],
+                                                                            scratch: scratch[t]) else { continue }
+                            let row = counts + ui * k
+                            for (i, r) in changed.enumerated() {
+                                let label = Int(batchLabels[r])
+                                let right = Tensor.argExtreme(logits.data + i * k, k, 1, largest: true) == label
+                                if right != baseRight[r] { row[label] += right ? 1 : -1 }
+                            }
                         }
                     }
                 } catch {
@@ -187,23 +194,23 @@ extension Ablation {
         var changed: [Int] = []
     }
 
-    /// Logits with one unit of L replaced by a constant, for the samples whose values at the
-    /// mixer's input change (their rows, in order, are returned with the logits; nil when none
-    /// does). From the base activations xm (the mixer's input; channel u is a block of `per`
+    /// Logits with one unit of L replaced by a constant, for those of `samples` whose values at
+    /// the mixer's input change (their rows, in order, are returned with the logits; nil when
+    /// none does). From the base activations xm (the mixer's input; channel u is a block of `per`
     /// values per sample) and z (the mixer's output); `v` is the constant after the chain.
     /// The mixer's change D (delta times the weights that read channel u) is added to z in one
     /// pass with the ReLU and max-pool that follow it, when they do.
-    static func ablatedLogits(unit u: Int, v: Float, per: Int, xm: Tensor, z: Tensor, mixer: Layer?, rest: [Layer],
-                              scratch: Scratch) throws(TensorError) -> (Tensor, [Int])? {
+    static func ablatedLogits(unit u: Int, v: Float, per: Int, xm: Tensor, z: Tensor, samples: Range<Int>, mixer: Layer?,
+                              rest: [Layer], scratch: Scratch) throws(TensorError) -> (Tensor, [Int])? {
         let n = xm.shape[0]
-        let delta = try Buffers.reuse(scratch.delta, [n, per])
+        let delta = try Buffers.reuse(scratch.delta, [samples.count, per])
         scratch.delta = delta
         // Changed samples' deltas, packed to the front.
         scratch.changed.removeAll(keepingCapacity: true)
         let stride = xm.rank == 4 ? xm.shape[3] : 1
         let first = xm.rank == 4 ? u : u * per
         let f = xm.rank == 4 ? 0 : xm.shape[1]
-        for r in 0..<n {
+        for r in samples {
             let dst = delta.data + scratch.changed.count * per
             let src = xm.data + (xm.rank == 4 ? r * per * stride : r * f) + first
             var any = false
@@ -249,8 +256,8 @@ extension Ablation {
     }
 
     /// z (rows `rows`) + d, through the ReLU and max-pool that come first in `rest` (in their
-    /// order; the same float operations as those layers), in one pass. Returns the result and
-    /// how many layers of `rest` it covers.
+    /// order; the same float operations as those layers) and a Flatten after the pool, in one
+    /// pass. Returns the result and how many layers of `rest` it covers.
     static func addChange(_ z: Tensor, _ d: Tensor, rows: [Int], rest: [Layer], scratch: Scratch) throws(TensorError) -> (Tensor, Int) {
         let nc = rows.count
         let zPer = z.count / z.shape[0]
@@ -275,13 +282,19 @@ extension Ablation {
         let (h, w, c) = (z.shape[1], z.shape[2], z.shape[3])
         let s = try pool.outputShape([nc, c, h, w])
         let (ho, wo) = (s[2], s[3])
-        let e = try Buffers.reuse(scratch.entry, [nc, ho, wo, c])
+        // A Flatten next is done here too: written in its (c, h, w) order.
+        var covered = poolAt + 1 + (reluAfter ? 1 : 0)
+        let flat = rest.count > covered && rest[covered] is Flatten
+        if flat { covered += 1 }
+        let e = try Buffers.reuse(scratch.entry, flat ? [nc, c * ho * wo] : [nc, ho, wo, c])
         scratch.entry = e
         let (k, st) = (pool.k, pool.stride)
+        // Where channel ch of position p goes, and the pooled rows stored at o + channel stride.
+        let (pos, chStride) = flat ? (1, ho * wo) : (c, 1)
         for (i, r) in rows.enumerated() {
             let zs = z.data + r * zPer, ds = d.data + i * zPer, es = e.data + i * ho * wo * c
             for oh in 0..<ho { for ow in 0..<wo {
-                let o = es + (oh * wo + ow) * c
+                let o = es + (oh * wo + ow) * pos
                 var ch = 0
                 while ch < c {
                     // Eight channels at a time (the last group may overlap the one before it).
@@ -299,7 +312,8 @@ extension Ablation {
                             m.replace(with: x, where: (x .> m) .| ((x .!= x) .& (m .== m)))
                         } }
                         if reluAfter { m = relu(m) }
-                        UnsafeMutableRawPointer(o + cc).storeBytes(of: m, as: SIMD8<Float>.self)
+                        if flat { for l in 0..<8 { o[(cc + l) * chStride] = m[l] } }
+                        else { UnsafeMutableRawPointer(o + cc).storeBytes(of: m, as: SIMD8<Float>.self) }
                         ch = cc + 8
                     } else {
                         @inline(__always) func at(_ kh: Int, _ kw: Int) -> Float {
@@ -312,13 +326,13 @@ extension Ablation {
                             let x = at(kh, kw)
                             if x > m || (x != x && m == m) { m = x }
                         } }
-                        o[ch] = reluAfter ? (m > 0 ? m : 0) : m
+                        o[ch * chStride] = reluAfter ? (m > 0 ? m : 0) : m
                         ch += 1
                     }
                 }
             } }
         }
-        return (e, poolAt + 1 + (reluAfter ? 1 : 0))
+        return (e, covered)
     }
 
     /// d [images, ho, wo, cout] = conv(delta [images, h, w] as one input channel, the kernel's

@@ -153,7 +153,7 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
         for (name, layer) in [("relu4", 9), ("relu3", 7)] where ProcessInfo.processInfo.environment["LESION_BENCH_SWEEP"].map({ $0 == name }) ?? true {
             note("sweep \(name) ...")
             let t0 = now()
-            let r = try Ablation.sweep(m, test, layer: layer)
+            let r = try Ablation.sweep(m, test, layer: layer, batch: Int(ProcessInfo.processInfo.environment["SWEEP_BATCH"] ?? "") ?? 500)
             results.append(("sweep_\(name)_seconds", now() - t0))
             precondition(r.units.count == 128)
         }

@@ -1,5 +1,4 @@
 // Fully connected layer: y = x W^T + b. x is [N, in], W is [out, in] (PyTorch's layout).
-import COpenBLAS
 import LesionTensor
 
 public final class Linear: Layer {
@@ -49,8 +48,7 @@ public final class Linear: Layer {
         if let bias {
             for r in 0..<n { (y.data + r * nout).update(from: bias.value.data, count: nout) }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(nout), Int32(nin),
-                    1, x.data, Int32(nin), weight.value.data, Int32(nin), bias == nil ? 0 : 1, y.data, Int32(nout))
+        try Tensor.gemm(m: n, n: nout, k: nin, a: x.data, b: weight.value.data, c: y.data, transB: true, beta: bias == nil ? 0 : 1)
         return y
     }
 
@@ -58,8 +56,7 @@ public final class Linear: Layer {
         guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
         let n = x.shape[0]
         // dW [out, in] += dy^T [out, N] x x [N, in]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(nout), Int32(nin), Int32(n),
-                    1, dy.data, Int32(nout), x.data, Int32(nin), 1, weight.grad.data, Int32(nin))
+        try Tensor.gemm(m: nout, n: nin, k: n, a: dy.data, b: x.data, c: weight.grad.data, transA: true, beta: 1)
         if let bias {
             for c in 0..<nout {
                 var s = 0.0
@@ -71,8 +68,7 @@ public final class Linear: Layer {
         let dx = try Buffers.reuse(gradInput, x.shape)
         gradInput = dx
         // dx [N, in] = dy [N, out] x W [out, in]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(nin), Int32(nout),
-                    1, dy.data, Int32(nout), weight.value.data, Int32(nin), 0, dx.data, Int32(nin))
+        try Tensor.gemm(m: n, n: nin, k: nout, a: dy.data, b: weight.value.data, c: dx.data)
         return dx
     }
 }

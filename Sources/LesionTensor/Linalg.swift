@@ -54,14 +54,33 @@ extension Tensor {
         }
     }
 
-    /// C (m x n) = A (m x k) B (k x n), all row-major and contiguous.
+    /// C (m x n) = alpha op(A) op(B) + beta C, all row-major and contiguous (op(A) is m x k:
+    /// A itself, or with transA A is k x m). Split over the threads by rows of C (by columns
+    /// when there are few rows), a fixed split for a thread count; each part is one
+    /// single-threaded OpenBLAS call over the whole of k.
     public static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, transA: Bool = false, transB: Bool = false,
                             alpha: Float = 1, beta: Float = 0) throws(TensorError) {
         try checkBlasSize(m, n, k)
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
-                    beta, c, Int32(n))
+        let (ta, tb) = (transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans)
+        let (lda, ldb) = (transA ? m : k, transB ? k : n)
+        let parts = 2 * m * n * k < 1 << 22 ? 1 : Threads.count
+        if parts == 1 {
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
+            return
+        }
+        let byRows = m >= 8 * parts
+        Threads.parallelParts { t in
+            let (lo, hi) = Threads.range(t, of: byRows ? m : n)
+            guard hi > lo else { return }
+            if byRows {
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(hi - lo), Int32(n), Int32(k), alpha,
+                            a + (transA ? lo : lo * k), Int32(lda), b, Int32(ldb), beta, c + lo * n, Int32(n))
+            } else {
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(hi - lo), Int32(k), alpha,
+                            a, Int32(lda), b + (transB ? lo * k : lo), Int32(ldb), beta, c + lo, Int32(n))
+            }
+        }
     }
 
     // MARK: - QR

@@ -1,4 +1,4 @@
-// The thread count: OpenBLAS's threads and Lesion's own parallel loops. Work is split into a
+// The thread count of Lesion's parallel loops (OpenBLAS itself runs on the calling thread). Work is split into a
 // fixed number of parts that does not depend on scheduling, so results are the same run to run.
 import COpenBLAS
 import Dispatch
@@ -8,13 +8,19 @@ import Synchronization
 public enum Threads {
     static let current = Atomic<Int>(0)
 
-    /// Threads in use: set by `set`, else the machine's active cores. Never read back from
-    /// OpenBLAS, whose count `parallelParts` lowers to 1 for the duration of a parallel region.
+    /// Threads in use: set by `set`, else the machine's active cores.
     public static var count: Int {
+        _ = blasOnOneThread
         if pthread_getspecific(insideKey) != nil { return 1 }   // already a worker: run inline
         let c = current.load(ordering: .relaxed)
         return c > 0 ? c : defaultCount
     }
+
+    /// OpenBLAS runs every call on the calling thread: Lesion splits the work over its own
+    /// threads (`parallelParts`, `Tensor.gemm`). OpenBLAS's own threads, once woken by a call,
+    /// spin for about 0.1 s and took a core from the next parallel loop (measured: 10-25% of
+    /// a sweep's time); left asleep they cost nothing.
+    static let blasOnOneThread: Void = openblas_set_num_threads(1)
 
     /// Marks the threads running parts of a parallel loop, so loops nested in them run inline.
     static let insideKey: pthread_key_t = {
@@ -27,8 +33,8 @@ public enum Threads {
 
     public static func set(_ n: Int) throws(TensorError) {
         guard n >= 1 && n <= 256 else { throw TensorError(.value, "thread count must be in 1...256, got \(n)") }
+        _ = blasOnOneThread
         current.store(n, ordering: .relaxed)
-        openblas_set_num_threads(Int32(n))
     }
 
     /// Runs body(part) for part in 0..<parts on up to `count` threads; inside a worker (a loop
@@ -77,16 +83,14 @@ extension Threads {
         (part * n / parts, (part + 1) * n / parts)
     }
 
-    /// Runs body(part) for each of `count` parts, each on its own thread with OpenBLAS limited to
-    /// one thread, so GEMMs inside run on the calling thread next to the data they read.
+    /// Runs body(part) for each of `count` parts, each on its own thread (GEMMs inside run on
+    /// the calling thread, next to the data it just wrote).
     public static func parallelParts(_ body: (Int) -> Void) {
         let n = count
         if n == 1 {
             withParts(1, inside: pthread_getspecific(insideKey)) { body(0) }
             return
         }
-        openblas_set_num_threads(1)
         parallelFor(n, body)
-        openblas_set_num_threads(Int32(n))
     }
 }

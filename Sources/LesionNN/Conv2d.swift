@@ -115,7 +115,7 @@ public final class Conv2d: Layer {
         pool.input = nil
         input = nil
         if pooledChunks.count < Threads.count { pooledChunks += Array(repeating: nil, count: Threads.count - pooledChunks.count) }
-        let sink = PoolSink(conv: self, k: pool.k, stride: pool.stride, hOut: ps[2], wOut: ps[3], y: y.data)
+        let sink = PoolSink(conv: self, h: ho, w: wo, hOut: ps[2], wOut: ps[3], k: pool.k, stride: pool.stride, y: y.data)
         try compute(x, out: nil, hOut: ho, wOut: wo, training: false, sink: sink)
         return y
     }
@@ -162,7 +162,7 @@ public final class Conv2d: Layer {
                         for c in 0..<cout { row[c] += bp[c] }
                     }
                 }
-                sink?.drain(t, images: b0..<(b0 + nb), h: ho, w: wo, c: cout)
+                sink?.drain(t, images: b0..<(b0 + nb))
                 b0 += nb
             }
         }
@@ -304,7 +304,9 @@ public final class Conv2d: Layer {
 /// buffer of the thread's, pooled from there into the pool's output.
 struct PoolSink {
     unowned let conv: Conv2d
-    let k: Int, stride: Int, hOut: Int, wOut: Int
+    /// The convolution's output size (the pool's input) and the pool's output size.
+    let h: Int, w: Int, hOut: Int, wOut: Int
+    let k: Int, stride: Int
     let y: UnsafeMutablePointer<Float>
 
     /// Chunk buffers of at least `floats` for threads 0..<threads.
@@ -317,9 +319,9 @@ struct PoolSink {
     /// Thread t's chunk buffer: the convolution output of the chunk's first image goes here.
     func chunk(_ t: Int) -> UnsafeMutablePointer<Float> { conv.pooledChunks[t]!.data }
 
-    /// Pools thread t's chunk (images, each h x w x c) into the output.
-    func drain(_ t: Int, images: Range<Int>, h: Int, w: Int, c: Int) {
-        let src = chunk(t)
+    /// Pools thread t's chunk (images, each h x w x cout) into the output.
+    func drain(_ t: Int, images: Range<Int>) {
+        let src = chunk(t), c = conv.cout
         for (i, b) in images.enumerated() {
             MaxPool2d.poolValues(src + i * h * w * c, w: w, c: c, k: k, stride: stride, ho: hOut, wo: wOut,
                                  into: y + b * hOut * wOut * c)

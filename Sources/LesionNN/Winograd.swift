@@ -277,7 +277,27 @@ extension Conv2d {
         let (th, tw, per) = winogradChunk(hOut, wOut)
         let threads = Threads.count
         try ensureScratch(threads, tiles: per * th * tw, cin: max(ci, co), cout: max(ci, co))
-        try sink?.ensure(threads, floats: per * hOut * wOut * co)
+        try winogradChunks(n: n, per: per, tilesPerImage: th * tw, elements: 16, ci: ci, co: co, u: u, keep: keep,
+                           sink: sink, out: out, outPerImage: hOut * wOut * co) { images, zero, v, p in
+            Winograd.transformInput(x, images: images, hIn: hIn, wIn: wIn, c: ci, tilesH: th, tilesW: tw,
+                                    pad: pad, zero: zero, into: v, tiles: p)
+        } output: { m, p, images, y in
+            Winograd.transformOutput(m, tiles: p, images: images, hOut: hOut, wOut: wOut, c: co,
+                                     tilesH: th, tilesW: tw, bias: bias, into: y)
+        }
+    }
+
+    /// The chunk loop of every Winograd convolution: each thread takes its images `per` at a
+    /// time, transforms their tiles (`input(images, zero, v, tiles)`), multiplies each of the
+    /// `elements` planes by the transformed kernel u [elements][ci][co], and transforms the
+    /// products back (`output(m, tiles, images, y)`, y being the first image's output) into
+    /// out, or into the thread's chunk buffer of the sink, pooled from there. With `keep`, the
+    /// transformed inputs go there (at elements * first tile * ci) instead of the scratch.
+    func winogradChunks(n: Int, per: Int, tilesPerImage: Int, elements: Int, ci: Int, co: Int, u: UnsafePointer<Float>,
+                        keep: UnsafeMutablePointer<Float>?, sink: PoolSink?, out: UnsafeMutablePointer<Float>?, outPerImage: Int,
+                        input: (Range<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+                        output: (UnsafePointer<Float>, Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void) throws(TensorError) {
+        try sink?.ensure(Threads.count, floats: per * outPerImage)
         Threads.parallelParts { t in
             let s = self.scratch[t]
             let m = s.m!.data
@@ -286,18 +306,16 @@ extension Conv2d {
             s.zero.withUnsafeBufferPointer { zp in
                 while b0 < hi {
                     let nb = min(per, hi - b0)
-                    let p = nb * th * tw
-                    let v = keep.map { $0 + 16 * b0 * th * tw * ci } ?? s.v!.data
-                    Winograd.transformInput(x, images: b0..<(b0 + nb), hIn: hIn, wIn: wIn, c: ci, tilesH: th, tilesW: tw,
-                                            pad: pad, zero: zp.baseAddress!, into: v, tiles: p)
-                    for e in 0..<16 {
+                    let p = nb * tilesPerImage
+                    let images = b0..<(b0 + nb)
+                    let v = keep.map { $0 + elements * b0 * tilesPerImage * ci } ?? s.v!.data
+                    input(images, zp.baseAddress!, v, p)
+                    for e in 0..<elements {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p), Int32(co), Int32(ci),
                                     1, v + e * p * ci, Int32(ci), u + e * ci * co, Int32(co), 0, m + e * p * co, Int32(co))
                     }
-                    Winograd.transformOutput(m, tiles: p, images: b0..<(b0 + nb), hOut: hOut, wOut: wOut, c: co,
-                                             tilesH: th, tilesW: tw, bias: bias,
-                                             into: sink?.chunk(t) ?? out! + b0 * hOut * wOut * co)
-                    sink?.drain(t, images: b0..<(b0 + nb), h: hOut, w: wOut, c: co)
+                    output(m, p, images, sink?.chunk(t) ?? out! + b0 * outPerImage)
+                    sink?.drain(t, images: images)
                     b0 += nb
                 }
             }

@@ -266,31 +266,15 @@ extension Conv2d {
         let threads = Threads.count
         while scratch.count < threads { scratch.append(WinogradScratch()) }
         for t in 0..<threads { try scratch[t].ensure(per * th * tw, cin, cout, elements: nn) }
-        try sink?.ensure(threads, floats: per * hOut * wOut * cout)
         let (ci, co, pad) = (cin, cout, padding)
         let bias = self.bias?.value.data
-        Threads.parallelParts { t in
-            let s = self.scratch[t]
-            let v = s.v!.data, mp = s.m!.data
-            let (lo, hi) = Threads.range(t, of: n)
-            var b0 = lo
-            s.zero.withUnsafeBufferPointer { zp in
-                while b0 < hi {
-                    let nb = min(per, hi - b0)
-                    let p = nb * th * tw
-                    WinogradEval.transformInput(T.self, x.data, images: b0..<(b0 + nb), hIn: hIn, wIn: wIn, c: ci,
-                                                tilesH: th, tilesW: tw, pad: pad, zero: zp.baseAddress!, into: v, tiles: p)
-                    for e in 0..<nn {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p), Int32(co), Int32(ci),
-                                    1, v + e * p * ci, Int32(ci), u.data + e * ci * co, Int32(co), 0, mp + e * p * co, Int32(co))
-                    }
-                    WinogradEval.transformOutput(T.self, mp, tiles: p, images: b0..<(b0 + nb), hOut: hOut, wOut: wOut, c: co,
-                                                 tilesH: th, tilesW: tw, bias: bias,
-                                                 into: sink?.chunk(t) ?? out! + b0 * hOut * wOut * co)
-                    sink?.drain(t, images: b0..<(b0 + nb), h: hOut, w: wOut, c: co)
-                    b0 += nb
-                }
-            }
+        try winogradChunks(n: n, per: per, tilesPerImage: th * tw, elements: nn, ci: ci, co: co, u: u.data, keep: nil,
+                           sink: sink, out: out, outPerImage: hOut * wOut * co) { images, zero, v, p in
+            WinogradEval.transformInput(T.self, x.data, images: images, hIn: hIn, wIn: wIn, c: ci,
+                                        tilesH: th, tilesW: tw, pad: pad, zero: zero, into: v, tiles: p)
+        } output: { m, p, images, y in
+            WinogradEval.transformOutput(T.self, m, tiles: p, images: images, hOut: hOut, wOut: wOut, c: co,
+                                         tilesH: th, tilesW: tw, bias: bias, into: y)
         }
     }
 

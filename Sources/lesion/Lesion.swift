@@ -38,7 +38,7 @@ struct Lesion: ParsableCommand {
 }
 
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Threads for OpenBLAS and Lesion's own loops (default: all cores).")
+    @Option(help: "Threads for Lesion's parallel loops and products (default: all cores).")
     var threads: Int?
 
     @Option(name: .customLong("plugin"), help: ArgumentHelp("Also load the plugins (*.lua) in this folder (repeatable).", valueName: "dir"))

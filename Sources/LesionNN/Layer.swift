@@ -62,6 +62,14 @@ extension Layer {
 
 // MARK: - helpers shared by layers
 
+/// The numeric engine's revision: raised whenever a change can alter float results (a new
+/// Winograd tile, a fused pass, another split of a product), so that cached results computed by
+/// an earlier engine are not served as this one's (the notebook cache keys include it).
+/// 3: F(6x6) and fused convolution and pool in evaluation, OpenBLAS on the calling thread.
+public enum Engine {
+    public static let revision = 3
+}
+
 public enum Buffers {
     /// Returns `t` when it has `shape`, a view of t's storage when that holds enough (a smaller
     /// batch reuses the buffer of a larger one), else a new uninitialised tensor of that shape.

@@ -1,7 +1,7 @@
 // cache(key, fn) and the automatic caching of m:fit, m:activations, ablation.sweep and
 // units.attributes. Keys are SHA-256 digests of a canonical text of everything that determines
-// the value: model architecture and weights, data set contents, options, Lesion's version and
-// the thread count (results repeat bit for bit for a thread count). Values live in a DiskCache.
+// the value: model architecture and weights, data set contents, options, Lesion's version, the
+// numeric engine's revision and the thread count (results repeat bit for bit for a thread count). Values live in a DiskCache.
 import CLua
 import Foundation
 import LuaShim
@@ -83,7 +83,7 @@ extension LuaHost {
     /// its results and returns their count) and stores them. Returns the number of values pushed.
     func cached(_ lua: Lua, label: String, keyText: String, compute: () throws -> Int32) throws -> Int32 {
         guard cacheEnabled else { return try compute() }
-        let key = String(SHA256.hex("lesion \(LuaHost.version)\nthreads \(Threads.count)\n" + keyText).prefix(40))
+        let key = String(SHA256.hex("lesion \(LuaHost.version) engine \(Engine.revision)\nthreads \(Threads.count)\n" + keyText).prefix(40))
         let started = Date()
         switch diskCache.load(key) {
         case .hit(let e):

@@ -1,4 +1,5 @@
-// Sweeps: each unit of a layer ablated alone, exactly and without one forward pass per unit.
+// Sweeps (each unit of a layer ablated alone) and curves (growing sets of units ablated
+// together), exactly and without one forward pass per unit or set.
 //
 // Ablating unit u of layer L changes only channel u until the next layer that mixes channels
 // (a convolution or a linear layer). So the activations at L are computed once per batch;
@@ -11,25 +12,45 @@ import COpenBLAS
 import LesionNN
 import LesionTensor
 
-public struct SweepResult {
+/// Correct counts per class for a list of ablations (units, or sets of units).
+public protocol AblationCounts {
+    /// correct[i][k]: samples of class k still classified right with ablation i.
+    var correct: [[Int]] { get }
+    /// Samples of each class.
+    var classTotals: [Int] { get }
+}
+
+extension AblationCounts {
+    public var accuracy: [Double] {
+        let n = Double(classTotals.reduce(0, +))
+        return correct.map { Double($0.reduce(0, +)) / n }
+    }
+
+    /// perClass[i][k]: accuracy on class k with ablation i (NaN for a class with no samples).
+    public var perClass: [[Double]] {
+        correct.map { row in row.enumerated().map { k, c in classTotals[k] > 0 ? Double(c) / Double(classTotals[k]) : .nan } }
+    }
+}
+
+public struct SweepResult: AblationCounts {
     public let layer: Int
     /// 0-based units, in the order swept.
     public let units: [Int]
     public let base: Evaluation
     /// correct[u][k]: samples of class k still classified right with units[u] ablated.
     public let correct: [[Int]]
-    /// Samples of each class.
     public let classTotals: [Int]
+}
 
-    public var accuracy: [Double] {
-        let n = Double(classTotals.reduce(0, +))
-        return correct.map { Double($0.reduce(0, +)) / n }
-    }
-
-    /// perClass[u][k]: accuracy on class k with units[u] ablated (NaN for a class with no samples).
-    public var perClass: [[Double]] {
-        correct.map { row in row.enumerated().map { k, c in classTotals[k] > 0 ? Double(c) / Double(classTotals[k]) : .nan } }
-    }
+/// The first k units of an order ablated together, for each k of `steps`.
+public struct CurveResult: AblationCounts {
+    public let layer: Int
+    public let order: [Int]
+    public let steps: [Int]
+    public let base: Evaluation
+    /// correct[i][k]: samples of class k still classified right with the first steps[i] units ablated.
+    public let correct: [[Int]]
+    public let classTotals: [Int]
 }
 
 extension Ablation {
@@ -38,16 +59,45 @@ extension Ablation {
         l is ReLU || l is MaxPool2d || l is AvgPool2d || l is GlobalAvgPool || l is BatchNorm || l is Dropout || l is Flatten
     }
 
+    /// Each unit of layer L ablated alone (all units by default).
     public static func sweep(_ model: Sequential, _ data: Dataset, layer L: Int, units requested: [Int]? = nil,
                              mode: AblationMode = .zero, batch: Int = 500) throws(TensorError) -> SweepResult {
         guard L >= 0 && L < model.layers.count else { throw TensorError(.index, "layer \(L) out of range") }
         try model.checkFits(data)
-        let nUnits = try unitCount(model, data, layer: L)
-        let units = requested ?? Array(0..<nUnits)
-        for u in units where u < 0 || u >= nUnits {
-            throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[L].name), which has \(nUnits) units")
-        }
+        let units: [Int]
+        if let requested { units = requested } else { units = Array(0..<(try unitCount(model, data, layer: L))) }
         guard !units.isEmpty else { throw TensorError(.value, "no units to sweep") }
+        let r = try ablateSets(model, data, layer: L, sets: units.map { [$0] }, mode: mode, batch: batch)
+        return SweepResult(layer: L, units: units, base: r.base, correct: r.correct, classTotals: r.totals)
+    }
+
+    /// The first k units of `order` ablated together, for each k of `steps` (0 ... order.count),
+    /// in one pass over the data like a sweep.
+    public static func curve(_ model: Sequential, _ data: Dataset, layer L: Int, order: [Int], steps: [Int],
+                             mode: AblationMode = .zero, batch: Int = 500) throws(TensorError) -> CurveResult {
+        guard L >= 0 && L < model.layers.count else { throw TensorError(.index, "layer \(L) out of range") }
+        guard !order.isEmpty, !steps.isEmpty else { throw TensorError(.value, "a curve needs units and steps") }
+        var seen = Set<Int>()
+        for u in order where !seen.insert(u).inserted {
+            throw TensorError(.value, "unit \(u + 1) appears twice in the order")
+        }
+        for k in steps where k < 0 || k > order.count {
+            throw TensorError(.index, "step \(k) is not a count of units from 0 to \(order.count)")
+        }
+        let r = try ablateSets(model, data, layer: L, sets: steps.map { Array(order.prefix($0)) }, mode: mode, batch: batch)
+        return CurveResult(layer: L, order: order, steps: steps, base: r.base, correct: r.correct, classTotals: r.totals)
+    }
+
+    /// Each set of units of layer L ablated together (an empty set: nothing ablated): the base
+    /// evaluation, each set's correct counts per class and the class totals.
+    static func ablateSets(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode,
+                           batch: Int) throws(TensorError) -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
+        guard L >= 0 && L < model.layers.count else { throw TensorError(.index, "layer \(L) out of range") }
+        try model.checkFits(data)
+        let nUnits = try unitCount(model, data, layer: L)
+        for set in sets { for u in set where u < 0 || u >= nUnits {
+            throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[L].name), which has \(nUnits) units")
+        } }
         let layers = model.layers
         // The channel-wise layers after L; after a Flatten of positions a channel is a block of
         // features, and only layers that treat features alike (ReLU, Dropout) keep it whole.
@@ -61,7 +111,7 @@ extension Ablation {
         let hasLambda = layers[(L + 1)...].contains { $0 is Lambda }
         let mixer = m < layers.count ? layers[m] : nil
         guard !hasLambda, mixer == nil || mixer is Conv2d || mixer is Linear else {
-            return try bruteForceSweep(model, data, layer: L, units: units, mode: mode)
+            return try bruteForce(model, data, layer: L, sets: sets, mode: mode)
         }
         let means: [Float]
         switch mode {
@@ -74,7 +124,7 @@ extension Ablation {
             means = v
         }
         let k = data.numClasses
-        let threads = min(Threads.count, units.count)
+        let threads = min(Threads.count, sets.count)
         // Per thread: its own copies of the layers after the mixer (they keep buffers).
         var rests: [[Layer]] = []
         for _ in 0..<threads {
@@ -90,9 +140,9 @@ extension Ablation {
         let shapeL = try model.shapes(batch: 1, sample: data.sampleShape)[L] ?? []
         let (ah, aw) = shapeL.count == 4 ? (shapeL[2], shapeL[3]) : (1, 1)
         let chain = Array(layers[(L + 1)..<m])
-        let constants = units.map { u in constantThrough(chain, unit: u, means.isEmpty ? 0 : means[u], h: ah, w: aw) }
-        let counts = UnsafeMutablePointer<Int>.allocate(capacity: units.count * k)
-        counts.initialize(repeating: 0, count: units.count * k)
+        let constants = sets.map { set in set.map { u in constantThrough(chain, unit: u, means.isEmpty ? 0 : means[u], h: ah, w: aw) } }
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: sets.count * k)
+        counts.initialize(repeating: 0, count: sets.count * k)
         defer { counts.deallocate() }
         let errors = UnsafeMutablePointer<TensorError?>.allocate(capacity: threads)
         errors.initialize(repeating: nil, count: threads)
@@ -134,15 +184,15 @@ extension Ablation {
             // thread's over one block before the next.
             nonisolated(unsafe) let batchLabels = labels
             let blockRows = max(32, (1 << 19) / max(1, z.count / nb))
-            for ui in 0..<units.count { for c in 0..<k { counts[ui * k + c] += baseByClass[c] } }
+            for ui in 0..<sets.count { for c in 0..<k { counts[ui * k + c] += baseByClass[c] } }
             Threads.parallelParts { t in
                 guard t < threads else { return }
-                let (ulo, uhi) = Threads.range(t, of: units.count)
+                let (ulo, uhi) = Threads.range(t, of: sets.count)
                 do throws(TensorError) {
                     for r0 in stride(from: 0, to: nb, by: blockRows) {
                         let block = r0..<min(nb, r0 + blockRows)
                         for ui in ulo..<uhi {
-                            guard let (logits, changed) = try ablatedLogits(unit: units[ui], v: constants[ui], per: per, xm: xm, z: z,
+                            guard let (logits, changed) = try ablatedLogits(units: sets[ui], values: constants[ui], per: per, xm: xm, z: z,
                                                                             samples: block, mixer: mixerCopy, rest: rests[t],
                                                                             scratch: scratch[t]) else { continue }
                             let row = counts + ui * k
@@ -159,9 +209,8 @@ extension Ablation {
             }
             for t in 0..<threads { if let e = errors[t] { throw e } }
         }
-        let correct = (0..<units.count).map { ui in (0..<k).map { counts[ui * k + $0] } }
-        return SweepResult(layer: L, units: units, base: Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss),
-                           correct: correct, classTotals: totals)
+        let correct = (0..<sets.count).map { ui in (0..<k).map { counts[ui * k + $0] } }
+        return (Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss), correct, totals)
     }
 
     /// The value a constant channel `v` has after the channel-wise layers: each layer maps a
@@ -203,30 +252,34 @@ extension Ablation {
         var changed: [Int] = []
     }
 
-    /// Logits with one unit of L replaced by a constant, for those of `samples` whose values at
-    /// the mixer's input change (their rows, in order, are returned with the logits; nil when
-    /// none does). From the base activations xm (the mixer's input; channel u is a block of `per`
-    /// values per sample) and z (the mixer's output); `v` is the constant after the chain.
-    /// The mixer's change D (delta times the weights that read channel u) is added to z in one
-    /// pass with the ReLU and max-pool that follow it, when they do.
-    static func ablatedLogits(unit u: Int, v: Float, per: Int, xm: Tensor, z: Tensor, samples: Range<Int>, mixer: Layer?,
+    /// Logits with a set of units of L replaced by constants, for those of `samples` whose
+    /// values at the mixer's input change (their rows, in order, are returned with the logits;
+    /// nil when none does). From the base activations xm (the mixer's input; channel u is a
+    /// block of `per` values per sample) and z (the mixer's output); `values` are the constants
+    /// after the chain. The mixer's change D (each unit's delta times the weights that read its
+    /// channel) is added to z in one pass with the ReLU and max-pool that follow it, when they do.
+    static func ablatedLogits(units: [Int], values: [Float], per: Int, xm: Tensor, z: Tensor, samples: Range<Int>, mixer: Layer?,
                               rest: [Layer], scratch: Scratch) throws(TensorError) -> (Tensor, [Int])? {
-        let n = xm.shape[0]
-        let delta = try Buffers.reuse(scratch.delta, [samples.count, per])
+        let n = xm.shape[0], s = units.count
+        guard s > 0 else { return nil }
+        // Changed samples' deltas, packed to the front: delta [nc, s * per], unit j's at column j * per.
+        let width = s * per
+        let delta = try Buffers.reuse(scratch.delta, [samples.count, width])
         scratch.delta = delta
-        // Changed samples' deltas, packed to the front.
         scratch.changed.removeAll(keepingCapacity: true)
         let stride = xm.rank == 4 ? xm.shape[3] : 1
-        let first = xm.rank == 4 ? u : u * per
         let f = xm.rank == 4 ? 0 : xm.shape[1]
         for r in samples {
-            let dst = delta.data + scratch.changed.count * per
-            let src = xm.data + (xm.rank == 4 ? r * per * stride : r * f) + first
+            let dst = delta.data + scratch.changed.count * width
+            let row = xm.data + (xm.rank == 4 ? r * per * stride : r * f)
             var any = false
-            for j in 0..<per {
-                let d = v - src[j * stride]
-                dst[j] = d
-                if d != 0 || d != d { any = true }
+            for (j, u) in units.enumerated() {
+                let src = row + (xm.rank == 4 ? u : u * per), v = values[j]
+                for q in 0..<per {
+                    let d = v - src[q * stride]
+                    dst[j * per + q] = d
+                    if d != 0 || d != d { any = true }
+                }
             }
             if any { scratch.changed.append(r) }
         }
@@ -238,16 +291,22 @@ extension Ablation {
         var consumed = 0
         switch mixer {
         case let lin as Linear:
-            // D [nc, nout] = delta [nc, per] x W[:, u*per ..< (u+1)*per]^T
+            // D [nc, nout] = sum over units of delta_j [nc, per] x W[:, u*per ..< (u+1)*per]^T
             let d = try Buffers.reuse(scratch.change, [nc, lin.nout])
             scratch.change = d
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nc), Int32(lin.nout), Int32(per),
-                        1, delta.data, Int32(per), lin.weight.value.data + u * per, Int32(lin.nin), 0, d.data, Int32(lin.nout))
+            for (j, u) in units.enumerated() {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nc), Int32(lin.nout), Int32(per), 1,
+                            delta.data + j * per, Int32(width), lin.weight.value.data + u * per, Int32(lin.nin),
+                            j == 0 ? 0 : 1, d.data, Int32(lin.nout))
+            }
             (entry, consumed) = try addChange(z, d, rows: rows, rest: rest, scratch: scratch)
         case let conv as Conv2d:
             let d = try Buffers.reuse(scratch.change, [nc] + Array(z.shape.dropFirst()))
             scratch.change = d
-            try singleChannelConvolution(conv, channel: u, delta: delta, images: nc, h: xm.shape[1], w: xm.shape[2], into: d, scratch: scratch)
+            for (j, u) in units.enumerated() {
+                try singleChannelConvolution(conv, channel: u, delta: delta.data + j * per, rowStride: width, images: nc,
+                                             h: xm.shape[1], w: xm.shape[2], into: d, accumulate: j > 0, scratch: scratch)
+            }
             (entry, consumed) = try addChange(z, d, rows: rows, rest: rest, scratch: scratch)
         default:
             // No mixing layer: L's channels reach the output directly.
@@ -255,7 +314,9 @@ extension Ablation {
             scratch.entry = e
             for (i, r) in rows.enumerated() {
                 (e.data + i * zPer).update(from: z.data + r * zPer, count: zPer)
-                for j in 0..<per { e.data[i * zPer + u * per + j] += delta.data[i * per + j] }
+                for (j, u) in units.enumerated() {
+                    for q in 0..<per { e.data[i * zPer + u * per + q] += delta.data[i * width + j * per + q] }
+                }
             }
             entry = e
         }
@@ -344,10 +405,10 @@ extension Ablation {
         return (e, covered)
     }
 
-    /// d [images, ho, wo, cout] = conv(delta [images, h, w] as one input channel, the kernel's
-    /// slice for that channel), without bias.
-    static func singleChannelConvolution(_ conv: Conv2d, channel u: Int, delta: Tensor, images n: Int, h: Int, w: Int,
-                                         into d: Tensor, scratch: Scratch) throws(TensorError) {
+    /// d [images, ho, wo, cout] (+)= conv(delta [images, h, w] as one input channel, the kernel's
+    /// slice for that channel), without bias; image b's delta starts at delta + b * rowStride.
+    static func singleChannelConvolution(_ conv: Conv2d, channel u: Int, delta: UnsafePointer<Float>, rowStride: Int, images n: Int,
+                                         h: Int, w: Int, into d: Tensor, accumulate: Bool, scratch: Scratch) throws(TensorError) {
         let (k, s, p, cout, cin) = (conv.k, conv.stride, conv.padding, conv.cout, conv.cin)
         let (ho, wo) = (d.shape[1], d.shape[2])
         // Kernel slice packed [k*k, cout].
@@ -359,6 +420,7 @@ extension Ablation {
         scratch.cols = cols
         cols.fill(0)
         for b in 0..<n {
+            let img = delta + b * rowStride
             for oh in 0..<ho { for ow in 0..<wo {
                 let row = cols.data + ((b * ho + oh) * wo + ow) * k * k
                 for kh in 0..<k {
@@ -367,26 +429,27 @@ extension Ablation {
                     for kw in 0..<k {
                         let iw = ow * s - p + kw
                         if iw < 0 || iw >= w { continue }
-                        row[kh * k + kw] = delta.data[(b * h + ih) * w + iw]
+                        row[kh * k + kw] = img[ih * w + iw]
                     }
                 }
             } }
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n * ho * wo), Int32(cout), Int32(k * k),
-                    1, cols.data, Int32(k * k), wk.data, Int32(cout), 0, d.data, Int32(cout))
+                    1, cols.data, Int32(k * k), wk.data, Int32(cout), accumulate ? 1 : 0, d.data, Int32(cout))
     }
 
-    /// One evaluation per unit (for models the fast path does not cover, e.g. with a Lambda).
-    static func bruteForceSweep(_ model: Sequential, _ data: Dataset, layer L: Int, units: [Int], mode: AblationMode) throws(TensorError) -> SweepResult {
+    /// One evaluation per set (for models the fast path does not cover, e.g. with a Lambda).
+    static func bruteForce(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode) throws(TensorError)
+        -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
         let base = try model.evaluate(data)
         let k = data.numClasses
         var totals = [Int](repeating: 0, count: k)
         for c in 0..<k { totals[c] = base.confusion[(c * k)..<((c + 1) * k)].reduce(0, +) }
         var correct: [[Int]] = []
-        for u in units {
-            let e = try evaluate(model, data, lesions: [L: [u]], mode: mode)
+        for set in sets {
+            let e = set.isEmpty ? base : try evaluate(model, data, lesions: [L: set], mode: mode)
             correct.append((0..<k).map { e.confusion[$0 * k + $0] })
         }
-        return SweepResult(layer: L, units: units, base: base, correct: correct, classTotals: totals)
+        return (base, correct, totals)
     }
 }

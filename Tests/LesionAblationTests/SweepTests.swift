@@ -186,3 +186,47 @@ func randomiseBatchNorm(_ m: Sequential) {
         }
     }
 }
+
+/// Curves (the first k units of an order ablated together) against one plain evaluation per
+/// step, for a convolution mixer, a linear mixer after Flatten, BatchNorm and average pooling
+/// on the way, no mixer at all, and both modes.
+@Suite struct CurveTests {
+    func check(_ m: Sequential, _ data: Dataset, layer: Int, order: [Int], mode: AblationMode,
+               sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let steps = Array(0...order.count)
+        let r = try Ablation.curve(m, data, layer: layer, order: order, steps: steps, mode: mode, batch: 45)
+        let k = data.numClasses
+        for (i, s) in steps.enumerated() {
+            let e = s == 0 ? try m.evaluate(data) : try Ablation.evaluate(m, data, lesions: [layer: Array(order.prefix(s))], mode: mode)
+            #expect(r.correct[i] == (0..<k).map { e.confusion[$0 * k + $0] }, "\(m.layers[layer].name), first \(s) of \(order), \(mode)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func againstPlainEvaluation() throws {
+        let conv = try Sequential([Conv2d(cin: 1, cout: 6, k: 3, padding: 1), ReLU(), Conv2d(cin: 6, cout: 12, k: 3, padding: 1),
+                                   ReLU(), MaxPool2d(2), Flatten(), Linear(12 * 4 * 4, 10), ReLU(), Linear(10, 4)],
+                                  seed: 12, inputShape: [1, 8, 8])
+        // Larger weights than the default initialisation, so that predictions vary over samples.
+        for p in conv.parameters { for i in 0..<p.value.count { p.value.data[i] *= 3 } }
+        let data = try dataFor(conv, n: 110, shape: [1, 8, 8], classes: 4, seed: 25)
+        for mode in [AblationMode.zero, .mean] {
+            try check(conv, data, layer: 1, order: [4, 0, 5, 2, 1, 3], mode: mode)   // convolution mixer
+            try check(conv, data, layer: 4, order: [11, 3, 7, 0], mode: mode)        // linear mixer after Flatten
+            try check(conv, data, layer: 7, order: [9, 2, 5], mode: mode)            // linear mixer
+            try check(conv, data, layer: 8, order: [3, 1], mode: mode)               // the logits: no mixer
+        }
+        let m = try SweepExactnessTests().cnn()   // BatchNorm and average pooling after conv2
+        for p in m.parameters { for i in 0..<p.value.count { p.value.data[i] *= 3 } }
+        let d2 = try dataFor(m, n: 90, shape: [2, 8, 8], classes: 4, seed: 26)
+        try check(m, d2, layer: 3, order: [5, 0, 2], mode: .mean)
+    }
+
+    @Test func badOrdersAndSteps() throws {
+        let m = try SweepExactnessTests().cnn()
+        let data = try dataFor(m, n: 20, shape: [2, 8, 8], classes: 4, seed: 27)
+        #expect(throws: TensorError.self) { try Ablation.curve(m, data, layer: 1, order: [1, 2, 1], steps: [3]) }
+        #expect(throws: TensorError.self) { try Ablation.curve(m, data, layer: 1, order: [1, 2], steps: [3]) }
+        #expect(throws: TensorError.self) { try Ablation.curve(m, data, layer: 1, order: [1, 9], steps: [2]) }
+    }
+}

@@ -7,7 +7,8 @@ import LesionTensor
 
 enum AblationBinding {
     static func register(_ lua: Lua) {
-        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_evaluate", evaluate), ("rotate", UnitsBinding.rotate)])
+        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_curve", curve), ("_evaluate", evaluate),
+                                                                  ("rotate", UnitsBinding.rotate)])
     }
 
     /// The mode: option `values` (a tensor of one value per unit, from a plugin's mode) or
@@ -67,6 +68,41 @@ enum AblationBinding {
             lua.push(tensor: try Tensor(shape: [r.units.count, k], values: r.correct.flatMap { $0.map(Float.init) }))
             lua.push(tensor: try Tensor(shape: [k], values: r.classTotals.map(Float.init)))
             return 4
+        }
+    }
+
+    /// ablation._curve(model, set, layer, order, steps, {mode =, batch =, values =}) -> base, correct{S,K}, totals{K}
+    static let curve: LuaFunction = { L in
+        ModelBinding.run(L, "curve") { lua, m in
+            let data = try lua.check(2, Dataset.self)
+            let layer = try ModelBinding.layerIndex(lua, m, 3)
+            try lua.table(4)
+            lua_pushvalue(lua.L, 4)
+            let order = try unitList(lua, arg: 4, what: "the order")
+            lua.pop()
+            try lua.table(5)
+            var steps: [Int] = []
+            for i in 0..<lua.rawLength(5) {
+                lua_rawgeti(lua.L, 5, lua_Integer(i + 1))
+                defer { lua.pop() }
+                var ok: Int32 = 0
+                let v = lua_tointegerx(lua.L, -1, &ok)
+                guard ok != 0, v >= 0, v <= lua_Integer(order.count) else {
+                    throw LuaArgError(5, "step \(i + 1) must be a count of units from 0 to \(order.count)")
+                }
+                steps.append(Int(v))
+            }
+            let o = try Options(lua, 6, allowed: ["mode", "batch", "values"])
+            let batch = try ModelBinding.batchOption(o, default: 500)
+            let md = try mode(o)
+            let r = try lua.about(4) { () throws(TensorError) in
+                try Ablation.curve(m, data, layer: layer, order: order, steps: steps, mode: md, batch: batch)
+            }
+            ModelBinding.pushEvaluation(lua, r.base, classes: data.numClasses)
+            let k = data.numClasses
+            lua.push(tensor: try Tensor(shape: [steps.count, k], values: r.correct.flatMap { $0.map(Float.init) }))
+            lua.push(tensor: try Tensor(shape: [k], values: r.classTotals.map(Float.init)))
+            return 3
         }
     }
 

@@ -158,6 +158,21 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
             results.append(("sweep_\(name)_seconds", now() - t0))
             precondition(r.units.count == 128)
         }
+        // A curve: the first 0, 13, 26, ..., 128 units of relu4 ablated together (12 steps).
+        if ProcessInfo.processInfo.environment["LESION_BENCH_SWEEP"].map({ $0 == "curve" }) ?? true {
+            note("curve relu4 ...")
+            let steps = Array(stride(from: 0, through: 128, by: 13)) + [128]
+            let t0 = now()
+            let c = try Ablation.curve(m, test, layer: 9, order: Array(0..<128), steps: steps)
+            results.append(("curve_relu4_seconds", now() - t0))
+            precondition(c.correct.count == steps.count)
+            if ProcessInfo.processInfo.environment["LESION_BENCH_PLAIN_CURVE"] != nil {
+                // The same steps as one plain evaluation each (how curves were computed before).
+                let t1 = now()
+                for k in steps.dropFirst() { _ = try Ablation.evaluate(m, test, lesions: [9: Array(0..<k)]) }
+                results.append(("curve_relu4_plain_seconds", now() - t1))
+            }
+        }
     }
 }
 

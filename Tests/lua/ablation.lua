@@ -89,6 +89,24 @@ T.close(curve.accuracy[1], m:evaluate(ds).accuracy, "curve step 0", 0, 1e-6)
 T.close(curve.accuracy[3], ablation.evaluate(m, ds, {relu2 = {3, 1, 2}}).accuracy, "curve step 3", 0, 1e-6)
 T.shape(curve.per_class, {3, 10})
 T.raises(function() ablation.curve(m, ds, "relu2", {1, 2}, {steps = {5}}) end, "step 1 is 5")
+-- Every step against its own evaluation, per class, in mean mode and in a plugin's mode.
+for _, mode in ipairs{"mean", "one"} do
+  local c = ablation.curve(m, ds, "relu2", tensor.from({5, 2, 8, 1}), {mode = mode})
+  T.eq(#c.steps, 5, "default steps for 4 units: 0 to 4")
+  for i, k in ipairs(c.steps) do
+    local units = {}
+    for j = 1, k do units[j] = c.order[j] end
+    local e = k == 0 and m:evaluate(ds) or ablation.evaluate(m, ds, {relu2 = units}, {mode = mode})
+    T.close(c.accuracy[i], e.accuracy, "curve " .. mode .. " step " .. k, 0, 1e-6)
+    for j = 1, 10 do
+      local want = e.per_class[j]
+      if want == want then T.close(c.per_class:get(i, j), want, "curve per class", 0, 1e-6) end
+    end
+  end
+end
+T.raises(function() ablation.curve(m, ds, "relu2", {1, 2, 1}) end, "unit 1 appears twice")
+T.raises(function() ablation.curve(m, ds, "relu2", {1, 99}) end, "unit 99 out of range")
+T.raises(function() ablation.curve(m, ds, "relu2", {1, 2}, "steps") end, "table of options expected")
 
 -- Numbers far outside any range are errors, not traps.
 T.raises(function() ablation.sweep(m, ds, "relu1", {units = {math.maxinteger}}) end, "unit 9223372036854775807 out of range")

@@ -59,12 +59,14 @@ function ablation.evaluate(model, set, lesions, opts)
   return native("evaluate", ablation._evaluate, model, set, lesions, opts)
 end
 
---- ablation.curve(model, set, layer, order, {steps =, mode =}): ablates the first k units of
---- `order` together, for each k of `steps` (default: 0 to #order in about ten steps); returns
---- {steps, accuracy = tensor{S}, per_class = tensor{S,K}, order}.
+--- ablation.curve(model, set, layer, order, {steps =, mode =, batch =}): ablates the first k units
+--- of `order` together, for each k of `steps` (default: 0 to #order in about ten steps), in one
+--- pass over the data like a sweep; returns {steps, accuracy = tensor{S}, per_class = tensor{S,K},
+--- order}. Cached like a sweep.
 function ablation.curve(model, set, layer, order, opts)
   if tensor.is_tensor(order) then order = order:totable() end
   if type(order) ~= "table" or #order == 0 then error("bad argument #4 to 'curve' (a non-empty list of units expected)", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #5 to 'curve' (table of options expected, got " .. type(opts) .. ")", 2) end
   opts = opts or {}
   local steps = opts.steps
   if steps == nil then
@@ -74,23 +76,18 @@ function ablation.curve(model, set, layer, order, opts)
     for k = 0, n, stride do steps[#steps + 1] = k end
     if steps[#steps] ~= n then steps[#steps + 1] = n end
   end
-  local acc, per = {}, {}
+  if type(steps) ~= "table" then error("bad argument #5 to 'curve' (option 'steps' must be a list of counts)", 2) end
   for i, k in ipairs(steps) do
     if type(k) ~= "number" or k < 0 or k > #order or k % 1 ~= 0 then
       error(string.format("bad argument #5 to 'curve' (step %d is %s; steps are counts from 0 to %d)", i, tostring(k), #order), 2)
     end
-    local e
-    if k == 0 then
-      e = model:evaluate(set)
-    else
-      local units = {}
-      for j = 1, k do units[j] = order[j] end
-      e = ablation.evaluate(model, set, {[layer] = units}, {mode = opts.mode, batch = opts.batch})
-    end
-    acc[i] = e.accuracy
-    per[i] = e.per_class:totable()
   end
-  return {steps = steps, accuracy = tensor.from(acc), per_class = tensor.from(per), order = order}
+  local native_opts = {mode = opts.mode, batch = opts.batch}
+  local resolved = resolve(native_opts, model, set, layer)
+  local key = {model, set, layer, order = order, steps = steps, mode = resolved.mode, values = resolved.values}
+  local base, correct, totals = native("curve", lesion._cached, "ablation.curve(" .. tostring(layer) .. ")", key,
+    function() return ablation._curve(model, set, layer, order, steps, resolved) end)
+  return {steps = steps, accuracy = correct:sum(2) / totals:sum(), per_class = correct / totals, order = order, base = base}
 end
 
 local Result = {}

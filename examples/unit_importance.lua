@@ -50,6 +50,36 @@ for _, name in ipairs(units.names()) do
     print(string.format("  %-18s  %+.3f  (p %.2g)        %+.3f  (p %.2g)", name, r1, p1, r2, p2))
   end
 end
+
+-- %% [markdown]
+-- ## Ablating many units together
+-- Units removed in order of the damage they do alone to their worst class, to overall
+-- accuracy, and in a random order (seeded): accuracy as more of them go. All steps of a curve
+-- take one pass over the test set.
+
+-- %% Curves
+local function order_by(key)
+  local out = {}
+  for i, row in ipairs(r:top(#r.units, key)) do out[i] = row.unit end
+  return out
+end
+local random = {}
+for i = 1, #r.units do random[i] = r.units[i] end
+math.randomseed(1)
+for i = #random, 2, -1 do local j = math.random(i); random[i], random[j] = random[j], random[i] end
+local t1 = lesion.clock()
+local curves = {}
+for name, order in pairs{["by max class drop"] = order_by("max_class_drop"), ["by overall drop"] = order_by("overall_drop"),
+                         random = random} do
+  curves[name] = ablation.curve(model, test, p.layer, order)
+end
+print(string.format("\nthree curves of %d steps in %.1f s", #curves.random.steps, lesion.clock() - t1))
+local series = {}
+for name, c in pairs(curves) do series[name] = c.accuracy:totable() end
+plot.line{x = curves.random.steps, y = series, title = "Accuracy as units of " .. p.layer .. " are ablated together",
+          xlabel = "units ablated", ylabel = "test accuracy"}
+
+-- %% Results file
 local csv = report.path(p.layer .. "_sweep.csv")
 r:save(csv)
 print("\nper-unit results written to " .. csv)

@@ -107,6 +107,8 @@ end
 T.raises(function() ablation.curve(m, ds, "relu2", {1, 2, 1}) end, "unit 1 appears twice")
 T.raises(function() ablation.curve(m, ds, "relu2", {1, 99}) end, "unit 99 out of range")
 T.raises(function() ablation.curve(m, ds, "relu2", {1, 2}, "steps") end, "table of options expected")
+T.raises(function() ablation.curve(m, ds, "relu2", {1, 2}, {mode = "bogus"}) end, "bad argument #5 to 'curve' (option 'mode': unknown mode 'bogus'")
+T.raises(function() ablation.sweep(m, ds, "relu2", {mode = "bogus"}) end, "bad argument #4 to 'sweep' (option 'mode': unknown mode 'bogus'")
 
 -- Numbers far outside any range are errors, not traps.
 T.raises(function() ablation.sweep(m, ds, "relu1", {units = {math.maxinteger}}) end, "unit 9223372036854775807 out of range")

@@ -29,12 +29,13 @@ function ablation.modes()
   return names
 end
 
---- Options with a plugin mode turned into per-unit values for the native side.
-local function resolve(opts, model, set, layer)
+--- Options with a plugin mode turned into per-unit values for the native side; `where` names
+--- the options argument in errors (e.g. "#4 to 'sweep'").
+local function resolve(opts, model, set, layer, where)
   if type(opts) ~= "table" or opts.mode == nil or opts.mode == "zero" or opts.mode == "mean" then return opts end
   local fn = modes[opts.mode]
   if not fn then
-    error(string.format("bad argument #4 (option 'mode': unknown mode '%s'; modes are: %s)", tostring(opts.mode),
+    error(string.format("bad argument %s (option 'mode': unknown mode '%s'; modes are: %s)", where, tostring(opts.mode),
       table.concat(ablation.modes(), ", ")), 3)
   end
   local values = fn{model = model, set = set, layer = layer}
@@ -54,7 +55,7 @@ function ablation.evaluate(model, set, lesions, opts)
     local layer, count = nil, 0
     for k in pairs(lesions) do layer = k; count = count + 1 end
     if count ~= 1 then error("bad argument #4 to 'evaluate' (a plugin mode takes the units of one layer)", 2) end
-    opts = resolve(opts, model, set, layer)
+    opts = resolve(opts, model, set, layer, "#4 to 'evaluate'")
   end
   return native("evaluate", ablation._evaluate, model, set, lesions, opts)
 end
@@ -83,7 +84,7 @@ function ablation.curve(model, set, layer, order, opts)
     end
   end
   local native_opts = {mode = opts.mode, batch = opts.batch}
-  local resolved = resolve(native_opts, model, set, layer)
+  local resolved = resolve(native_opts, model, set, layer, "#5 to 'curve'")
   local key = {model, set, layer, order = order, steps = steps, mode = resolved.mode, values = resolved.values}
   local base, correct, totals = native("curve", lesion._cached, "ablation.curve(" .. tostring(layer) .. ")", key,
     function() return ablation._curve(model, set, layer, order, steps, resolved) end)
@@ -172,7 +173,7 @@ end
 --- ablation.sweep(model, set, layer, {units =, mode = "zero" | "mean", batch =}): each unit
 --- ablated alone. See docs/api.md for the fields of the result.
 function ablation.sweep(model, set, layer, opts)
-  local resolved = resolve(opts, model, set, layer)
+  local resolved = resolve(opts, model, set, layer, "#4 to 'sweep'")
   -- Cached by everything that determines the numbers (the batch size does not).
   local key = {model, set, layer}
   if type(resolved) == "table" then key.units, key.mode, key.values = resolved.units, resolved.mode, resolved.values end

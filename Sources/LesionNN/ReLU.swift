@@ -17,10 +17,26 @@ public final class ReLU: Layer {
         let n = x.count
         Threads.parallelFor(Threads.count) { t in
             let (lo, hi) = Threads.range(t, of: n)
-            let s = x.data, d = y.data
-            for i in lo..<hi { d[i] = s[i] > 0 ? s[i] : 0 }
+            ReLU.select(x.data, where: x.data, into: y.data, lo, hi)
         }
         return y
+    }
+
+    /// d[i] = o[i] > 0 ? s[i] : 0 for i in lo..<hi (0 also where o is NaN), 8 at a time.
+    @inline(__always)
+    static func select(_ s: UnsafePointer<Float>, where o: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>,
+                       _ lo: Int, _ hi: Int) {
+        var i = lo
+        while i + 8 <= hi {
+            let v = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
+            let m = UnsafeRawPointer(o + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(d + i).storeBytes(of: v.replacing(with: 0, where: .!(m .> 0)), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < hi {
+            d[i] = o[i] > 0 ? s[i] : 0
+            i += 1
+        }
     }
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
@@ -31,8 +47,7 @@ public final class ReLU: Layer {
         let n = dy.count
         Threads.parallelFor(Threads.count) { t in
             let (lo, hi) = Threads.range(t, of: n)
-            let g = dy.data, o = y.data, d = dx.data
-            for i in lo..<hi { d[i] = o[i] > 0 ? g[i] : 0 }
+            ReLU.select(dy.data, where: y.data, into: dx.data, lo, hi)
         }
         return dx
     }

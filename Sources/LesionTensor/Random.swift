@@ -33,9 +33,11 @@ public struct RandomStream: Sendable {
     }
 
     /// 32-bit word `i` of the stream.
-    @inline(__always) public func word(_ i: UInt64) -> UInt32 {
-        let b = block(i >> 2)
-        switch i & 3 {
+    @inline(__always) public func word(_ i: UInt64) -> UInt32 { RandomStream.lane(block(i >> 2), Int(i & 3)) }
+
+    /// Word q (0...3) of a block.
+    @inline(__always) static func lane(_ b: (UInt32, UInt32, UInt32, UInt32), _ q: Int) -> UInt32 {
+        switch q {
         case 0: return b.0
         case 1: return b.1
         case 2: return b.2
@@ -47,10 +49,19 @@ public struct RandomStream: Sendable {
     @inline(__always) static func unit(_ w: UInt32) -> Float { Float(w >> 8) * 0x1p-24 }
 
     /// Fills `out` with uniforms in [lo, hi); element j takes word `start + j`.
+    /// Each Philox block gives four consecutive words: one block per four elements.
     public func fillUniform(_ out: UnsafeMutablePointer<Float>, count: Int, lo: Float = 0, hi: Float = 1, start: UInt64 = 0) {
         let span = hi - lo
-        for j in 0..<count {
-            out[j] = lo + span * RandomStream.unit(word(start + UInt64(j)))
+        var j = 0
+        while j < count {
+            let i = start + UInt64(j)
+            let b = block(i >> 2)
+            var q = Int(i & 3)
+            while q < 4 && j < count {
+                out[j] = lo + span * RandomStream.unit(RandomStream.lane(b, q))
+                q += 1
+                j += 1
+            }
         }
     }
 

@@ -28,6 +28,15 @@ import Testing
         RandomStream(seed: 43, stream: 3).fillUniform(&other, count: 1001)
         #expect(other != whole)
         #expect(whole.allSatisfy { $0 >= 0 && $0 < 1 })
+        // Element j is word start + j, whatever block boundaries the fill crosses.
+        var offset = [Float](repeating: 0, count: 11)
+        r.fillUniform(&offset, count: 11, lo: -2, hi: 3, start: 5)
+        var expected: [Float] = []
+        for j in 0..<11 {
+            let unit = Float(r.word(UInt64(5 + j)) >> 8) * 0x1p-24
+            expected.append(-2 + 5 * unit)
+        }
+        #expect(offset == expected)
     }
 
     @Test func normalMoments() {

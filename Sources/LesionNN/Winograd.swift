@@ -39,38 +39,57 @@ enum Winograd {
 
     /// Transformed kernel U[16][cin][cout] from w[cout][cin][3][3] (PyTorch's layout); with
     /// `flipped`, for the input gradient: the kernel turned 180 degrees, channels swapped
-    /// (U[16][cout][cin]).
-    /// `inputs` limits it to some input channels (threads split the work that way).
-    static func transformKernel(_ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool, inputs: Range<Int>? = nil,
+    /// (U[16][cout][cin]). Rows of each plane (input channels, or output channels when flipped)
+    /// in `rows` only; 8 columns at a time, split over the threads by the caller.
+    static func transformKernel(_ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool, rows: Range<Int>,
                                 into u: UnsafeMutablePointer<Float>) {
-        let (rows, cols) = flipped ? (cout, cin) : (cin, cout)
-        let plane = rows * cols
-        for co in 0..<cout {
-            for ci in inputs ?? 0..<cin {
-                let src = w + (co * cin + ci) * 9
-                @inline(__always) func g(_ i: Int) -> Float { flipped ? src[8 - i] : src[i] }
-                let (r, c) = flipped ? (co, ci) : (ci, co)
-                let o = u + r * cols + c
-                // t = G g (4x3), one column j at a time; then (G g) G^T row by row.
-                var t = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
-                withUnsafeMutableBytes(of: &t) { raw in
-                    let tp = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+        let cols = flipped ? cin : cout
+        let plane = (flipped ? cout : cin) * cols
+        // Kernel (row r, column c) starts at w + r * rowStep + c * colStep.
+        let (rowStep, colStep) = flipped ? (cin * 9, 9) : (9, cin * 9)
+        withUnsafeTemporaryAllocation(of: V8.self, capacity: 9 + 12) { buf in
+            let g = buf.baseAddress!, t = g + 9
+            for r in rows {
+                var c = 0
+                while c < cols {
+                    let k = min(8, cols - c)
+                    for e in 0..<9 {
+                        var v = V8(repeating: 0)
+                        for l in 0..<k { v[l] = w[r * rowStep + (c + l) * colStep + (flipped ? 8 - e : e)] }
+                        g[e] = v
+                    }
+                    // t = G g (4x3), column j at a time; then (G g) G^T row by row.
                     for j in 0..<3 {
-                        let a = g(j), b = g(3 + j), cc = g(6 + j)
-                        tp[j] = a
-                        tp[3 + j] = 0.5 * (a + b + cc)
-                        tp[6 + j] = 0.5 * (a - b + cc)
-                        tp[9 + j] = cc
+                        let a = g[j], b = g[3 + j], cc = g[6 + j]
+                        t[j] = a
+                        t[3 + j] = 0.5 * (a + b + cc)
+                        t[6 + j] = 0.5 * (a - b + cc)
+                        t[9 + j] = cc
+                    }
+                    let o = u + r * cols + c
+                    @inline(__always) func put(_ e: Int, _ v: V8) {
+                        if k == 8 { UnsafeMutableRawPointer(o + e * plane).storeBytes(of: v, as: V8.self) }
+                        else { for l in 0..<k { o[e * plane + l] = v[l] } }
                     }
                     for i in 0..<4 {
-                        let a = tp[3 * i], b = tp[3 * i + 1], cc = tp[3 * i + 2]
-                        o[(4 * i) * plane] = a
-                        o[(4 * i + 1) * plane] = 0.5 * (a + b + cc)
-                        o[(4 * i + 2) * plane] = 0.5 * (a - b + cc)
-                        o[(4 * i + 3) * plane] = cc
+                        let a = t[3 * i], b = t[3 * i + 1], cc = t[3 * i + 2]
+                        put(4 * i, a)
+                        put(4 * i + 1, 0.5 * (a + b + cc))
+                        put(4 * i + 2, 0.5 * (a - b + cc))
+                        put(4 * i + 3, cc)
                     }
+                    c += k
                 }
             }
+        }
+    }
+
+    /// The same over all rows, split over the threads.
+    static func transformKernel(_ w: UnsafePointer<Float>, cin: Int, cout: Int, flipped: Bool, into u: UnsafeMutablePointer<Float>) {
+        let rows = flipped ? cout : cin
+        Threads.parallelParts { t in
+            let (lo, hi) = Threads.range(t, of: rows)
+            transformKernel(w, cin: cin, cout: cout, flipped: flipped, rows: lo..<hi, into: u)
         }
     }
 
@@ -345,7 +364,7 @@ extension Conv2d {
             Winograd.transformKernel(weight.value.data, cin: cin, cout: cout, flipped: false, into: u.data)
         } else {
             u = try evaluationKernel(tile: 2) { w, u, inputs in
-                Winograd.transformKernel(w, cin: self.cin, cout: self.cout, flipped: false, inputs: inputs, into: u)
+                Winograd.transformKernel(w, cin: self.cin, cout: self.cout, flipped: false, rows: inputs, into: u)
             }
         }
         var keep: Tensor?

@@ -47,37 +47,38 @@ enum Winograd {
         let plane = (flipped ? cout : cin) * cols
         // Kernel (row r, column c) starts at w + r * rowStep + c * colStep.
         let (rowStep, colStep) = flipped ? (cin * 9, 9) : (9, cin * 9)
-        withUnsafeTemporaryAllocation(of: V8.self, capacity: 9 + 12) { buf in
-            let g = buf.baseAddress!, t = g + 9
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 8) { buf in
+            let tile = buf.baseAddress!   // [16][8]: the 16 values of 8 columns
             for r in rows {
                 var c = 0
                 while c < cols {
                     let k = min(8, cols - c)
-                    for e in 0..<9 {
-                        var v = V8(repeating: 0)
-                        for l in 0..<k { v[l] = w[r * rowStep + (c + l) * colStep + (flipped ? 8 - e : e)] }
-                        g[e] = v
-                    }
-                    // t = G g (4x3), column j at a time; then (G g) G^T row by row.
-                    for j in 0..<3 {
-                        let a = g[j], b = g[3 + j], cc = g[6 + j]
-                        t[j] = a
-                        t[3 + j] = 0.5 * (a + b + cc)
-                        t[6 + j] = 0.5 * (a - b + cc)
-                        t[9 + j] = cc
+                    for l in 0..<k {
+                        let src = w + r * rowStep + (c + l) * colStep
+                        @inline(__always) func g(_ i: Int) -> Float { flipped ? src[8 - i] : src[i] }
+                        // t = G g (4x3), column j at a time; then (G g) G^T row by row.
+                        var t = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
+                                 Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+                        withUnsafeMutableBytes(of: &t) { raw in
+                            let tp = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                            for j in 0..<3 {
+                                let a = g(j), b = g(3 + j), cc = g(6 + j)
+                                tp[j] = a
+                                tp[3 + j] = 0.5 * (a + b + cc)
+                                tp[6 + j] = 0.5 * (a - b + cc)
+                                tp[9 + j] = cc
+                            }
+                            for i in 0..<4 {
+                                let a = tp[3 * i], b = tp[3 * i + 1], cc = tp[3 * i + 2]
+                                tile[(4 * i) * 8 + l] = a
+                                tile[(4 * i + 1) * 8 + l] = 0.5 * (a + b + cc)
+                                tile[(4 * i + 2) * 8 + l] = 0.5 * (a - b + cc)
+                                tile[(4 * i + 3) * 8 + l] = cc
+                            }
+                        }
                     }
                     let o = u + r * cols + c
-                    @inline(__always) func put(_ e: Int, _ v: V8) {
-                        if k == 8 { UnsafeMutableRawPointer(o + e * plane).storeBytes(of: v, as: V8.self) }
-                        else { for l in 0..<k { o[e * plane + l] = v[l] } }
-                    }
-                    for i in 0..<4 {
-                        let a = t[3 * i], b = t[3 * i + 1], cc = t[3 * i + 2]
-                        put(4 * i, a)
-                        put(4 * i + 1, 0.5 * (a + b + cc))
-                        put(4 * i + 2, 0.5 * (a - b + cc))
-                        put(4 * i + 3, cc)
-                    }
+                    for e in 0..<16 { (o + e * plane).update(from: tile + e * 8, count: k) }
                     c += k
                 }
             }

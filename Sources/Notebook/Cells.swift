@@ -133,16 +133,33 @@ public struct CellScript: Sendable {
     }
 
     /// 0-based indices of lines that are cell markers: `--` then optional blanks then `%%`,
-    /// at the start of a line (after blanks) that begins outside any string or long comment.
+    /// at the start of a line (after blanks) that begins outside any string or long comment
+    /// and at the top level: a marker inside a function, loop, `if` or `do` block is a comment
+    /// (as a cell boundary there would cut the block in two).
     static func markerLines(_ lines: [String]) -> [Int] {
         var state = State.code
+        var depth = 0
         var out: [Int] = []
         for (i, line) in lines.enumerated() {
             let bytes = Array(line.utf8)
-            if state == .code && isMarker(bytes) { out.append(i); continue }
-            state = scan(bytes, from: state)
+            if state == .code && depth <= 0 && isMarker(bytes) { out.append(i); continue }
+            state = scan(bytes, from: state, depth: &depth)
         }
         return out
+    }
+
+    /// How a keyword changes the block depth: `function`, `do` (of `while` and `for` too), `if`
+    /// and `repeat` open a block; `end` and `until` close one.
+    static func depthChange(_ b: [UInt8], _ range: Range<Int>) -> Int {
+        switch String(decoding: b[range], as: UTF8.self) {
+        case "function", "do", "if", "repeat": return 1
+        case "end", "until": return -1
+        default: return 0
+        }
+    }
+
+    @inline(__always) static func isIdentifierByte(_ c: UInt8) -> Bool {
+        (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F || c >= 0x80
     }
 
     static func isMarker(_ b: [UInt8]) -> Bool {
@@ -178,8 +195,9 @@ public struct CellScript: Sendable {
         return nil
     }
 
-    /// The lexer state at the end of a line that starts in `state`.
-    static func scan(_ b: [UInt8], from start: State) -> State {
+    /// The lexer state at the end of a line that starts in `state`; `depth` follows the block
+    /// keywords met in code.
+    static func scan(_ b: [UInt8], from start: State, depth: inout Int) -> State {
         var state = start
         var i = 0
         while true {
@@ -232,6 +250,13 @@ public struct CellScript: Sendable {
                         state = .shortString(c)
                         i += 1
                         break
+                    } else if isIdentifierByte(c) {
+                        // A whole word (a keyword, a name or a number); keywords move the depth.
+                        var j = i + 1
+                        while j < b.count && isIdentifierByte(b[j]) { j += 1 }
+                        if !(c >= 0x30 && c <= 0x39) { depth += depthChange(b, i..<j) }
+                        i = j
+                        continue
                     }
                     i += 1
                 }

@@ -60,6 +60,36 @@ import Testing
         #expect(s.cells[1].markerLine == 9)
     }
 
+    @Test func markersInsideBlocksAreComments() {
+        // A marker inside a function, loop, if or repeat block would cut the block in two: it is
+        // an ordinary comment there. Keywords inside strings and comments, and names that merely
+        // contain one (endpoint, do_it), do not move the depth.
+        let text = """
+            local function f(x)
+              -- %% not a cell (function)
+              if x then
+                -- %% not a cell (if)
+              elseif x == 2 then return 2 end
+              return x
+            end
+            -- %% one
+            for i = 1, 2 do
+              -- %% not a cell (for)
+            end
+            while false do end local s = "end end" -- end
+            repeat
+              -- %% not a cell (repeat)
+            until true
+            local endpoint, do_it = 1, 2
+            local g = function() return 1 end
+            -- %% two
+            print(f(1), s, endpoint, do_it, g())
+            """
+        let s = CellScript(text: text)
+        #expect(s.cells.map(\.title) == [nil, "one", "two"])
+        #expect(s.cells[1].markerLine == 8)
+    }
+
     @Test func longStringClosedOnTheSameLineAndCommentedBrackets() {
         let text = "local a = [[x]] -- [[ not a long comment\n-- %% two\nlocal s = '[[' -- %% inline\n-- %% three\n"
         let s = CellScript(text: text)

@@ -215,7 +215,16 @@ func makeHost() throws -> LuaHost {
         let dir = NSTemporaryDirectory() + "lesion-plugins-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "local t = nil\nlocal y = t.x\n".write(toFile: dir + "/a_broken.lua", atomically: true, encoding: .utf8)
+        // The broken plugin registers an attribute, a mode, a model and replaces a layer before it
+        // fails: all of that is taken back.
+        try """
+            units.register('half_loaded', function(ctx) return ctx.activations:mean(1) end)
+            ablation.register_mode('half_mode', function(ctx) return tensor.ones({4}) end)
+            function models.half() return models.tinynet() end
+            nn.ReLU = nil
+            local t = nil
+            local y = t.x
+            """.write(toFile: dir + "/a_broken.lua", atomically: true, encoding: .utf8)
         try "units.register('twice_mean', function(ctx) return ctx.activations:mean(1) * 2 end)\nfunction models.mine() return models.tinynet() end\n"
             .write(toFile: dir + "/b_fine.lua", atomically: true, encoding: .utf8)
         let host = try makeHost()
@@ -223,7 +232,15 @@ func makeHost() throws -> LuaHost {
         #expect(loaded.map { ($0.file as NSString).lastPathComponent } == ["extras.lua", "a_broken.lua", "b_fine.lua"])
         #expect(loaded.map(\.ok) == [true, false, true])
         #expect(loaded[0].registers == ["attribute class_entropy", "ablation mode max", "model models.tinynet"])
-        #expect(loaded[1].error?.contains("a_broken.lua:2: attempt to index a nil value (local 't')") == true)
+        #expect(loaded[1].error?.contains("a_broken.lua:6: attempt to index a nil value (local 't')") == true)
+        #expect(loaded[1].registers.isEmpty)
+        try host.run(code: """
+            local T = require "helper"
+            for _, n in ipairs(units.names()) do T.eq(n ~= "half_loaded", true, "attribute taken back") end
+            for _, n in ipairs(ablation.modes()) do T.eq(n ~= "half_mode", true, "mode taken back") end
+            T.eq(models.half, nil, "model taken back")
+            T.eq(type(nn.ReLU), "function", "replaced layer put back")
+            """)
         #expect(loaded[2].registers == ["attribute twice_mean", "model models.mine"])
         // What they registered works: class_entropy against the class means, computed here;
         // the "max" mode against ablation.evaluate.

@@ -22,6 +22,10 @@ function ablation.register_mode(name, fn)
   modes[name] = fn
 end
 
+--- Internal (the plugin loader): the mode registered under `name`, and putting one back.
+function ablation._registered_mode(name) return modes[name] end
+function ablation._restore_mode(name, fn) modes[name] = fn end
+
 function ablation.modes()
   local names = {"zero", "mean"}
   for k in pairs(modes) do names[#names + 1] = k end

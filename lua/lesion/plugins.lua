@@ -1,38 +1,56 @@
 -- The plugin loader: runs each plugin file, noting what it registers (unit attributes, ablation
--- modes, models, layers). A plugin that fails is reported with its file and line; the others
+-- modes, models, layers). A plugin that fails is reported with its file and line, everything it
+-- registered before failing is taken back (so no half-loaded plugin is left), and the others
 -- still load.
 local plugins = {}
 local loaded = {}
 
-local function keys(t)
+local function copy(t)
   local s = {}
-  for k in pairs(t) do s[k] = true end
+  for k, v in pairs(t) do s[k] = v end
   return s
 end
 
+--- Puts table t back as `before` was (new keys removed, changed ones restored).
+local function restore(t, before)
+  for k in pairs(t) do if before[k] == nil then t[k] = nil end end
+  for k, v in pairs(before) do t[k] = v end
+end
+
 --- Loads the files in order; returns what this call loaded, {file =, ok =, error =, registers = {...}}
---- each (plugins.list() has every plugin loaded so far).
+--- each (plugins.list() has every plugin loaded so far). A failed plugin's `registers` is empty.
 function plugins.load(files)
   local now = {}
   for _, file in ipairs(files) do
-    local registers = {}
+    local registers, undo = {}, {}
     local ur, ar = units.register, ablation.register_mode
     units.register = function(name, fn)
+      local previous = units._registered(name)
+      ur(name, fn)
       registers[#registers + 1] = "attribute " .. tostring(name)
-      return ur(name, fn)
+      undo[#undo + 1] = function() units._restore(name, previous) end
     end
     ablation.register_mode = function(name, fn)
+      local previous = ablation._registered_mode(name)
+      ar(name, fn)
       registers[#registers + 1] = "ablation mode " .. tostring(name)
-      return ar(name, fn)
+      undo[#undo + 1] = function() ablation._restore_mode(name, previous) end
     end
-    local models_before, nn_before = keys(models), keys(nn)
+    local models_before, nn_before = copy(models), copy(nn)
     local ok, err = pcall(dofile, file)
     units.register, ablation.register_mode = ur, ar
-    local added = {}
-    for k in pairs(models) do if not models_before[k] then added[#added + 1] = "model models." .. k end end
-    for k in pairs(nn) do if not nn_before[k] then added[#added + 1] = "layer nn." .. k end end
-    table.sort(added)
-    for _, a in ipairs(added) do registers[#registers + 1] = a end
+    if ok then
+      local added = {}
+      for k in pairs(models) do if not models_before[k] then added[#added + 1] = "model models." .. k end end
+      for k in pairs(nn) do if not nn_before[k] then added[#added + 1] = "layer nn." .. k end end
+      table.sort(added)
+      for _, a in ipairs(added) do registers[#registers + 1] = a end
+    else
+      for i = #undo, 1, -1 do undo[i]() end
+      restore(models, models_before)
+      restore(nn, nn_before)
+      registers = {}
+    end
     local entry = {file = file, ok = ok, error = not ok and tostring(err) or nil, registers = registers}
     loaded[#loaded + 1] = entry
     now[#now + 1] = entry

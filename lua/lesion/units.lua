@@ -15,6 +15,11 @@ function units.register(name, fn)
   plugins[name] = fn
 end
 
+--- Internal (the plugin loader): the attribute registered under `name`, and putting one back
+--- (nil removes it).
+function units._registered(name) return plugins[name] end
+function units._restore(name, fn) plugins[name] = fn end
+
 function units.names()
   local names = {}
   for _, n in ipairs(builtin) do names[#names + 1] = n end

@@ -5,7 +5,7 @@
 -- `relu4` (the 128 channels of conv4) one at a time, and asks what about a unit predicts the
 -- damage its ablation does — the experiment of Zhou, Sun, Bau and Torralba (2018).
 --
--- Run it with `scripts/run examples/quickstart.lua` (about a minute on 2 cores the first time;
+-- Run it with `scripts/run examples/quickstart.lua` (about 30 s on 2 cores the first time;
 -- a few seconds after that, because training, evaluation, the sweep and the attributes are
 -- cached). Parameters can be changed from the command line, each setting getting its own run
 -- folder: `scripts/run examples/quickstart.lua --set epochs=2`.

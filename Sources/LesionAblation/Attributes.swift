@@ -19,12 +19,16 @@ public struct UnitData {
 public enum Attributes {
     public static let builtIn = ["selectivity", "l1_in", "l1_out", "mean", "sparsity", "top_class", "class_correlation"]
 
-    /// Runs the model over the data once for the layer's activations and once for the logits.
+    /// Runs the model over the data once: the layer's activations, then the rest of the model
+    /// from them for the logits.
     public static func collect(_ model: Sequential, _ data: Dataset, layer: Int, batch: Int = 256) throws(TensorError) -> UnitData {
         try model.checkFits(data)
         var acts: [Double] = [], zeroCount: [Int] = [], total = 0
         var units = 0
-        try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
+        let k = data.numClasses
+        var probs: [Double] = []
+        var labels: [Int] = []
+        try model.eachBatch(data, batch: batch, through: layer) { out, range, lab throws(TensorError) in
             let c = out.shape[out.rank - 1]
             units = c
             if zeroCount.isEmpty { zeroCount = [Int](repeating: 0, count: c) }
@@ -41,11 +45,10 @@ public enum Attributes {
                 acts += sums.map { $0 / Double(per) }
             }
             total += range.count * per
-        }
-        let k = data.numClasses
-        var probs: [Double] = []
-        var labels: [Int] = []
-        try model.eachBatch(data, batch: batch) { logits, range, lab throws(TensorError) in
+            let logits = try model.forwardRest(out, after: layer)
+            guard logits.rank == 2, logits.shape[1] == k else {
+                throw TensorError(.shape, "the model's output is \(Tensor.describe(Layout.logicalShape(logits))), expected {N,\(k)} for \(k) classes")
+            }
             for r in 0..<range.count {
                 let z = logits.data + r * k
                 var mx = z[0]

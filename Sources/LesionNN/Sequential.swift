@@ -200,6 +200,18 @@ public final class Sequential {
         return h
     }
 
+    /// Runs the layers after `layer` in evaluation, one by one, on that layer's output (internal
+    /// layout, as forwardInternal returns it); returns the last output (a buffer of that layer).
+    public func forwardRest(_ h: Tensor, after layer: Int) throws(TensorError) -> Tensor {
+        var h = h
+        for l in layers[(layer + 1)...] {
+            do throws(TensorError) { h = try l.forward(h, training: false) } catch {
+                throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
+            }
+        }
+        return h
+    }
+
     /// Forward in the model's mode; the result in PyTorch's layout (a new tensor).
     public func forward(_ x: Tensor) throws(TensorError) -> Tensor {
         try Layout.toNCHW(forwardInternal(x, training: training))

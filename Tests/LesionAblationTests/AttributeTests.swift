@@ -62,6 +62,15 @@ import Testing
         } }
         #expect(d.zeros == zeros.map { Double($0) / 100 })
         for i in 0..<4 { #expect(abs((0..<2).reduce(0.0) { $0 + d.probs[i * 2 + $1] } - 1) < 1e-9) }
+        // The probabilities are the softmax of the model's own logits (computed here from a
+        // separate forward pass of the whole model).
+        let logits = try m.forward(x)
+        for i in 0..<4 {
+            let z = (0..<2).map { Double(logits.data[i * 2 + $0]) }
+            let mx = z.max()!
+            let e = z.map { exp($0 - mx) }
+            for j in 0..<2 { #expect(abs(d.probs[i * 2 + j] - e[j] / (e[0] + e[1])) < 1e-6) }
+        }
     }
 }
 

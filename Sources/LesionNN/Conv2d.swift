@@ -93,6 +93,8 @@ public final class Conv2d: Layer {
 
     /// Images per GEMM: enough rows for an efficient GEMM, few enough that cols stays in cache.
     func chunkImages(_ hw: Int) -> Int { max(1, Conv2d.chunkFloats / max(1, K * hw)) }
+    /// Floats of a chunk of work: 2 MB, this machine kind's L2 cache (im2col's patches, a
+    /// Winograd chunk's transformed inputs and products).
     static let chunkFloats = 1 << 19
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
@@ -114,7 +116,6 @@ public final class Conv2d: Layer {
         pool.output = y
         pool.input = nil
         input = nil
-        if pooledChunks.count < Threads.count { pooledChunks += Array(repeating: nil, count: Threads.count - pooledChunks.count) }
         let sink = PoolSink(conv: self, h: ho, w: wo, hOut: ps[2], wOut: ps[3], k: pool.k, stride: pool.stride, y: y.data)
         try compute(x, out: nil, hOut: ho, wOut: wo, training: false, sink: sink)
         return y
@@ -139,8 +140,8 @@ public final class Conv2d: Layer {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         pack()
         let hw = ho * wo, K = self.K, cout = self.cout
-        // Through a pool, a chunk's output stays in cache (1 MB); otherwise cols does.
-        let per = sink == nil ? chunkImages(hw) : max(1, (1 << 18) / (hw * max(K, cout)))
+        // Through a pool, a chunk's patches and output share the cache; otherwise the patches have it.
+        let per = sink == nil ? chunkImages(hw) : max(1, Conv2d.chunkFloats / 2 / (hw * max(K, cout)))
         let threads = Threads.count
         try ensureThreadBuffers(threads, rows: per * hw)
         try sink?.ensure(threads, floats: per * hw * cout)
@@ -311,6 +312,7 @@ struct PoolSink {
 
     /// Chunk buffers of at least `floats` for threads 0..<threads.
     func ensure(_ threads: Int, floats: Int) throws(TensorError) {
+        if conv.pooledChunks.count < threads { conv.pooledChunks += Array(repeating: nil, count: threads - conv.pooledChunks.count) }
         for t in 0..<threads where conv.pooledChunks[t] == nil || conv.pooledChunks[t]!.count < floats {
             conv.pooledChunks[t] = try Tensor(uninitialized: [floats])
         }

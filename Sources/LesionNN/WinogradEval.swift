@@ -305,8 +305,6 @@ extension Conv2d {
     /// (elements x tiles x (cin + cout) floats) fill about 2 MB, this machine kind's L2 cache
     /// (measured on FashionNet's conv3 and conv4: 10-25% faster than 512 tiles at any size).
     static func chunkTiles(elements: Int, cin: Int, cout: Int) -> Int {
-        max(16, chunkFloats(2) / (elements * (cin + cout)))
+        max(16, chunkFloats / (elements * (cin + cout)))
     }
-
-    @inline(__always) static func chunkFloats(_ megabytes: Int) -> Int { megabytes << 18 }
 }

@@ -23,19 +23,18 @@ function plugins.load(files)
   local now = {}
   for _, file in ipairs(files) do
     local registers, undo = {}, {}
+    --- A register function that also notes what it registered and how to take it back.
+    local function tracked(register, registered, restore, what)
+      return function(name, fn)
+        local previous = registered(name)
+        register(name, fn)
+        registers[#registers + 1] = what .. " " .. tostring(name)
+        undo[#undo + 1] = function() restore(name, previous) end
+      end
+    end
     local ur, ar = units.register, ablation.register_mode
-    units.register = function(name, fn)
-      local previous = units._registered(name)
-      ur(name, fn)
-      registers[#registers + 1] = "attribute " .. tostring(name)
-      undo[#undo + 1] = function() units._restore(name, previous) end
-    end
-    ablation.register_mode = function(name, fn)
-      local previous = ablation._registered_mode(name)
-      ar(name, fn)
-      registers[#registers + 1] = "ablation mode " .. tostring(name)
-      undo[#undo + 1] = function() ablation._restore_mode(name, previous) end
-    end
+    units.register = tracked(ur, units._registered, units._restore, "attribute")
+    ablation.register_mode = tracked(ar, ablation._registered_mode, ablation._restore_mode, "ablation mode")
     local models_before, nn_before = copy(models), copy(nn)
     local ok, err = pcall(dofile, file)
     units.register, ablation.register_mode = ur, ar

@@ -39,6 +39,11 @@ let args = CommandLine.arguments.dropFirst()
 let only = Set(args.filter { !$0.hasPrefix("-") })
 func wanted(_ group: String) -> Bool { only.isEmpty ? group != "notebook" : only.contains(group) }
 let threads = Int(ProcessInfo.processInfo.environment["LESION_THREADS"] ?? "") ?? 2
+/// Whether `name` is measured: the environment variable names one part of a group (for a
+/// profiler), or is unset and every part is.
+func selected(_ variable: String, _ name: String) -> Bool {
+    ProcessInfo.processInfo.environment[variable].map { $0 == name } ?? true
+}
 try Threads.set(threads)
 var results: [(String, Any)] = [("threads", threads)]
 
@@ -78,7 +83,7 @@ if only.contains("conv") {
     for (name, cin, cout, side, crop) in [("conv2", 32, 64, 14, 14), ("conv3", 64, 128, 7, 7), ("conv4", 128, 128, 7, 6)] {
         let x = try Tensor(uninitialized: [500, side, side, cin])
         RandomStream(seed: 3).fillNormal(x.data, count: x.count)
-        for tile in [2, 4, 6] where ProcessInfo.processInfo.environment["LESION_BENCH_CONV"].map({ $0 == "\(name)_\(tile)" }) ?? true {
+        for tile in [2, 4, 6] where selected("LESION_BENCH_CONV", "\(name)_\(tile)") {
             let c = try Conv2d(cin: cin, cout: cout, k: 3, padding: 1)
             c.reset(RandomStream(seed: 4))
             c.crop = (crop, crop)
@@ -151,15 +156,15 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
     if wanted("sweep") {
         // All 128 units of relu4 and of relu3, the 10,000 test images, full per-class table.
         let m = try fashionNet(bn: false)
-        for (name, layer) in [("relu4", 9), ("relu3", 7)] where ProcessInfo.processInfo.environment["LESION_BENCH_SWEEP"].map({ $0 == name }) ?? true {
+        for (name, layer) in [("relu4", 9), ("relu3", 7)] where selected("LESION_BENCH_SWEEP", name) {
             note("sweep \(name) ...")
             let t0 = now()
-            let r = try Ablation.sweep(m, test, layer: layer, batch: Int(ProcessInfo.processInfo.environment["SWEEP_BATCH"] ?? "") ?? 500)
+            let r = try Ablation.sweep(m, test, layer: layer)
             results.append(("sweep_\(name)_seconds", now() - t0))
             precondition(r.units.count == 128)
         }
         // A curve: the first 0, 13, 26, ..., 128 units of relu4 ablated together (12 steps).
-        if ProcessInfo.processInfo.environment["LESION_BENCH_SWEEP"].map({ $0 == "curve" }) ?? true {
+        if selected("LESION_BENCH_SWEEP", "curve") {
             note("curve relu4 ...")
             let steps = Array(stride(from: 0, through: 128, by: 13)) + [128]
             let t0 = now()

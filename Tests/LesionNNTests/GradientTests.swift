@@ -262,6 +262,16 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
     }
 }
 
+/// The largest difference of a from the reference b, and b's largest magnitude. The rounding
+/// error of the larger Winograd tiles scales with the outputs' magnitude (their transforms mix
+/// values with weights up to 8 and 32), so it is measured against the largest output; their
+/// tests allow 2e-5 of it, about 170 float epsilons.
+func largestDifference(_ a: Tensor, _ b: Tensor) -> (worst: Float, scale: Float) {
+    var worst: Float = 0, scale: Float = 0
+    for i in 0..<a.count { worst = max(worst, abs(a.data[i] - b.data[i])); scale = max(scale, abs(b.data[i])) }
+    return (worst, scale)
+}
+
 /// Winograd F(4x4, 3x3) and F(6x6, 3x3) (evaluation only) against im2col + GEMM, including
 /// partial tiles, paddings 0-2, crops and channel counts that are not multiples of 8.
 @Suite struct WinogradEvalTests {
@@ -279,11 +289,7 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
             let x = try Layout.toNHWC(sample([3, cin, h, w], seed: 9))
             let ya = try a.forward(x, training: false).copy(), yb = try b.forward(x, training: false).copy()
             #expect(ya.shape == yb.shape)
-            // The rounding error of the larger tiles scales with the outputs' magnitude (their
-            // transforms mix values with weights up to 8 and 32), so it is measured against the
-            // largest output; 2e-5 is about 170 float epsilons.
-            var worst: Float = 0, scale: Float = 0
-            for i in 0..<ya.count { worst = max(worst, abs(ya.data[i] - yb.data[i])); scale = max(scale, abs(yb.data[i])) }
+            let (worst, scale) = largestDifference(ya, yb)
             #expect(worst <= 2e-5 * scale, "F(\(tile)x\(tile)): largest difference \(worst), largest output \(scale)")
         }
     }
@@ -302,8 +308,7 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
         let b = try a.copy() as! Conv2d
         b.winograd = false
         let yb = try b.forward(x, training: false)
-        var worst: Float = 0, scale: Float = 0
-        for i in 0..<ya.count { worst = max(worst, abs(ya.data[i] - yb.data[i])); scale = max(scale, abs(yb.data[i])) }
+        let (worst, scale) = largestDifference(ya, yb)
         #expect(worst <= 2e-5 * scale, "largest difference \(worst), largest output \(scale)")
     }
 

@@ -149,23 +149,17 @@ extension Ablation {
         defer { errors.deinitialize(count: threads); errors.deallocate() }
         var baseConfusion = [Int](repeating: 0, count: k * k)
         var baseLoss = 0.0
-        // Each batch's activations at the mixer's input and output, kept in buffers of the sweep's.
-        var xmKept: Tensor?, zKept: Tensor?
-        func kept(_ t: Tensor, in buffer: Tensor?) throws(TensorError) -> Tensor {
-            let b = try Buffers.reuse(buffer, t.shape)
-            b.data.update(from: t.data, count: t.count)
-            return b
-        }
         var totals = [Int](repeating: 0, count: k)
         try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
             let (lo, hi) = (range.lowerBound, range.upperBound)
             for r in 0..<(hi - lo) { totals[Int(labels[r])] += 1 }
             // Base values at the mixer's input (the model's own forward through the channel-wise
             // layers, so its plan may crop what they never read) and output, and the base logits.
-            xmKept = try kept(model.forwardInternal(xb, through: m - 1, training: false), in: xmKept)
-            let xm = xmKept!
-            if let mixerCopy { zKept = try kept(mixerCopy.forward(xm, training: false), in: zKept) }
-            let z = mixerCopy == nil ? xm : zKept!
+            // Both stay as they are for the whole batch: they are buffers of the model's layers and
+            // of the sweep's mixer, which nothing else writes until the next batch (the units run
+            // on copies of the layers after the mixer).
+            let xm = try model.forwardInternal(xb, through: m - 1, training: false)
+            let z = try mixerCopy.map { l throws(TensorError) in try l.forward(xm, training: false) } ?? xm
             let per = xm.rank == 4 ? xm.shape[1] * xm.shape[2] : xm.shape[1] / nUnits
             var h = z
             for l in rests[0] { h = try l.forward(h, training: false) }

@@ -179,8 +179,9 @@ public final class Sequential {
             // time is counted on the convolution); an input the pool rejects runs them one by
             // one, so the error names the pool.
             var pool = !training && j + 1 < order.count && l is Conv2d ? layers[order[j + 1]] as? MaxPool2d : nil
-            if let p = pool, (try? l.outputShape(Layout.logicalShape(h))).map({ (try? p.outputShape($0)) == nil }) ?? true {
-                pool = nil
+            if let p = pool {
+                let convolved = try? l.outputShape(Layout.logicalShape(h))
+                if convolved.flatMap({ try? p.outputShape($0) }) == nil { pool = nil }
             }
             let t0 = profile == nil ? 0 : monotonicSeconds()
             do throws(TensorError) {

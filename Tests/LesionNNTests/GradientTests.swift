@@ -198,18 +198,29 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
     }
 }
 
+/// A 3x3 convolution with Winograd on (the evaluation tile given, or chosen), its copy on
+/// im2col, both cropped alike (a crop needs padding 1: nil otherwise), and an NHWC input of 3
+/// images; weights from `seed`, the input from seed + 1.
+func winogradPair(padding: Int, h: Int, w: Int, cin: Int, cout: Int, crop: (Int, Int)?, tile: Int?,
+                  seed: UInt64) throws -> (Conv2d, Conv2d, Tensor)? {
+    if crop != nil && padding != 1 { return nil }
+    let a = try Conv2d(cin: cin, cout: cout, k: 3, padding: padding)
+    a.reset(RandomStream(seed: seed))
+    let b = try a.copy() as! Conv2d
+    a.winograd = true
+    a.winogradTile = tile
+    b.winograd = false
+    if let crop { a.crop = crop; b.crop = crop }
+    return (a, b, try Layout.toNHWC(sample([3, cin, h, w], seed: UInt32(seed + 1))))
+}
+
 /// Winograd F(2x2, 3x3) against im2col + GEMM: outputs, input, weight and bias gradients.
 @Suite struct WinogradTests {
     @Test(arguments: [(0, 7, 9, 5, 6), (1, 7, 7, 4, 3), (2, 5, 6, 3, 8), (1, 14, 14, 16, 16), (1, 8, 8, 2, 2)])
     func matchesIm2col(padding: Int, h: Int, w: Int, cin: Int, cout: Int) throws {
         for crop in [nil, (h - 1, w - 2)] as [(Int, Int)?] {
-            let a = try Conv2d(cin: cin, cout: cout, k: 3, padding: padding)
-            a.reset(RandomStream(seed: 4))
-            let b = try a.copy() as! Conv2d
-            a.winograd = true
-            b.winograd = false
-            if let crop, padding == 1 { a.crop = crop; b.crop = crop } else if crop != nil { continue }
-            let x = try Layout.toNHWC(sample([3, cin, h, w], seed: 5))
+            guard let (a, b, x) = try winogradPair(padding: padding, h: h, w: w, cin: cin, cout: cout, crop: crop, tile: nil, seed: 4)
+            else { continue }
             let ya = try a.forward(x, training: true).copy(), yb = try b.forward(x, training: true).copy()
             #expect(ya.shape == yb.shape)
             for i in 0..<ya.count { #expect(abs(ya.data[i] - yb.data[i]) <= 1e-5 + 1e-4 * abs(yb.data[i]), "y[\(i)]") }
@@ -279,14 +290,8 @@ func largestDifference(_ a: Tensor, _ b: Tensor) -> (worst: Float, scale: Float)
     func matchesIm2col(tile: Int, _ c: (padding: Int, h: Int, w: Int, cin: Int, cout: Int)) throws {
         let (padding, h, w, cin, cout) = c
         for crop in [nil, (h - 1, w - 3)] as [(Int, Int)?] {
-            let a = try Conv2d(cin: cin, cout: cout, k: 3, padding: padding)
-            a.reset(RandomStream(seed: 8))
-            let b = try a.copy() as! Conv2d
-            a.winograd = true
-            a.winogradTile = tile
-            b.winograd = false
-            if let crop, padding == 1 { a.crop = crop; b.crop = crop } else if crop != nil { continue }
-            let x = try Layout.toNHWC(sample([3, cin, h, w], seed: 9))
+            guard let (a, b, x) = try winogradPair(padding: padding, h: h, w: w, cin: cin, cout: cout, crop: crop, tile: tile, seed: 8)
+            else { continue }
             let ya = try a.forward(x, training: false).copy(), yb = try b.forward(x, training: false).copy()
             #expect(ya.shape == yb.shape)
             let (worst, scale) = largestDifference(ya, yb)

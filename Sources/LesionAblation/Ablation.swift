@@ -82,13 +82,11 @@ public enum Ablation {
         var lossSum = 0.0
         let plain = try model.layers.map { l throws(TensorError) in try l.copy() }
         try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
-            var h = try Layout.toNHWC(xb)
-            for (i, l) in plain.enumerated() {
-                h = try l.forward(h, training: false)
-                if let units = lesions[i] {
-                    h = try h.copy()   // the layer's buffer may be its input's (Dropout in evaluation)
-                    clamp(h, channels: units, values: values[i]!)
-                }
+            let h = try model.forwardPlain(xb, nodes: plain) { i, out throws(TensorError) in
+                guard let units = lesions[i] else { return nil }
+                let c = try out.copy()   // the layer's buffer may be its input's (Dropout in evaluation)
+                clamp(c, channels: units, values: values[i]!)
+                return c
             }
             guard h.rank == 2, h.shape[1] == k else {
                 throw TensorError(.shape, "the model's output is \(Tensor.describe(h.shape)), expected {N,\(k)}")
@@ -129,16 +127,22 @@ extension Ablation {
             l.name = n
             return l
         }
-        var layers: [Layer] = []
+        // The two mixers go right after `layer`; what read it reads the undoing one.
+        var nodes: [Layer] = [], inputs: [[Int]] = []
+        var moved = Array(0..<model.layers.count)
         for (i, l) in model.layers.enumerated() {
-            layers.append(try l.copy())
+            nodes.append(try l.copy())
+            inputs.append(model.inputs[i].map { $0 < 0 ? -1 : moved[$0] })
+            moved[i] = nodes.count - 1
             if i == layer {
-                layers.append(try mixer(false, name + "_rot"))
-                layers.append(try mixer(true, name + "_unrot"))
+                nodes.append(try mixer(false, name + "_rot"))
+                inputs.append([nodes.count - 2])
+                nodes.append(try mixer(true, name + "_unrot"))
+                inputs.append([nodes.count - 2])
+                moved[i] = nodes.count - 1
             }
         }
-        let m = try Sequential(layers, seed: model.seed, inputShape: model.inputShape, initialize: false)
-        return m
+        return try Sequential(nodes: nodes, inputs: inputs, seed: model.seed, inputShape: model.inputShape, initialize: false)
     }
 
     static func layerIsSpatial(_ model: Sequential, _ layer: Int) throws(TensorError) -> Bool {

@@ -127,39 +127,39 @@ public enum Attributes {
             let l = model.layers[i]
             if let c = l as? Conv2d { return rows(c.weight.value, c.cout) }
             if let f = l as? Linear { return rows(f.weight.value, f.nout) }
-            guard Ablation.channelWise(l) && !(l is Flatten) else { break }
-            i -= 1
+            guard Ablation.channelWise(l) && !(l is Flatten), model.inputs[i].count == 1 else { break }
+            i = model.inputs[i][0]
         }
         throw TensorError(.value, "no conv or linear layer produces the units of \(model.layers[layer].name) (only channel-wise layers may stand between)")
     }
 
-    /// L1 norm of the next layer's weights that read each unit (through channel-wise layers,
-    /// a Flatten or pooling between).
+    /// L1 norm of the next layers' weights that read each unit (through channel-wise layers,
+    /// a Flatten, pooling or a residual sum between; summed over every layer that reads it, as
+    /// the next block's first convolution and its shortcut both do).
     public static func l1Out(_ model: Sequential, layer: Int, units: Int) throws(TensorError) -> [Double] {
-        var i = layer + 1
-        while i < model.layers.count && Ablation.channelWise(model.layers[i]) { i += 1 }
-        guard i < model.layers.count else {
-            throw TensorError(.value, "no conv or linear layer reads the units of \(model.layers[layer].name)")
-        }
-        if let c = model.layers[i] as? Conv2d {
-            let w = c.weight.value.data, kk = c.k * c.k
-            return (0..<units).map { u in
-                var s = 0.0
-                for co in 0..<c.cout { for t in 0..<kk { s += Double(abs(w[(co * c.cin + u) * kk + t])) } }
-                return s
+        var sums = [Double](repeating: 0, count: units)
+        var frontier = [layer], seen = Set<Int>()
+        var readers = 0
+        while let n = frontier.popLast() {
+            for i in model.consumers(of: n) where seen.insert(i).inserted {
+                let l = model.layers[i]
+                if Ablation.channelWise(l) || l is Add { frontier.append(i); continue }
+                if let c = l as? Conv2d {
+                    let w = c.weight.value.data, kk = c.k * c.k
+                    for u in 0..<units { for co in 0..<c.cout { for t in 0..<kk { sums[u] += Double(abs(w[(co * c.cin + u) * kk + t])) } } }
+                } else if let f = l as? Linear {
+                    guard f.nin % units == 0 else { throw TensorError(.shape, "\(f.name) reads \(f.nin) features, not a multiple of \(units) units") }
+                    let per = f.nin / units          // positions per unit after a Flatten (1 after global pooling)
+                    let w = f.weight.value.data
+                    for u in 0..<units { for o in 0..<f.nout { for j in 0..<per { sums[u] += Double(abs(w[o * f.nin + u * per + j])) } } }
+                } else {
+                    throw TensorError(.value, "the layer after \(model.layers[layer].name) that mixes units is a \(l.kind), not a conv or linear layer")
+                }
+                readers += 1
             }
         }
-        if let f = model.layers[i] as? Linear {
-            guard f.nin % units == 0 else { throw TensorError(.shape, "\(f.name) reads \(f.nin) features, not a multiple of \(units) units") }
-            let per = f.nin / units          // positions per unit after a Flatten (1 after global pooling)
-            let w = f.weight.value.data
-            return (0..<units).map { u in
-                var s = 0.0
-                for o in 0..<f.nout { for j in 0..<per { s += Double(abs(w[o * f.nin + u * per + j])) } }
-                return s
-            }
-        }
-        throw TensorError(.value, "the layer after \(model.layers[layer].name) that mixes units is a \(model.layers[i].kind), not a conv or linear layer")
+        guard readers > 0 else { throw TensorError(.value, "no conv or linear layer reads the units of \(model.layers[layer].name)") }
+        return sums
     }
 
     static func rows(_ w: Tensor, _ n: Int) -> [Double] {

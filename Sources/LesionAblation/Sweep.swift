@@ -56,7 +56,7 @@ public struct CurveResult: AblationCounts {
 extension Ablation {
     /// Whether a layer maps each channel on its own in evaluation.
     static func channelWise(_ l: Layer) -> Bool {
-        l is ReLU || l is MaxPool2d || l is AvgPool2d || l is GlobalAvgPool || l is BatchNorm || l is Dropout || l is Flatten
+        l is ReLU || l is MaxPool2d || l is AvgPool2d || l is GlobalAvgPool || l is AdaptiveAvgPool2d || l is BatchNorm || l is Dropout || l is Flatten
     }
 
     /// Each unit of layer L ablated alone (all units by default).
@@ -99,6 +99,10 @@ extension Ablation {
             throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[L].name), which has \(nUnits) units")
         } }
         let layers = model.layers
+        // Residual models, pools with padding or ceil mode and adaptive pools are evaluated once per set
+        // (exact; the fast path covers chains of the layers it knows).
+        let plainPools = layers.allSatisfy { l in (l as? Pool2d).map { $0.padding == 0 && $0.floorMode } ?? !(l is AdaptiveAvgPool2d) }
+        guard model.isChain, plainPools else { return try bruteForce(model, data, layer: L, sets: sets, mode: mode) }
         // The channel-wise layers after L; after a Flatten of positions a channel is a block of
         // features, and only layers that treat features alike (ReLU, Dropout) keep it whole.
         var m = L + 1

@@ -1,27 +1,67 @@
-// Max and average pooling over k x k windows (floor mode, no padding), and global average
-// pooling. NHWC: the channels of a pixel are contiguous, so windows combine C-vectors.
+// Max and average pooling over k x k windows, and global average pooling. NHWC: the channels
+// of a pixel are contiguous, so windows combine C-vectors. Max-pooling takes PyTorch's padding
+// (with -inf) and ceil mode: the input is copied into a padded buffer, and the windows run on it.
 import LesionTensor
 
 /// Shared geometry of the windowed pools.
 public class Pool2d {
     public var name = ""
     public let k: Int, stride: Int
+    /// Padding on each side, and whether output sizes round down (PyTorch's default) or up.
+    public let padding: Int
+    public let floorMode: Bool
     var input: Tensor?
     var output: Tensor?
     var gradInput: Tensor?
+    /// The padded copy of the input (max-pooling with padding or ceil mode).
+    var paddedInput: Tensor?
+    var paddedGrad: Tensor?
 
-    init(k: Int, stride: Int?) throws(TensorError) {
+    init(k: Int, stride: Int?, padding: Int = 0, ceilMode: Bool = false) throws(TensorError) {
         guard k >= 1, (stride ?? k) >= 1 else { throw TensorError(.value, "pooling needs a positive kernel and stride") }
+        guard padding >= 0, padding * 2 <= k else {
+            throw TensorError(.value, "pooling padding must be between 0 and half the window (\(k / 2)), got \(padding)")
+        }
         self.k = k
         self.stride = stride ?? k
+        self.padding = padding
+        self.floorMode = !ceilMode
+    }
+
+    /// Output side for an input side, as PyTorch computes it (in ceil mode the last window must
+    /// start inside the input or its left padding).
+    func outSide(_ n: Int) -> Int {
+        let span = n + 2 * padding - k
+        var o = (floorMode ? span / stride : (span + stride - 1) / stride) + 1
+        if !floorMode && (o - 1) * stride >= n + padding { o -= 1 }
+        return o
     }
 
     public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {
         guard s.count == 4 else { throw TensorError(.shape, "expected input {N,C,H,W}, got \(Tensor.describe(s))") }
-        guard s[2] >= k, s[3] >= k else {
+        guard s[2] + 2 * padding >= k, s[3] + 2 * padding >= k else {
             throw TensorError(.shape, "input of \(s[2])x\(s[3]) is smaller than the \(k)x\(k) window")
         }
-        return [s[0], s[1], (s[2] - k) / stride + 1, (s[3] - k) / stride + 1]
+        return [s[0], s[1], outSide(s[2]), outSide(s[3])]
+    }
+
+    /// Whether windows run on a padded copy of the input.
+    func needsPadding(h: Int, w: Int, ho: Int, wo: Int) -> Bool {
+        padding > 0 || (ho - 1) * stride + k > h || (wo - 1) * stride + k > w
+    }
+
+    /// x [n, h, w, c] inside a buffer of `value` that holds every window: [n, hp, wp, c].
+    func padded(_ x: Tensor, ho: Int, wo: Int, value: Float) throws(TensorError) -> Tensor {
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let hp = max(h + 2 * padding, (ho - 1) * stride + k), wp = max(w + 2 * padding, (wo - 1) * stride + k)
+        let p = try Buffers.reuse(paddedInput, [n, hp, wp, c])
+        paddedInput = p
+        p.fill(value)
+        let pad = padding
+        for b in 0..<n { for i in 0..<h {
+            (p.data + ((b * hp + i + pad) * wp + pad) * c).update(from: x.data + (b * h + i) * w * c, count: w * c)
+        } }
+        return p
     }
 
     /// Checks the input, keeps it for backward when training, and returns the output buffer
@@ -42,19 +82,24 @@ public final class MaxPool2d: Pool2d, Layer {
     /// Per output element: the window position (kh * k + kw) of the maximum.
     var argmax: [UInt8] = []
 
-    public init(_ k: Int, stride: Int? = nil) throws(TensorError) {
+    public init(_ k: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) throws(TensorError) {
         guard k <= 15 else { throw TensorError(.value, "max-pooling windows larger than 15x15 are not supported") }
-        try super.init(k: k, stride: stride)
+        try super.init(k: k, stride: stride, padding: padding, ceilMode: ceilMode)
     }
 
     public func copy() throws(TensorError) -> Layer {
-        let c = try MaxPool2d(k, stride: stride)
+        let c = try MaxPool2d(k, stride: stride, padding: padding, ceilMode: !floorMode)
         c.name = name
         return c
     }
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
-        let (y, n, h, w, c, ho, wo) = try begin(x, training: training)
+        var (y, n, h, w, c, ho, wo) = try begin(x, training: training)
+        var x = x
+        if needsPadding(h: h, w: w, ho: ho, wo: wo) {
+            x = try padded(x, ho: ho, wo: wo, value: -.infinity)
+            (h, w) = (x.shape[1], x.shape[2])
+        }
         if !training {
             // Evaluation keeps no window positions.
             let (k, stride) = (self.k, self.stride)
@@ -143,11 +188,13 @@ public final class MaxPool2d: Pool2d, Layer {
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
         guard needInputGrad else { return nil }
-        guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
-        let dx = try Buffers.reuseZeroed(gradInput, x.shape)
-        gradInput = dx
-        let (n, w, c) = (x.shape[0], x.shape[2], x.shape[3])
+        guard let input else { throw TensorError(.value, "\(name): backward without a training forward") }
         let (ho, wo) = (dy.shape[1], dy.shape[2])
+        let pad = needsPadding(h: input.shape[1], w: input.shape[2], ho: ho, wo: wo)
+        let x = pad ? paddedInput! : input
+        let dx = try Buffers.reuseZeroed(pad ? paddedGrad : gradInput, x.shape)
+        if pad { paddedGrad = dx } else { gradInput = dx }
+        let (n, w, c) = (x.shape[0], x.shape[2], x.shape[3])
         let k = self.k, stride = self.stride, inPer = x.count / n
         argmax.withUnsafeBufferPointer { am in
             nonisolated(unsafe) let arg = am.baseAddress!
@@ -167,6 +214,19 @@ public final class MaxPool2d: Pool2d, Layer {
                 }
             }
         }
+        guard pad else { return dx }
+        return try cropGradient(input, dx)
+    }
+
+    /// The gradient of the input: the inside of the padded gradient.
+    func cropGradient(_ input: Tensor, _ pg: Tensor) throws(TensorError) -> Tensor {
+        let dx = try Buffers.reuse(gradInput, input.shape)
+        gradInput = dx
+        let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (hp, wp) = (pg.shape[1], pg.shape[2])
+        for b in 0..<n { for i in 0..<h {
+            (dx.data + (b * h + i) * w * c).update(from: pg.data + ((b * hp + i + padding) * wp + padding) * c, count: w * c)
+        } }
         return dx
     }
 }

@@ -1,8 +1,19 @@
-// A model: layers in order, with PyTorch's automatic names and state-dict naming.
+// A model: named nodes in execution order, each reading the output of one node before it
+// (the sum of a residual block reads two). A plain chain reads the node before; a tree of
+// modules (Module.swift) flattens into the nodes of any residual network. Weights use PyTorch's
+// state-dict names (the nodes' dotted paths).
 import LesionTensor
 
 public final class Sequential {
+    /// The nodes (leaf layers and sums), in execution order.
     public private(set) var layers: [Layer]
+    /// inputs[i]: the nodes node i reads, all before it (-1: the model's input).
+    public private(set) var inputs: [[Int]]
+    /// The modules the model was built from (their own names, unnamed ones nil), so that the
+    /// model can be nested in another; nil for a model made from nodes (a rotated copy).
+    public private(set) var tree: [Module]?
+    /// The name the model takes when it is nested in another (nil: named by where it stands).
+    public var name: String?
     /// The shape of one input sample ([C, H, W] or [F]) when known: for summaries and checks.
     public var inputShape: [Int]?
     /// The seed the weights were initialised from.
@@ -14,43 +25,71 @@ public final class Sequential {
     public var noiseCounter: UInt64 = 0
     /// When set, seconds spent in each layer's forward and backward are added here (benchmarks).
     public var profile: (forward: [Double], backward: [Double])?
-    /// The order of the last training forward (backward runs it in reverse).
-    var lastOrder: [Int] = []
+    /// The plan of the last training forward (backward runs it in reverse).
+    var lastPlan: Plan?
+    /// The values of the last forward, by node (graph models: forwardRest continues from them).
+    var values: [Tensor?] = []
+    /// Per node: a buffer where backward sums the gradients of a value read twice.
+    var gradSums: [Tensor?] = []
 
-    /// With `initialize` false the layers keep the weights they have.
-    public init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil, initialize: Bool = true) throws(TensorError) {
-        self.layers = layers
+    /// A chain of layers. With `initialize` false the layers keep the weights they have.
+    public convenience init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil, initialize: Bool = true) throws(TensorError) {
+        try self.init(tree: layers.map { .layer($0, name: $0.name.isEmpty ? nil : $0.name) }, seed: seed,
+                      inputShape: inputShape, initialize: initialize)
+    }
+
+    /// A model from a tree of modules (see Module for the names of unnamed parts).
+    public convenience init(tree: [Module], seed: UInt64 = 0, inputShape: [Int]? = nil, initialize: Bool = true) throws(TensorError) {
+        guard !tree.isEmpty else { throw TensorError(.value, "a model needs at least one layer") }
+        let g = try FlatGraph.flatten(tree)
+        try self.init(nodes: g.layers, inputs: g.inputs, seed: seed, inputShape: inputShape, initialize: initialize)
+        self.tree = tree
+    }
+
+    /// A model from named nodes (dotted names allowed) and what each reads.
+    public init(nodes: [Layer], inputs: [[Int]], seed: UInt64 = 0, inputShape: [Int]? = nil, initialize: Bool = true) throws(TensorError) {
+        guard nodes.count == inputs.count, !nodes.isEmpty else { throw TensorError(.value, "a model needs nodes, each with its inputs") }
+        for (i, ins) in inputs.enumerated() {
+            let want = nodes[i] is Add ? 2 : 1
+            guard ins.count == want, ins.allSatisfy({ $0 >= -1 && $0 < i }) else {
+                throw TensorError(.value, "node \(nodes[i].name) must read \(want) earlier node(s)")
+            }
+        }
+        self.layers = nodes
+        self.inputs = inputs
         self.seed = seed
         self.inputShape = inputShape
-        var counters: [String: Int] = [:]
-        for l in layers {
-            counters[l.namePrefix, default: 0] += 1
-            if l.name.isEmpty { l.name = l.namePrefix + String(counters[l.namePrefix]!) }
-        }
         var seen = Set<String>()
-        for l in layers {
-            guard !l.name.contains("."), !l.name.isEmpty else {
+        for l in nodes {
+            guard !l.name.isEmpty, !l.name.hasPrefix("."), !l.name.hasSuffix("."), !l.name.contains("..") else {
                 throw TensorError(.value, "layer name '\(l.name)' must be non-empty and contain no '.'")
             }
             guard seen.insert(l.name).inserted else { throw TensorError(.value, "two layers are named '\(l.name)'") }
         }
         if initialize {
-            for (i, l) in layers.enumerated() { l.reset(RandomStream(seed: seed, stream: UInt64(i))) }
+            for (i, l) in nodes.enumerated() { l.reset(RandomStream(seed: seed, stream: UInt64(i))) }
         }
     }
 
     /// A copy with the same weights and state (new buffers).
     public func copy() throws(TensorError) -> Sequential {
-        var ls: [Layer] = []
-        for l in layers { ls.append(try l.copy()) }
-        let m = try Sequential(ls, seed: seed, inputShape: inputShape)
-        // Sequential.init re-initialised: copy weights back.
+        let m: Sequential
+        if let tree {
+            var t: [Module] = []
+            for x in tree { t.append(try x.copy()) }
+            m = try Sequential(tree: t, seed: seed, inputShape: inputShape, initialize: false)
+        } else {
+            var ls: [Layer] = []
+            for l in layers { ls.append(try l.copy()) }
+            m = try Sequential(nodes: ls, inputs: inputs, seed: seed, inputShape: inputShape, initialize: false)
+        }
         for (a, b) in zip(m.layers, layers) {
             for (p, q) in zip(a.parameters, b.parameters) { p.value.data.update(from: q.value.data, count: q.value.count) }
             for (p, q) in zip(a.buffers, b.buffers) { p.1.data.update(from: q.1.data, count: q.1.count) }
             if let x = a as? BatchNorm, let y = b as? BatchNorm { x.batchesTracked = y.batchesTracked }
         }
         m.training = training
+        m.name = name
         return m
     }
 
@@ -58,10 +97,18 @@ public final class Sequential {
 
     public func index(of name: String) -> Int? { layers.firstIndex { $0.name == name } }
 
+    /// Whether every node reads the one before it (a plain chain of layers).
+    public var isChain: Bool { inputs.enumerated().allSatisfy { i, ins in ins == [i - 1] } }
+
+    /// The nodes that read node i.
+    public func consumers(of i: Int) -> [Int] {
+        (i + 1 < layers.count ? (i + 1)..<layers.count : layers.count..<layers.count).filter { inputs[$0].contains(i) }
+    }
+
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
     public var numParameters: Int { layers.reduce(0) { $0 + $1.numParameters } }
 
-    /// State dict in PyTorch's naming: "conv1.weight", "bn1.running_mean", ...
+    /// State dict in PyTorch's naming: "conv1.weight", "layer1.0.bn1.running_mean", ...
     public func stateDict() -> [(String, Tensor)] {
         var out: [(String, Tensor)] = []
         for l in layers {
@@ -71,7 +118,7 @@ public final class Sequential {
         return out
     }
 
-    /// Output shapes (PyTorch's terms) after each layer for a batch of `n` samples of
+    /// Output shapes (PyTorch's terms) after each node for a batch of `n` samples of
     /// `inputShape`; nil from a Lambda on (its shape is known only by running it).
     public func shapes(batch n: Int = 1) throws(TensorError) -> [[Int]?] {
         guard let inputShape else { return layers.map { _ in nil } }
@@ -80,13 +127,15 @@ public final class Sequential {
 
     /// The same for samples of a given shape (a data set's), whatever the declared input.
     public func shapes(batch n: Int = 1, sample: [Int]) throws(TensorError) -> [[Int]?] {
-        var s: [Int]? = [n] + sample
+        let first: [Int]? = [n] + sample
         var out: [[Int]?] = []
-        for l in layers {
-            if let cur = s, !(l is Lambda) {
-                do { s = try l.outputShape(cur) } catch { throw TensorError(.shape, "\(l.name) (\(l.kind)): \(error.message)") }
-            } else {
-                s = nil
+        for (i, l) in layers.enumerated() {
+            let ins = inputs[i].map { $0 < 0 ? first : out[$0] }
+            var s: [Int]? = nil
+            if !(l is Lambda), ins.allSatisfy({ $0 != nil }) {
+                do throws(TensorError) {
+                    if let add = l as? Add { s = try add.outputShape(ins[0]!, ins[1]!) } else { s = try l.outputShape(ins[0]!) }
+                } catch { throw TensorError(.shape, "\(l.name) (\(l.kind)): \(error.message)") }
             }
             out.append(s)
         }
@@ -95,56 +144,84 @@ public final class Sequential {
 
     // MARK: - planning
 
-    /// The order to run layers 0...last in, and which convolutions may compute only part of
-    /// their output. Both change nothing in the result:
-    /// - a ReLU followed by a floor-mode max-pool runs after it (relu(max(x)) = max(relu(x)),
+    /// How nodes 0...last run: their order, the values each reads (a value is named by the
+    /// node that wrote it; -1 is the input), where each node's output is found, and (training)
+    /// which values lead back to a parameter.
+    struct Plan {
+        var last: Int
+        var training: Bool
+        var order: [Int]
+        var reads: [[Int]]
+        var valueOf: [Int]
+        var needsGrad: [Bool]
+        /// readers[v]: the nodes that read value v.
+        var readers: [[Int]]
+    }
+
+    /// The plan for nodes 0...last. Neither change alters the result:
+    /// - a ReLU read only by a floor-mode max-pool runs after it (relu(max(x)) = max(relu(x)),
     ///   with the same gradient), on a quarter of the values;
-    /// - a convolution whose last output rows or columns no later layer reads (a pool that
-    ///   floors them away, with only ReLUs, or BatchNorm or Dropout in evaluation, between)
-    ///   computes only the rows and columns that are read.
-    func plan(through last: Int, input: [Int], training: Bool) -> [Int] {
+    /// - in a chain, a convolution whose last output rows or columns no later layer reads (a
+    ///   pool that floors them away, with only ReLUs, or BatchNorm or Dropout in evaluation,
+    ///   between) computes only the rows and columns that are read.
+    func plan(through last: Int, input: [Int], training: Bool) -> Plan {
         for l in layers { (l as? Conv2d)?.crop = nil }
-        // Output shapes, while they can be known (a Lambda ends the planning).
-        var shapes: [[Int]] = []
-        var s = input
-        for i in 0...last {
-            guard !(layers[i] is Lambda), let o = try? layers[i].outputShape(s) else { break }
-            shapes.append(o)
-            s = o
-        }
-        if shapes.count == last + 1 {
-            // Needed leading rows and columns of each layer's output, from the end backwards.
-            var need: (Int, Int)? = nil     // nil: all of it
-            for i in stride(from: last, through: 0, by: -1) {
-                let out = shapes[i]
-                let layer = layers[i]
-                if let conv = layer as? Conv2d, let n = need, out.count == 4, n.0 < out[2] || n.1 < out[3] {
-                    conv.crop = (n.0, n.1)
-                }
-                switch layer {
-                case let p as Pool2d where out.count == 4:
-                    let (r, c) = need ?? (out[2], out[3])
-                    need = ((r - 1) * p.stride + p.k, (c - 1) * p.stride + p.k)
-                case is ReLU:
-                    break
-                case is BatchNorm where !training, is Dropout where !training:
-                    break
-                default:
-                    need = nil
-                }
-            }
-        }
+        if isChain { planCrops(through: last, input: input, training: training) }
         var order = Array(0...last)
+        var valueOf = Array(0..<layers.count)
+        var reads = inputs
         var i = 0
         while i < last {
-            if layers[i] is ReLU, layers[i + 1] is MaxPool2d {
+            if layers[i] is ReLU, let pool = layers[i + 1] as? MaxPool2d, pool.floorMode, inputs[i + 1] == [i], consumers(of: i) == [i + 1] {
                 order.swapAt(i, i + 1)
+                reads[i + 1] = inputs[i].map { $0 < 0 ? $0 : valueOf[$0] }
+                reads[i] = [i + 1]
+                valueOf[i + 1] = i
                 i += 2
             } else {
+                reads[i] = inputs[i].map { $0 < 0 ? $0 : valueOf[$0] }
                 i += 1
             }
         }
-        return order
+        if i == last { reads[i] = inputs[i].map { $0 < 0 ? $0 : valueOf[$0] } }
+        var needsGrad = [Bool](repeating: false, count: layers.count)
+        if training {
+            for n in order { needsGrad[n] = !layers[n].parameters.isEmpty || reads[n].contains { $0 >= 0 && needsGrad[$0] } }
+        }
+        for n in (last + 1)..<layers.count { reads[n] = inputs[n].map { $0 < 0 ? $0 : valueOf[$0] } }
+        var readers = [[Int]](repeating: [], count: layers.count)
+        for (n, r) in reads.enumerated() { for v in r where v >= 0 { readers[v].append(n) } }
+        return Plan(last: last, training: training, order: order, reads: reads, valueOf: valueOf, needsGrad: needsGrad, readers: readers)
+    }
+
+    /// Needed leading rows and columns of each layer's output, from the end backwards (a chain).
+    func planCrops(through last: Int, input: [Int], training: Bool) {
+        var shapes: [[Int]] = []
+        var s = input
+        for i in 0...last {
+            guard !(layers[i] is Lambda), let o = try? layers[i].outputShape(s) else { return }
+            shapes.append(o)
+            s = o
+        }
+        var need: (Int, Int)? = nil     // nil: all of it
+        for i in stride(from: last, through: 0, by: -1) {
+            let out = shapes[i]
+            let layer = layers[i]
+            if let conv = layer as? Conv2d, let n = need, out.count == 4, n.0 < out[2] || n.1 < out[3] {
+                conv.crop = (n.0, n.1)
+            }
+            switch layer {
+            case let p as Pool2d where out.count == 4 && p.padding == 0 && p.floorMode:
+                let (r, c) = need ?? (out[2], out[3])
+                need = ((r - 1) * p.stride + p.k, (c - 1) * p.stride + p.k)
+            case is ReLU:
+                break
+            case is BatchNorm where !training, is Dropout where !training:
+                break
+            default:
+                need = nil
+            }
+        }
     }
 
     /// The output crop (leading rows, columns) the plan gives the convolution at `index` when the
@@ -158,38 +235,48 @@ public final class Sequential {
 
     // MARK: - running
 
-    /// Runs layers 0...last (all by default) on an NCHW (or [N, F]) batch; returns the last
+    /// The input of the last forward, in internal layout (graph models may read it again).
+    var inputValue: Tensor?
+
+    /// Runs nodes 0...last (all by default) on an NCHW (or [N, F]) batch; returns the last
     /// output in internal layout (a buffer of that layer: copy it to keep it).
     public func forwardInternal(_ x: Tensor, through last: Int? = nil, training: Bool) throws(TensorError) -> Tensor {
         if let s = inputShape, Array(x.shape.dropFirst()) != s {
             throw TensorError(.shape, "expected input {N,\(s.map(String.init).joined(separator: ","))}, got \(Tensor.describe(x.shape))")
         }
-        var h = try Layout.toNHWC(x)
+        let x0 = try Layout.toNHWC(x)
+        inputValue = x0
         let end = last ?? layers.count - 1
-        let order = plan(through: end, input: Layout.logicalShape(h), training: training)
-        if training { lastOrder = order }
+        let plan = self.plan(through: end, input: Layout.logicalShape(x0), training: training)
+        lastPlan = plan
+        if values.count != layers.count { values = Array(repeating: nil, count: layers.count) }
         var j = 0
-        while j < order.count {
-            let i = order[j]
+        while j < plan.order.count {
+            let i = plan.order[j]
             let l = layers[i]
+            let r = plan.reads[i]
+            let h = r[0] < 0 ? x0 : values[r[0]]!
             if training, let d = l as? Dropout {
                 d.stream = RandomStream(seed: noiseSeed, stream: noiseCounter &* 1024 &+ UInt64(i))
             }
-            // In evaluation a convolution and the max-pool that runs next are one pass (its
+            // In evaluation a convolution and the max-pool that alone reads it are one pass (its
             // time is counted on the convolution); an input the pool rejects runs them one by
             // one, so the error names the pool.
-            var pool = !training && j + 1 < order.count && l is Conv2d ? layers[order[j + 1]] as? MaxPool2d : nil
-            if let p = pool {
-                let convolved = try? l.outputShape(Layout.logicalShape(h))
-                if convolved.flatMap({ try? p.outputShape($0) }) == nil { pool = nil }
+            var pool: (Int, MaxPool2d)?
+            if !training, l is Conv2d, j + 1 < plan.order.count, let p = layers[plan.order[j + 1]] as? MaxPool2d, p.padding == 0, p.floorMode,
+               plan.readers[i] == [plan.order[j + 1]], plan.valueOf[i] == i, i != end,
+               let convolved = try? l.outputShape(Layout.logicalShape(h)), (try? p.outputShape(convolved)) != nil {
+                pool = (plan.order[j + 1], p)
             }
             let t0 = profile == nil ? 0 : monotonicSeconds()
             do throws(TensorError) {
-                if let pool, let conv = l as? Conv2d {
-                    h = try conv.forwardPooled(h, pool: pool)
+                if let (pi, p) = pool, let conv = l as? Conv2d {
+                    values[pi] = try conv.forwardPooled(h, pool: p)
                     j += 1
+                } else if let add = l as? Add {
+                    values[i] = try add.forward(h, r[1] < 0 ? x0 : values[r[1]]!)
                 } else {
-                    h = try l.forward(h, training: training)
+                    values[i] = try l.forward(h, training: training)
                 }
                 if profile != nil { profile!.forward[i] += monotonicSeconds() - t0 }
             } catch {
@@ -198,19 +285,57 @@ public final class Sequential {
             j += 1
         }
         if training { noiseCounter &+= 1 }
-        return h
+        return values[plan.valueOf[end]]!
     }
 
-    /// Runs the layers after `layer` in evaluation, one by one, on that layer's output (internal
-    /// layout, as forwardInternal returns it); returns the last output (a buffer of that layer).
+    /// Runs the nodes after `layer` in evaluation, one by one, with `h` as that node's output
+    /// (internal layout) and the other values of the last forward through it; returns the last
+    /// output (a buffer of that layer).
     public func forwardRest(_ h: Tensor, after layer: Int) throws(TensorError) -> Tensor {
-        var h = h
-        for l in layers[(layer + 1)...] {
-            do throws(TensorError) { h = try l.forward(h, training: false) } catch {
+        guard let plan = lastPlan, plan.last >= layer, let x0 = inputValue else {
+            throw TensorError(.value, "forwardRest needs a forward through \(layers[layer].name) first")
+        }
+        var vals: [Tensor?] = (0..<layers.count).map { $0 <= layer ? values[plan.valueOf[$0]] : nil }
+        vals[layer] = h
+        var out = h
+        for i in (layer + 1)..<layers.count {
+            let l = layers[i]
+            let ins = inputs[i].map { $0 < 0 ? x0 : vals[$0]! }
+            do throws(TensorError) {
+                out = try Sequential.run(l, ins)
+            } catch {
                 throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
             }
+            vals[i] = out
         }
-        return h
+        return out
+    }
+
+    /// Runs `nodes` (this model's layers, or copies of them in the same order) one by one in
+    /// evaluation, with no plan, on an NCHW batch; `after(i, output)` may return a replacement
+    /// for node i's output, which every node that reads it then sees. Returns the last output.
+    public func forwardPlain(_ x: Tensor, nodes: [Layer], after: (Int, Tensor) throws(TensorError) -> Tensor?) throws(TensorError) -> Tensor {
+        guard nodes.count == layers.count else { throw TensorError(.value, "forwardPlain needs one layer per node") }
+        let x0 = try Layout.toNHWC(x)
+        var vals = [Tensor?](repeating: nil, count: nodes.count)
+        for (i, l) in nodes.enumerated() {
+            let ins = inputs[i].map { $0 < 0 ? x0 : vals[$0]! }
+            var out: Tensor
+            do throws(TensorError) {
+                out = try Sequential.run(l, ins)
+            } catch {
+                throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
+            }
+            if let r = try after(i, out) { out = r }
+            vals[i] = out
+        }
+        return vals[nodes.count - 1]!
+    }
+
+    /// One node in evaluation on its inputs.
+    static func run(_ l: Layer, _ ins: [Tensor]) throws(TensorError) -> Tensor {
+        if let a = l as? Add { return try a.forward(ins[0], ins[1]) }
+        return try l.forward(ins[0], training: false)
     }
 
     /// Forward in the model's mode; the result in PyTorch's layout (a new tensor).
@@ -219,24 +344,41 @@ public final class Sequential {
     }
 
     /// Backpropagates the gradient of the loss with respect to the logits. Gradients are added
-    /// to the parameters'; it stops at the first layer with parameters (no input gradient there).
+    /// to the parameters'; nodes with no parameter before them are not visited. A value read by
+    /// two nodes gets the sum of their gradients.
     public func backward(_ dlogits: Tensor) throws(TensorError) {
-        guard let first = layers.firstIndex(where: { !$0.parameters.isEmpty }) else { return }
-        guard lastOrder.count == layers.count else {
+        guard let plan = lastPlan, plan.training, plan.last == layers.count - 1 else {
             throw TensorError(.value, "backward needs a training forward through the whole model first")
         }
-        var g = dlogits
-        for i in lastOrder.reversed() {
-            if i < first { break }
+        if gradSums.count != layers.count { gradSums = Array(repeating: nil, count: layers.count) }
+        var grads = [Tensor?](repeating: nil, count: layers.count)
+        var owned = [Bool](repeating: false, count: layers.count)
+        grads[plan.valueOf[layers.count - 1]] = dlogits
+        for i in plan.order.reversed() {
+            guard plan.needsGrad[i], let g = grads[i] else { continue }
             let l = layers[i]
-            let d: Tensor?
+            let targets = plan.reads[i].filter { $0 >= 0 && plan.needsGrad[$0] }
             let t0 = profile == nil ? 0 : monotonicSeconds()
-            defer { if profile != nil { profile!.backward[i] += monotonicSeconds() - t0 } }
-            do { d = try l.backward(g, needInputGrad: i > first) } catch {
+            let d: Tensor?
+            do { d = try l.backward(g, needInputGrad: !targets.isEmpty) } catch {
                 throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
             }
-            guard let d else { break }
-            g = d
+            if profile != nil { profile!.backward[i] += monotonicSeconds() - t0 }
+            guard let d else { continue }
+            for v in targets {
+                guard let prev = grads[v] else { grads[v] = d; continue }
+                // A second gradient: sum into this value's own buffer (never into a layer's).
+                if !owned[v] {
+                    let s = try Buffers.reuse(gradSums[v], prev.shape)
+                    gradSums[v] = s
+                    for k in 0..<s.count { s.data[k] = prev.data[k] + d.data[k] }
+                    grads[v] = s
+                    owned[v] = true
+                } else {
+                    let s = grads[v]!
+                    for k in 0..<s.count { s.data[k] += d.data[k] }
+                }
+            }
         }
     }
 

@@ -150,9 +150,9 @@ extension LuaHost {
     /// when it holds a Lambda (whose Lua function cannot be identified).
     func identity(of m: Sequential) -> String? {
         var text = "seed \(m.seed) input \(m.inputShape ?? []) training \(m.training) noise \(m.noiseSeed),\(m.noiseCounter)\n"
-        for l in m.layers {
+        for (i, l) in m.layers.enumerated() {
             if l is Lambda { return nil }
-            text += l.name + " " + NNBinding.describe(l)
+            text += l.name + " " + NNBinding.describe(l) + " <- \(m.inputs[i])"
             if let bn = l as? BatchNorm { text += " tracked \(bn.batchesTracked)" }
             for (n, t) in l.parameters.map({ ($0.name, $0.value) }) + l.buffers {
                 let h = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 5)
@@ -292,15 +292,17 @@ extension Lua {
 enum ModelSpec {
     static func encode(_ m: Sequential) -> JSON? {
         var layers: [JSON] = []
-        for l in m.layers {
-            var kv: [(String, JSON)] = [("kind", .string(l.kind)), ("name", .string(l.name))]
+        for (i, l) in m.layers.enumerated() {
+            var kv: [(String, JSON)] = [("kind", .string(l.kind)), ("name", .string(l.name)),
+                                        ("inputs", .array(m.inputs[i].map { .number(Double($0)) }))]
             func n(_ k: String, _ v: Int) { kv.append((k, .number(Double(v)))) }
             switch l {
             case let c as Conv2d: n("cin", c.cin); n("cout", c.cout); n("k", c.k); n("stride", c.stride); n("padding", c.padding); kv.append(("bias", .bool(c.bias != nil)))
             case let f as Linear: n("nin", f.nin); n("nout", f.nout); kv.append(("bias", .bool(f.bias != nil)))
             case let b as BatchNorm: n("channels", b.channels); n("tracked", b.batchesTracked)
-            case let p as MaxPool2d: n("k", p.k); n("stride", p.stride)
+            case let p as MaxPool2d: n("k", p.k); n("stride", p.stride); n("padding", p.padding); kv.append(("ceil", .bool(!p.floorMode)))
             case let p as AvgPool2d: n("k", p.k); n("stride", p.stride)
+            case let p as AdaptiveAvgPool2d: n("h", p.outH); n("w", p.outW)
             case let d as Dropout: kv.append(("p", .number(Double(d.p))))
             case is Lambda: return nil
             default: break
@@ -314,7 +316,7 @@ enum ModelSpec {
 
     static func decode(_ spec: JSON) -> Sequential? {
         guard let seedText = spec["seed"]?.string, let seed = UInt64(seedText), let ls = spec["layers"]?.array else { return nil }
-        var layers: [Layer] = []
+        var layers: [Layer] = [], inputs: [[Int]] = []
         for l in ls {
             guard let kind = l["kind"]?.string, let name = l["name"]?.string else { return nil }
             func n(_ k: String) -> Int? { l[k]?.number.map { Int($0) } }
@@ -331,7 +333,12 @@ enum ModelSpec {
                 guard let c = n("channels"), let bn = try? BatchNorm(c, spatial: kind == "BatchNorm2d") else { return nil }
                 bn.batchesTracked = n("tracked") ?? 0
                 layer = bn
-            case "MaxPool2d": guard let k = n("k") else { return nil }; layer = try? MaxPool2d(k, stride: n("stride"))
+            case "MaxPool2d":
+                guard let k = n("k") else { return nil }
+                let ceil: Bool = { if case .bool(let b)? = l["ceil"] { return b }; return false }()
+                layer = try? MaxPool2d(k, stride: n("stride"), padding: n("padding") ?? 0, ceilMode: ceil)
+            case "AdaptiveAvgPool2d": guard let h = n("h"), let w = n("w") else { return nil }; layer = try? AdaptiveAvgPool2d(h, w)
+            case "Add": layer = Add()
             case "AvgPool2d": guard let k = n("k") else { return nil }; layer = try? AvgPool2d(k, stride: n("stride"))
             case "Dropout": guard let p = l["p"]?.number else { return nil }; layer = try? Dropout(Float(p))
             case "ReLU": layer = ReLU()
@@ -342,9 +349,12 @@ enum ModelSpec {
             guard let layer else { return nil }
             layer.name = name
             layers.append(layer)
+            let reads = l["inputs"]?.array?.compactMap { $0.number.map { Int($0) } } ?? [layers.count - 2]
+            inputs.append(reads)
         }
         let input = spec["input"]?.array?.compactMap { $0.number.map { Int($0) } }
-        guard let m = try? Sequential(layers, seed: seed, inputShape: (input?.isEmpty ?? true) ? nil : input, initialize: false) else { return nil }
+        guard let m = try? Sequential(nodes: layers, inputs: inputs, seed: seed, inputShape: (input?.isEmpty ?? true) ? nil : input,
+                                      initialize: false) else { return nil }
         if case .bool(let t)? = spec["training"] { m.training = t }
         if let noise = spec["noise"]?.array, noise.count == 2, let a = noise[0].string.flatMap({ UInt64($0) }), let b = noise[1].string.flatMap({ UInt64($0) }) {
             m.noiseSeed = a

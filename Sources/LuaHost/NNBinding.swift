@@ -13,6 +13,15 @@ final class LayerBox: LuaBindable {
     init(_ layer: Layer) { self.layer = layer }
 }
 
+/// A residual block made from Lua, until a model takes it.
+final class ModuleBox: LuaBindable {
+    static var metatableName: String { "lesion.Module" }
+    static var typeName: String { "module" }
+    let module: Module
+    var owner: String?
+    init(_ module: Module) { self.module = module }
+}
+
 extension Sequential: LuaBindable {
     public static var metatableName: String { "lesion.Model" }
     public static var typeName: String { "model" }
@@ -21,10 +30,12 @@ extension Sequential: LuaBindable {
 enum NNBinding {
     static func register(_ lua: Lua) {
         lua.createMetatable(LayerBox.self, methods: [], metamethods: [("__tostring", layerToString)])
+        lua.createMetatable(ModuleBox.self, methods: [], metamethods: [("__tostring", moduleToString)])
         LuaHost.from(lua.L).registerModule(lua, "nn", [
             ("Conv2d", conv2d), ("Linear", linear), ("BatchNorm2d", batchNorm2d), ("BatchNorm1d", batchNorm1d),
             ("ReLU", relu), ("MaxPool2d", maxPool), ("AvgPool2d", avgPool), ("GlobalAvgPool", globalAvgPool),
             ("Dropout", dropout), ("Flatten", flatten), ("Lambda", lambda), ("Sequential", sequential),
+            ("Residual", residual), ("AdaptiveAvgPool2d", adaptiveAvgPool),
         ])
         ModelBinding.register(lua)
     }
@@ -87,10 +98,31 @@ enum NNBinding {
     static func pool(_ L: OpaquePointer?, max: Bool) -> Int32 {
         Lua.bind(L, max ? "nn.MaxPool2d" : "nn.AvgPool2d") { lua in
             let k = try positive(lua, 1, "window size")
-            let o = try Options(lua, 2, allowed: ["stride", "name"])
+            let o = try Options(lua, 2, allowed: max ? ["stride", "padding", "ceil_mode", "name"] : ["stride", "name"])
             let s = try o.integer("stride")
             if let s, s < 1 { throw LuaArgError(2, "option 'stride' must be positive, got \(s)") }
-            return try pushLayer(lua, max ? try MaxPool2d(k, stride: s) : try AvgPool2d(k, stride: s), o)
+            guard max else { return try pushLayer(lua, try AvgPool2d(k, stride: s), o) }
+            let padding = try o.integer("padding") ?? 0
+            guard padding >= 0, 2 * padding <= k else {
+                throw LuaArgError(2, "option 'padding' must be between 0 and half the window (\(k / 2)), got \(padding)")
+            }
+            return try pushLayer(lua, try MaxPool2d(k, stride: s, padding: padding, ceilMode: try o.boolean("ceil_mode") ?? false), o)
+        }
+    }
+
+    /// nn.AdaptiveAvgPool2d(size) or ({h, w}).
+    static let adaptiveAvgPool: LuaFunction = { L in
+        Lua.bind(L, "nn.AdaptiveAvgPool2d") { lua in
+            let (h, w): (Int, Int)
+            if lua.type(1) == LUA_TTABLE {
+                let s = try lua.shape(1, varargs: false).shape
+                guard s.count == 2 else { throw LuaArgError(1, "output size {h, w} expected, got \(s.count) numbers") }
+                (h, w) = (s[0], s[1])
+            } else {
+                h = try positive(lua, 1, "output size")
+                w = h
+            }
+            return try pushLayer(lua, try AdaptiveAvgPool2d(h, w), try Options(lua, 2, allowed: ["name"]))
         }
     }
     static let maxPool: LuaFunction = { L in pool(L, max: true) }
@@ -124,21 +156,17 @@ enum NNBinding {
     static let sequential: LuaFunction = { L in
         Lua.bind(L, "nn.Sequential") { lua in
             try lua.table(1)
-            var boxes: [LayerBox] = []
+            var parts: [Module] = []
+            var taken: [AnyObject] = []
             for k in stride(from: 1, through: lua.rawLength(1), by: 1) {
                 lua_rawgeti(L, 1, lua_Integer(k))
                 defer { lua.pop() }
-                guard let b = lua.test(-1, LayerBox.self) else {
-                    throw LuaArgError(1, "element \(k) should be a layer, got \(lua.typeName(-1))")
-                }
-                if let owner = b.owner {
-                    throw LuaArgError(1, "element \(k) (\(b.layer.kind)) already belongs to model '\(owner)'; make a new layer")
-                }
-                boxes.append(b)
+                parts.append(try module(lua, -1, arg: 1, what: "element \(k)", taken: &taken))
             }
-            guard !boxes.isEmpty else { throw LuaArgError(1, "a model needs at least one layer") }
+            guard !parts.isEmpty else { throw LuaArgError(1, "a model needs at least one layer") }
             var seed: UInt64 = 0
             var input: [Int]?
+            var name: String?
             try lua.forEachField(1) { key in
                 guard let key else { return }
                 switch key {
@@ -149,17 +177,97 @@ enum NNBinding {
                     LuaHost.from(lua.L).noteSeed(seed)
                 case "input":
                     input = try lua.shape(lua.top, varargs: false).shape
+                case "name":
+                    let n = try lua.string(lua.top)
+                    guard !n.isEmpty, !n.contains(".") else { throw LuaArgError(1, "field 'name': a name must be non-empty and contain no '.'") }
+                    name = n
                 default:
-                    throw LuaArgError(1, "unknown field '\(key)'; expected layers and optionally seed, input")
+                    throw LuaArgError(1, "unknown field '\(key)'; expected layers and optionally seed, input, name")
                 }
             }
-            let m = try Sequential(boxes.map(\.layer), seed: seed, inputShape: input)
+            let m: Sequential
+            do throws(TensorError) { m = try Sequential(tree: parts, seed: seed, inputShape: input) } catch { throw LuaArgError(1, error.message) }
+            m.name = name
             if input != nil {
                 do throws(TensorError) { _ = try m.shapes() } catch { throw LuaArgError(1, error.message) }
             }
             let id = "model@\(ObjectIdentifier(m).hashValue & 0xFFFF)"
-            for b in boxes { b.owner = id }
+            for b in taken { (b as? LayerBox)?.owner = id; (b as? ModuleBox)?.owner = id }
             lua.push(m)
+            return 1
+        }
+    }
+
+    /// The module at stack index i: a layer, a residual block or a model (nested as a copy of
+    /// its modules). Layers and blocks belong to one model; `taken` collects them.
+    static func module(_ lua: Lua, _ i: Int32, arg: Int32, what: String, taken: inout [AnyObject]) throws -> Module {
+        if let b = lua.test(i, LayerBox.self) {
+            if let owner = b.owner {
+                throw LuaArgError(arg, "\(what) (\(b.layer.kind)) already belongs to model '\(owner)'; make a new layer")
+            }
+            guard !taken.contains(where: { $0 === b }) else { throw LuaArgError(arg, "\(what) (\(b.layer.kind)) appears twice; make a new layer") }
+            taken.append(b)
+            return .layer(b.layer, name: b.layer.name.isEmpty ? nil : b.layer.name)
+        }
+        if let b = lua.test(i, ModuleBox.self) {
+            if let owner = b.owner { throw LuaArgError(arg, "\(what) (a residual block) already belongs to model '\(owner)'; make a new block") }
+            guard !taken.contains(where: { $0 === b }) else { throw LuaArgError(arg, "\(what) (a residual block) appears twice; make a new block") }
+            taken.append(b)
+            return b.module
+        }
+        if let m = lua.test(i, Sequential.self) {
+            guard let tree = m.tree else {
+                throw LuaArgError(arg, "\(what) is a model made from nodes (a rotated or cached model), which cannot be nested")
+            }
+            var copy: [Module] = []
+            do throws(TensorError) { for x in tree { copy.append(try x.copy()) } } catch { throw LuaArgError(arg, error.message) }
+            return .sequential(copy, name: m.name)
+        }
+        throw LuaArgError(arg, "\(what) should be a layer, a block or a model, got \(lua.typeName(i))")
+    }
+
+    /// nn.Residual{body = model, shortcut = model or layer or nil, relu = true, name = }:
+    /// relu(body(x) + shortcut(x)), the shortcut the identity when absent.
+    static let residual: LuaFunction = { L in
+        Lua.bind(L, "nn.Residual") { lua in
+            try lua.table(1)
+            var taken: [AnyObject] = []
+            var body: [Module]?
+            var shortcut: Module?
+            var relu = true
+            var name: String?
+            try lua.forEachField(1) { key in
+                switch key {
+                case "body":
+                    guard lua.test(lua.top, Sequential.self) != nil,
+                          case .sequential(let parts, _) = try module(lua, lua.top, arg: 1, what: "field 'body'", taken: &taken) else {
+                        throw LuaArgError(1, "field 'body' should be a model (nn.Sequential{...}), got \(lua.typeName(lua.top))")
+                    }
+                    body = parts
+                case "shortcut":
+                    shortcut = try module(lua, lua.top, arg: 1, what: "field 'shortcut'", taken: &taken)
+                case "relu": relu = try lua.boolean(lua.top)
+                case "name":
+                    let n = try lua.string(lua.top)
+                    guard !n.isEmpty, !n.contains(".") else { throw LuaArgError(1, "field 'name': a name must be non-empty and contain no '.'") }
+                    name = n
+                default:
+                    throw LuaArgError(1, "unknown field '\(key ?? "?")'; expected body, shortcut, relu, name")
+                }
+            }
+            guard let body else { throw LuaArgError(1, "field 'body' is missing: a residual block needs a body (nn.Sequential{...})") }
+            let box = ModuleBox(.residual(body: body, shortcut: shortcut, relu: relu, name: name))
+            for b in taken { (b as? LayerBox)?.owner = "a residual block" }
+            lua.push(box)
+            return 1
+        }
+    }
+
+    static let moduleToString: LuaFunction = { L in
+        Lua.bind(L, "__tostring") { lua in
+            let b = try lua.check(1, ModuleBox.self)
+            guard case .residual(let body, let shortcut, let relu, let name) = b.module else { lua.push("Module"); return 1 }
+            lua.push("Residual(\(name.map { "name=\($0), " } ?? "")body: \(body.count) modules, shortcut: \(shortcut == nil ? "identity" : "a module"), relu=\(relu))")
             return 1
         }
     }
@@ -179,7 +287,9 @@ enum NNBinding {
             return "Conv2d(\(c.cin), \(c.cout), \(c.k), stride=\(c.stride), padding=\(c.padding)\(c.bias == nil ? ", bias=false" : ""))"
         case let f as Linear: return "Linear(\(f.nin), \(f.nout)\(f.bias == nil ? ", bias=false" : ""))"
         case let b as BatchNorm: return "\(b.kind)(\(b.channels))"
-        case let p as MaxPool2d: return "MaxPool2d(\(p.k), stride=\(p.stride))"
+        case let p as MaxPool2d:
+            return "MaxPool2d(\(p.k), stride=\(p.stride)\(p.padding > 0 ? ", padding=\(p.padding)" : "")\(p.floorMode ? "" : ", ceil_mode=true"))"
+        case let p as AdaptiveAvgPool2d: return "AdaptiveAvgPool2d(\(p.outH == p.outW ? "\(p.outH)" : "(\(p.outH), \(p.outW))"))"
         case let p as AvgPool2d: return "AvgPool2d(\(p.k), stride=\(p.stride))"
         case let d as Dropout: return "Dropout(p=\(d.p))"
         default: return l.kind + "()"

@@ -10,7 +10,7 @@ T.raises(function() nn.MaxPool2d(2, {stride = -1}) end, "option 'stride' must be
 T.raises(function() nn.Lambda(5) end, "bad argument #1 to 'Lambda' (function expected, got number)")
 T.raises(function() nn.ReLU({name = "a.b"}) end, "contain no '.'")
 T.raises(function() nn.Sequential{} end, "a model needs at least one layer")
-T.raises(function() nn.Sequential{nn.ReLU(), 5} end, "element 2 should be a layer, got number")
+T.raises(function() nn.Sequential{nn.ReLU(), 5} end, "element 2 should be a layer, a block or a model, got number")
 T.raises(function() nn.Sequential{nn.ReLU(), sed = 1} end, "unknown field 'sed'")
 T.raises(function() nn.Sequential{nn.ReLU({name = "x"}), nn.ReLU({name = "x"})} end, "two layers are named 'x'")
 local shared = nn.ReLU()

@@ -1,0 +1,182 @@
+import Testing
+@testable import LesionNN
+@testable import LesionTensor
+
+/// Residual models: the names of a flattened tree, forward against the branches run by hand,
+/// and gradients against finite differences through both branches of each block.
+@Suite struct ResidualTests {
+    /// A block of torchvision's BasicBlock shape (conv, bn, relu, conv, bn; the shortcut a 1x1
+    /// conv and bn when the shape changes).
+    func basic(_ cin: Int, _ cout: Int, stride: Int, relu: Bool = true) throws -> Module {
+        let body: [Module] = [.layer(try Conv2d(cin: cin, cout: cout, k: 3, stride: stride, padding: 1, bias: false), name: nil),
+                              .layer(try BatchNorm(cout, spatial: true), name: nil), .layer(ReLU(), name: nil),
+                              .layer(try Conv2d(cin: cout, cout: cout, k: 3, padding: 1, bias: false), name: nil),
+                              .layer(try BatchNorm(cout, spatial: true), name: nil)]
+        let shortcut: Module? = stride == 1 && cin == cout ? nil : .sequential(
+            [.layer(try Conv2d(cin: cin, cout: cout, k: 1, stride: stride, bias: false), name: nil),
+             .layer(try BatchNorm(cout, spatial: true), name: nil)], name: nil)
+        return .residual(body: body, shortcut: shortcut, relu: relu, name: nil)
+    }
+
+    func tinyResNet(relu: Bool = true) throws -> Sequential {
+        try Sequential(tree: [
+            .layer(try Conv2d(cin: 2, cout: 4, k: 3, padding: 1), name: "conv1"),
+            .layer(try MaxPool2d(3, stride: 2, padding: 1), name: "maxpool"),
+            .sequential([try basic(4, 4, stride: 1, relu: relu), try basic(4, 6, stride: 2, relu: relu)], name: "layer1"),
+            .layer(try AdaptiveAvgPool2d(1), name: "avgpool"), .layer(Flatten(), name: nil),
+            .layer(try Linear(6, 3), name: "fc"),
+        ], seed: 4, inputShape: [2, 8, 8])
+    }
+
+    @Test func namesFollowTorchvision() throws {
+        let m = try tinyResNet()
+        #expect(m.layerNames == [
+            "conv1", "maxpool",
+            "layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu1", "layer1.0.conv2", "layer1.0.bn2", "layer1.0.add", "layer1.0",
+            "layer1.1.conv1", "layer1.1.bn1", "layer1.1.relu1", "layer1.1.conv2", "layer1.1.bn2",
+            "layer1.1.downsample.0", "layer1.1.downsample.1", "layer1.1.add", "layer1.1",
+            "avgpool", "flatten1", "fc",
+        ])
+        let names = m.stateDict().map(\.0)
+        #expect(names.contains("layer1.1.downsample.1.running_var"))
+        #expect(names.contains("layer1.0.conv2.weight"))
+        // The sums read the body's end and the shortcut (or the block's input).
+        let add0 = try #require(m.index(of: "layer1.0.add")), add1 = try #require(m.index(of: "layer1.1.add"))
+        #expect(m.inputs[add0] == [m.index(of: "layer1.0.bn2")!, m.index(of: "maxpool")!])
+        #expect(m.inputs[add1] == [m.index(of: "layer1.1.bn2")!, m.index(of: "layer1.1.downsample.1")!])
+        #expect(!m.isChain)
+        let shapes = try m.shapes(batch: 2)
+        #expect(shapes[add1]! == [2, 6, 2, 2])
+    }
+
+    @Test func mismatchedBranchesAreAnError() throws {
+        #expect(throws: TensorError.self) {
+            let block = Module.residual(body: [.layer(try Conv2d(cin: 2, cout: 4, k: 3, padding: 1), name: nil)],
+                                        shortcut: nil, relu: true, name: nil)
+            let m = try Sequential(tree: [block, .layer(Flatten(), name: nil)], inputShape: [2, 4, 4])
+            // Without a shortcut the block cannot add 2 channels to 4.
+            _ = try m.shapes()
+        }
+    }
+
+    /// Forward equals the blocks computed by hand from the layers' own forward passes.
+    @Test func forwardEqualsTheBranchesAdded() throws {
+        let m = try tinyResNet()
+        let x = sample([3, 2, 8, 8], seed: 5)
+        let out = try m.forwardInternal(x, training: false).copy()
+        func run(_ name: String, _ h: Tensor) throws -> Tensor { try m.layers[m.index(of: name)!].forward(h, training: false).copy() }
+        func block(_ p: String, _ h: Tensor, downsample: Bool) throws -> Tensor {
+            var b = h
+            for n in ["conv1", "bn1", "relu1", "conv2", "bn2"] { b = try run("\(p).\(n)", b) }
+            let s = downsample ? try run("\(p).downsample.1", try run("\(p).downsample.0", h)) : h
+            let y = try Tensor(zeros: b.shape)
+            for i in 0..<y.count { y.data[i] = max(0, b.data[i] + s.data[i]) }
+            return y
+        }
+        var h = try run("maxpool", try run("conv1", try Layout.toNHWC(x)))
+        h = try block("layer1.0", h, downsample: false)
+        h = try block("layer1.1", h, downsample: true)
+        h = try run("fc", try run("flatten1", try run("avgpool", h)))
+        #expect(out.shape == h.shape)
+        for i in 0..<h.count { #expect(abs(out.data[i] - h.data[i]) <= 1e-5, "logit \(i)") }
+    }
+
+    /// Parameter gradients of the mean cross-entropy against central differences, through
+    /// identity and projection shortcuts (blocks without the final ReLU, and no max-pool, so
+    /// that no step crosses a kink).
+    @Test func gradientsThroughBothBranches() throws {
+        let m = try Sequential(tree: [
+            .layer(try Conv2d(cin: 2, cout: 3, k: 3, padding: 1), name: nil),
+            .sequential([
+                .residual(body: [.layer(try Conv2d(cin: 3, cout: 3, k: 3, padding: 1), name: nil),
+                                 .layer(try BatchNorm(3, spatial: true), name: nil)], shortcut: nil, relu: false, name: nil),
+                .residual(body: [.layer(try Conv2d(cin: 3, cout: 4, k: 3, stride: 2, padding: 1), name: nil)],
+                          shortcut: .sequential([.layer(try Conv2d(cin: 3, cout: 4, k: 1, stride: 2), name: nil),
+                                                 .layer(try BatchNorm(4, spatial: true), name: nil)], name: nil),
+                          relu: false, name: nil),
+            ], name: "layer1"),
+            .layer(try AdaptiveAvgPool2d(2), name: nil), .layer(Flatten(), name: nil), .layer(try Linear(16, 4), name: nil),
+        ], seed: 3)
+        let x = sample([5, 2, 6, 6], seed: 4)
+        let labels: [Int32] = [0, 3, 1, 2, 1]
+        func loss(_ grad: Tensor?) throws -> Double {
+            let logits = try m.forwardInternal(x, training: true)
+            return labels.withUnsafeBufferPointer { Loss.softmaxCrossEntropy(logits, labels: $0.baseAddress!, grad: grad).loss } / 5
+        }
+        let g = try Tensor(zeros: [5, 4])
+        _ = try loss(g)
+        m.zeroGrad()
+        try m.backward(g)
+        var checked = 0
+        for p in m.parameters {
+            let analytic = try p.grad.copy()
+            for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / 8)) {
+                let old = p.value.data[i]
+                p.value.data[i] = old + 1e-2
+                let fp = try loss(nil)
+                p.value.data[i] = old - 1e-2
+                let fm = try loss(nil)
+                p.value.data[i] = old
+                let numeric = (fp - fm) / 2e-2
+                #expect(abs(Double(analytic.data[i]) - numeric) <= 2e-3 + 3e-2 * abs(numeric),
+                        "\(p.name)[\(i)] shape \(p.value.shape) analytic \(analytic.data[i]) numeric \(numeric)")
+                checked += 1
+            }
+        }
+        #expect(checked > 60)
+    }
+
+    @Test func copyKeepsWeightsAndWiring() throws {
+        let m = try tinyResNet()
+        let c = try m.copy()
+        #expect(c.layerNames == m.layerNames)
+        #expect(c.inputs == m.inputs)
+        let x = sample([2, 2, 8, 8], seed: 6)
+        let a = try m.forward(x), b = try c.forward(x)
+        for i in 0..<a.count { #expect(a.data[i] == b.data[i]) }
+    }
+}
+
+/// Pooling with PyTorch's padding and ceil mode, and adaptive average pooling.
+@Suite struct PoolingOptionTests {
+    /// Max-pooling by its definition on NCHW, windows clipped to the input.
+    func naiveMaxPool(_ x: Tensor, k: Int, s: Int, p: Int, ho: Int, wo: Int) throws -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let y = try Tensor(zeros: [n, c, ho, wo])
+        for b in 0..<n { for ch in 0..<c { for i in 0..<ho { for j in 0..<wo {
+            var m = -Float.infinity
+            for a in 0..<k { for q in 0..<k {
+                let (r, col) = (i * s - p + a, j * s - p + q)
+                if r >= 0 && r < h && col >= 0 && col < w { m = max(m, x.data[((b * c + ch) * h + r) * w + col]) }
+            } }
+            y.data[((b * c + ch) * ho + i) * wo + j] = m
+        } } } }
+        return y
+    }
+
+    @Test(arguments: [(3, 2, 1, false, 7, [4, 4]), (3, 2, 0, true, 8, [4, 4]), (2, 2, 0, true, 5, [3, 3]), (3, 2, 1, true, 6, [4, 4])])
+    func maxPoolMatchesItsDefinition(k: Int, s: Int, p: Int, ceil: Bool, side: Int, out: [Int]) throws {
+        let pool = try MaxPool2d(k, stride: s, padding: p, ceilMode: ceil)
+        let x = sample([2, 3, side, side], seed: 7)
+        #expect(try pool.outputShape(x.shape) == [2, 3] + out)   // sizes as PyTorch gives them
+        let y = try Layout.toNCHW(try pool.forward(try Layout.toNHWC(x), training: false))
+        let r = try naiveMaxPool(x, k: k, s: s, p: p, ho: out[0], wo: out[1])
+        for i in 0..<r.count { #expect(y.data[i] == r.data[i]) }
+        try gradCheck(try MaxPool2d(k, stride: s, padding: p, ceilMode: ceil), input: [2, 3, side, side], kinks: true)
+    }
+
+    @Test func adaptiveAveragePool() throws {
+        let pool = try AdaptiveAvgPool2d(3, 2)
+        let x = sample([2, 2, 7, 5], seed: 8)
+        let y = try Layout.toNCHW(try pool.forward(try Layout.toNHWC(x), training: false))
+        #expect(y.shape == [2, 2, 3, 2])
+        // Rows 0..<3, 2..<5, 4..<7; columns 0..<3, 2..<5 (PyTorch's start = floor, end = ceil).
+        let rows = [0..<3, 2..<5, 4..<7], cols = [0..<3, 2..<5]
+        for b in 0..<2 { for c in 0..<2 { for i in 0..<3 { for j in 0..<2 {
+            var s: Float = 0
+            for r in rows[i] { for q in cols[j] { s += x.data[((b * 2 + c) * 7 + r) * 5 + q] } }
+            #expect(abs(y.data[((b * 2 + c) * 3 + i) * 2 + j] - s / 9) <= 1e-6)
+        } } } }
+        try gradCheck(try AdaptiveAvgPool2d(3, 2), input: [2, 2, 7, 5])
+    }
+}

@@ -14,6 +14,8 @@ public final class Sequential {
     public private(set) var tree: [Module]?
     /// The name the model takes when it is nested in another (nil: named by where it stands).
     public var name: String?
+    /// The model this one's layers now belong to, once nested in it (it is not run on its own).
+    public var owner: String?
     /// The shape of one input sample ([C, H, W] or [F]) when known: for summaries and checks.
     public var inputShape: [Int]?
     /// The seed the weights were initialised from.

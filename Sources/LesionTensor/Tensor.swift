@@ -10,25 +10,31 @@ import Synchronization
 public final class TensorStorage: @unchecked Sendable {
     public let base: UnsafeMutablePointer<Float>
     public let capacity: Int
+    /// What malloc returned (base is aligned inside it).
+    let allocation: UnsafeMutableRawPointer
 
     /// Bytes held by all live storages of the process.
     static let liveBytes = Atomic<Int>(0)
 
+    /// Zeroed storage comes from calloc, which hands large blocks over as fresh pages that cost
+    /// nothing until written (gradients of a model that is never trained, say); the base is
+    /// aligned to 64 bytes inside the block.
     init(capacity: Int, zeroed: Bool) throws(TensorError) {
         let bytes = max(capacity, 1) * MemoryLayout<Float>.stride
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+        let raw = zeroed ? calloc(bytes + 64, 1) : malloc(bytes + 64)
+        guard let raw else {
             throw TensorError(.memory, "cannot allocate \(bytes) bytes for \(capacity) elements")
         }
-        if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
-        base = raw.bindMemory(to: Float.self, capacity: max(capacity, 1))
+        allocation = raw
+        let aligned = (Int(bitPattern: raw) + 63) & ~63
+        base = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Float.self, capacity: max(capacity, 1))
         self.capacity = capacity
         TensorStorage.liveBytes.add(bytes, ordering: .relaxed)
     }
 
     deinit {
         TensorStorage.liveBytes.subtract(max(capacity, 1) * MemoryLayout<Float>.stride, ordering: .relaxed)
-        free(base)
+        free(allocation)
     }
 }
 

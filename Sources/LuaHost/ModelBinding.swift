@@ -19,6 +19,9 @@ enum ModelBinding {
     static func run(_ L: OpaquePointer?, _ name: String, _ body: (Lua, Sequential) throws -> Int32) -> Int32 {
         Lua.bind(L, name) { lua in
             let m = try lua.check(1, Sequential.self)
+            if let owner = m.owner {
+                throw LuaRaise("\(name): this model is now part of model '\(owner)' (its layers were nested there); use that model")
+            }
             let host = LuaHost.from(lua.L)
             let saved = host.activeState
             host.activeState = lua.L

@@ -192,14 +192,15 @@ enum NNBinding {
                 do throws(TensorError) { _ = try m.shapes() } catch { throw LuaArgError(1, error.message) }
             }
             let id = "model@\(ObjectIdentifier(m).hashValue & 0xFFFF)"
-            for b in taken { (b as? LayerBox)?.owner = id; (b as? ModuleBox)?.owner = id }
+            for b in taken { (b as? LayerBox)?.owner = id; (b as? ModuleBox)?.owner = id; (b as? Sequential)?.owner = id }
             lua.push(m)
             return 1
         }
     }
 
-    /// The module at stack index i: a layer, a residual block or a model (nested as a copy of
-    /// its modules). Layers and blocks belong to one model; `taken` collects them.
+    /// The module at stack index i: a layer, a residual block or a model (its modules). Each
+    /// belongs to one model from then on (a nested model is not used on its own any more);
+    /// `taken` collects them.
     static func module(_ lua: Lua, _ i: Int32, arg: Int32, what: String, taken: inout [AnyObject]) throws -> Module {
         if let b = lua.test(i, LayerBox.self) {
             if let owner = b.owner {
@@ -219,9 +220,10 @@ enum NNBinding {
             guard let tree = m.tree else {
                 throw LuaArgError(arg, "\(what) is a model made from nodes (a rotated or cached model), which cannot be nested")
             }
-            var copy: [Module] = []
-            do throws(TensorError) { for x in tree { copy.append(try x.copy()) } } catch { throw LuaArgError(arg, error.message) }
-            return .sequential(copy, name: m.name)
+            if let owner = m.owner { throw LuaArgError(arg, "\(what) (a model) already belongs to model '\(owner)'; make a new one") }
+            guard !taken.contains(where: { $0 === m }) else { throw LuaArgError(arg, "\(what) (a model) appears twice; make a new one") }
+            taken.append(m)
+            return .sequential(tree, name: m.name)
         }
         throw LuaArgError(arg, "\(what) should be a layer, a block or a model, got \(lua.typeName(i))")
     }
@@ -257,7 +259,7 @@ enum NNBinding {
             }
             guard let body else { throw LuaArgError(1, "field 'body' is missing: a residual block needs a body (nn.Sequential{...})") }
             let box = ModuleBox(.residual(body: body, shortcut: shortcut, relu: relu, name: name))
-            for b in taken { (b as? LayerBox)?.owner = "a residual block" }
+            for b in taken { (b as? LayerBox)?.owner = "a residual block"; (b as? Sequential)?.owner = "a residual block" }
             lua.push(box)
             return 1
         }

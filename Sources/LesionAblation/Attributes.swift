@@ -120,17 +120,41 @@ public enum Attributes {
     }
 
     /// L1 norm of the weights that produce each unit: the filter (or row) of the nearest conv or
-    /// linear layer at or before `layer`, with only channel-wise layers between.
+    /// linear layer at or before `layer`, with only channel-wise layers between. At a residual
+    /// sum, the branches' norms add; an identity shortcut is a weight of 1 per unit.
     public static func l1In(_ model: Sequential, layer: Int) throws(TensorError) -> [Double] {
-        var i = layer
-        while i >= 0 {
-            let l = model.layers[i]
-            if let c = l as? Conv2d { return rows(c.weight.value, c.cout) }
-            if let f = l as? Linear { return rows(f.weight.value, f.nout) }
-            guard Ablation.channelWise(l) && !(l is Flatten), model.inputs[i].count == 1 else { break }
-            i = model.inputs[i][0]
+        guard let norms = l1InAt(model, layer) else {
+            throw TensorError(.value, "no conv or linear layer produces the units of \(model.layers[layer].name) (only channel-wise layers may stand between)")
         }
-        throw TensorError(.value, "no conv or linear layer produces the units of \(model.layers[layer].name) (only channel-wise layers may stand between)")
+        return norms
+    }
+
+    static func l1InAt(_ model: Sequential, _ i: Int) -> [Double]? {
+        guard i >= 0 else { return nil }
+        let l = model.layers[i]
+        if let c = l as? Conv2d { return rows(c.weight.value, c.cout) }
+        if let f = l as? Linear { return rows(f.weight.value, f.nout) }
+        if l is Add {
+            let (b, s) = (model.inputs[i][0], model.inputs[i][1])
+            guard let body = l1InAt(model, b) else { return nil }
+            // An identity shortcut: the sum reads the value the body starts from.
+            if firstOfBranch(model, ending: b) == s { return body.map { $0 + 1 } }
+            guard let short = l1InAt(model, s), short.count == body.count else { return nil }
+            return zip(body, short).map(+)
+        }
+        guard Ablation.channelWise(l) && !(l is Flatten) else { return nil }
+        return l1InAt(model, model.inputs[i][0])
+    }
+
+    /// The value a single-input chain ending at node i starts from.
+    static func firstOfBranch(_ model: Sequential, ending i: Int) -> Int {
+        var n = i
+        while n >= 0, model.inputs[n].count == 1, !(model.layers[n] is Add) {
+            let prev = model.inputs[n][0]
+            if prev < 0 || model.layers[prev] is Add || model.consumers(of: prev).count > 1 { return prev }
+            n = prev
+        }
+        return n
     }
 
     /// L1 norm of the next layers' weights that read each unit (through channel-wise layers,

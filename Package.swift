@@ -17,10 +17,13 @@ let package = Package(
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "LuaShim", dependencies: ["CLua"]),
+        .target(name: "ImageCodecs", dependencies: ["CTurboJPEG", "CPNG"]),
 
         // MARK: numeric core (no Lua)
-        .target(name: "LesionTensor", dependencies: ["COpenBLAS", "CZlib"]),
+        .target(name: "LesionTensor", dependencies: ["COpenBLAS", "CZlib", "ImageCodecs"]),
         .target(name: "LesionNN", dependencies: ["LesionTensor", "COpenBLAS", "CZlib"]),
         .target(name: "LesionAblation", dependencies: ["LesionNN", "LesionTensor", "COpenBLAS"]),
         .target(name: "Notebook", dependencies: ["LesionTensor", .product(name: "Ink", package: "Ink")]),

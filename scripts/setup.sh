@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what Lesion needs on Debian or Ubuntu: Lua 5.4, OpenBLAS (CBLAS + LAPACK), zlib,
+# Installs what Lesion needs on Debian or Ubuntu: Lua 5.4, OpenBLAS (CBLAS + LAPACK), zlib, libjpeg-turbo, libpng,
 # pkg-config and the Fashion-MNIST data set. Idempotent; returns in about a second when all is there.
 # Swift itself (6.0 or later) must already be on PATH: https://www.swift.org/install/
 set -euo pipefail
 
-pkgs=(liblua5.4-dev libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+pkgs=(liblua5.4-dev libopenblas-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkg-config dataset-fashion-mnist)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -34,6 +34,6 @@ if ! command -v swift >/dev/null 2>&1; then
   echo "setup: swift is not on PATH; install Swift 6.0 or later (https://www.swift.org/install/)" >&2
   exit 1
 fi
-for pc in lua5.4 openblas zlib; do
+for pc in lua5.4 openblas zlib libturbojpeg libpng; do
   pkg-config --exists "$pc" || { echo "setup: pkg-config cannot find '$pc' after installing" >&2; exit 1; }
 done

@@ -1,10 +1,12 @@
-// A labelled image set: all images in one NCHW tensor, and a view (a list of indices into it),
-// so subsets and splits share storage.
+// A labelled image set: a source of samples (a tensor in memory, or an image folder read batch
+// by batch) and a view (a list of indices into it), so subsets and splits share storage.
 import LesionTensor
 
 public final class Dataset {
-    /// [M, C, H, W] (or [M, F]) for all images the view may use.
-    public let images: Tensor
+    /// Where the samples come from.
+    public let source: SampleSource
+    /// [M, C, H, W] (or [M, F]) for all images the view may use, when they are in memory.
+    public var images: Tensor? { (source as? TensorSource)?.tensor }
     /// 0-based label of each image of `images`.
     public let labels: [Int32]
     /// The view: which images, in order.
@@ -16,23 +18,27 @@ public final class Dataset {
     public var count: Int { indices.count }
     public var numClasses: Int { classNames.count }
     /// The shape of one sample: [C, H, W] or [F].
-    public var sampleShape: [Int] { Array(images.shape.dropFirst()) }
-    var sampleSize: Int { images.count / images.shape[0] }
+    public var sampleShape: [Int] { source.sampleShape }
+    var sampleSize: Int { sampleShape.reduce(1, *) }
 
-    public init(images: Tensor, labels: [Int32], classNames: [String], name: String, indices: [Int]? = nil) throws(TensorError) {
+    public convenience init(images: Tensor, labels: [Int32], classNames: [String], name: String, indices: [Int]? = nil) throws(TensorError) {
         guard images.rank >= 2 else { throw TensorError(.shape, "images need a batch dimension, got \(Tensor.describe(images.shape))") }
-        guard labels.count == images.shape[0] else {
-            throw TensorError(.shape, "\(images.shape[0]) images but \(labels.count) labels")
+        try self.init(source: TensorSource(images), labels: labels, classNames: classNames, name: name, indices: indices)
+    }
+
+    public init(source: SampleSource, labels: [Int32], classNames: [String], name: String, indices: [Int]? = nil) throws(TensorError) {
+        guard labels.count == source.count else {
+            throw TensorError(.shape, "\(source.count) images but \(labels.count) labels")
         }
         guard !classNames.isEmpty else { throw TensorError(.value, "a data set needs at least one class") }
         for (i, l) in labels.enumerated() where l < 0 || Int(l) >= classNames.count {
             throw TensorError(.value, "label of sample \(i) is \(l), outside 0..<\(classNames.count)")
         }
-        self.images = images
+        self.source = source
         self.labels = labels
         self.classNames = classNames
         self.name = name
-        self.indices = indices ?? Array(0..<images.shape[0])
+        self.indices = indices ?? Array(0..<source.count)
     }
 
     /// The samples at 0-based positions of this view.
@@ -44,7 +50,7 @@ public final class Dataset {
             idx.append(indices[p])
         }
         guard !idx.isEmpty else { throw TensorError(.value, "a subset needs at least one sample") }
-        return try Dataset(images: images, labels: labels, classNames: classNames, name: name ?? self.name + "[subset]", indices: idx)
+        return try Dataset(source: source, labels: labels, classNames: classNames, name: name ?? self.name + "[subset]", indices: idx)
     }
 
     /// A seeded shuffle of positions 0..<n (Fisher–Yates on Philox words).
@@ -86,13 +92,10 @@ public final class Dataset {
     }
 
     /// Copies the samples at positions into x ([n] + sampleShape, NCHW) and their labels.
-    public func gather(_ positions: ArraySlice<Int>, into x: Tensor, labels out: UnsafeMutablePointer<Int32>) {
-        let s = sampleSize
-        for (k, p) in positions.enumerated() {
-            let i = indices[p]
-            (x.data + k * s).update(from: images.data + i * s, count: s)
-            out[k] = labels[i]
-        }
+    public func gather(_ positions: ArraySlice<Int>, into x: Tensor, labels out: UnsafeMutablePointer<Int32>) throws(TensorError) {
+        let items = positions.map { indices[$0] }
+        try source.read(items[...], into: x.data)
+        for (k, i) in items.enumerated() { out[k] = labels[i] }
     }
 
     /// Calls body with consecutive batches (NCHW samples in a reused buffer, their positions, and
@@ -108,7 +111,7 @@ public final class Dataset {
             if let x, x.shape[0] == hi - lo { xb = x } else { xb = try Tensor(uninitialized: [hi - lo] + sampleShape) }
             x = xb
             try labels.withUnsafeMutableBufferPointer { p throws(TensorError) in
-                gather((lo..<hi).map { $0 }[...], into: xb, labels: p.baseAddress!)
+                try gather((lo..<hi).map { $0 }[...], into: xb, labels: p.baseAddress!)
                 try body(xb, lo..<hi, p.baseAddress!)
             }
             lo = hi
@@ -120,7 +123,7 @@ public final class Dataset {
         guard position >= 0 && position < count else { throw TensorError(.index, "position \(position) out of range for \(count) samples") }
         let t = try Tensor(uninitialized: sampleShape)
         let i = indices[position]
-        t.data.update(from: images.data + i * sampleSize, count: sampleSize)
+        try source.read([i], into: t.data)
         return (t, Int(labels[i]))
     }
 

@@ -87,7 +87,7 @@ extension Sequential {
                 let lo = b * o.batch, hi = min(n, lo + o.batch)
                 let xb = try Buffers.reuse(x, [hi - lo] + data.sampleShape)
                 x = xb
-                labels.withUnsafeMutableBufferPointer { data.gather(order[lo..<hi], into: xb, labels: $0.baseAddress!) }
+                try labels.withUnsafeMutableBufferPointer { p throws(TensorError) in try data.gather(order[lo..<hi], into: xb, labels: p.baseAddress!) }
                 let logits = try forwardInternal(xb, training: true)
                 let g = try Buffers.reuse(dlogits, logits.shape)
                 dlogits = g

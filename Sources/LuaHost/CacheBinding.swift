@@ -130,13 +130,21 @@ extension LuaHost {
     /// A data set's identity: the contents of its images and labels, class names, and the view.
     func identity(of d: Dataset) -> String {
         let base: String
-        if let (t, h) = datasetHashes[ObjectIdentifier(d.images)], t === d.images {
+        if let (s, h) = datasetHashes[ObjectIdentifier(d.source)], s === d.source {
             base = h
         } else {
-            let a = XXH64.hash(UnsafeRawBufferPointer(start: d.images.data, count: d.images.count * 4), seed: 1)
+            // A source read from files names them (paths, sizes, times); one in memory is hashed.
+            let a: String
+            if let text = d.source.identity {
+                a = String(XXH64.hash(Array(text.utf8).withUnsafeBytes { $0 }, seed: 1), radix: 16)
+            } else if let t = d.images {
+                a = String(XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 1), radix: 16)
+            } else {
+                a = "?"
+            }
             let l = d.labels.withUnsafeBytes { XXH64.hash($0, seed: 3) }
-            base = "\(d.images.shape)|\(String(a, radix: 16))|\(String(l, radix: 16))|\(d.classNames.joined(separator: ","))"
-            datasetHashes[ObjectIdentifier(d.images)] = (d.images, base)
+            base = "\([d.source.count] + d.sampleShape)|\(a)|\(String(l, radix: 16))|\(d.classNames.joined(separator: ","))"
+            datasetHashes[ObjectIdentifier(d.source)] = (d.source, base)
         }
         let view = d.indices.withUnsafeBytes { XXH64.hash($0, seed: 4) }
         let id = String(SHA256.hex(base + "|\(d.count)|" + String(view, radix: 16)).prefix(16))

@@ -19,7 +19,7 @@ enum DataBinding {
         LuaHost.from(lua.L).registerModule(lua, "data", [
             ("fashion_mnist", fashionMNIST), ("idx", idx), ("cifar10", cifar10), ("npy", npy),
             ("from_tensors", fromTensors), ("shapes", shapes),
-        ])
+        ] + ImageBinding.functions)
     }
 
     /// Loads through the host's cache: the same files are read once per state.
@@ -284,7 +284,7 @@ enum DataBinding {
             let d = try lua.check(1, Dataset.self)
             let x = try Tensor(uninitialized: [d.count] + d.sampleShape)
             var y = [Int32](repeating: 0, count: d.count)
-            y.withUnsafeMutableBufferPointer { d.gather(Array(0..<d.count)[...], into: x, labels: $0.baseAddress!) }
+            try y.withUnsafeMutableBufferPointer { p throws(TensorError) in try d.gather(Array(0..<d.count)[...], into: x, labels: p.baseAddress!) }
             lua.push(tensor: x)
             lua.push(tensor: try Tensor(shape: [d.count], values: y.map { Float($0 + 1) }))
             return 2

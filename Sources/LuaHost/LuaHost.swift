@@ -48,7 +48,7 @@ public final class LuaHost {
     /// Every cache lookup of this state: (call, "hit" | "miss" | "corrupt").
     var cacheLog: [(String, String)] = []
     /// Content hashes of data sets' image tensors (kept with the tensor they describe).
-    var datasetHashes: [ObjectIdentifier: (Tensor, String)] = [:]
+    var datasetHashes: [ObjectIdentifier: (AnyObject, String)] = [:]
 
     public init(luaDirectory: String? = LuaHost.findLuaDirectory()) throws {
         guard let luaDirectory else {

@@ -147,9 +147,9 @@ func everyLayerModel(seed: UInt64) throws -> Sequential {
         let lab = write(idxBytes([2], [1, 0]), "lab.idx")
         let raw = try DataFiles.idx(images: img, labels: lab, classNames: nil, name: "t")
         #expect(raw.sampleShape == [1, 2, 3] && raw.count == 2 && raw.numClasses == 2)
-        #expect(raw.images.toArray().prefix(3) == [0, 0.2, 0.4])
+        #expect(raw.images!.toArray().prefix(3) == [0, 0.2, 0.4])
         let gz = try DataFiles.idx(images: try gzip(img), labels: try gzip(lab), classNames: nil, name: "t")
-        #expect(gz.images.toArray() == raw.images.toArray() && gz.labels == raw.labels)
+        #expect(gz.images!.toArray() == raw.images!.toArray() && gz.labels == raw.labels)
     }
 
     @Test func corruptIDXAreClearErrors() throws {
@@ -193,7 +193,7 @@ func everyLayerModel(seed: UInt64) throws -> Sequential {
         _ = write(batch([9, 3, 1]), "cifar/test_batch.bin")
         let (train, test) = try DataFiles.cifar10(dir: dir)
         #expect(train.count == 10 && test.count == 3 && train.sampleShape == [3, 32, 32])
-        #expect(test.labels == [9, 3, 1] && abs(test.images.data[0] - 180 / 255) < 1e-7)
+        #expect(test.labels == [9, 3, 1] && abs(test.images!.data[0] - 180 / 255) < 1e-7)
         _ = write(batch([3]).dropLast(), "cifar/test_batch.bin")
         #expect(throws: TensorError.self) { try DataFiles.cifar10(dir: dir) }
         _ = write(batch([12]), "cifar/test_batch.bin")
@@ -203,9 +203,9 @@ func everyLayerModel(seed: UInt64) throws -> Sequential {
     @Test func shapesAreDeterministicAndBalanced() throws {
         let a = try DataFiles.shapes(n: 100, size: 20, seed: 3), b = try DataFiles.shapes(n: 100, size: 20, seed: 3)
         let c = try DataFiles.shapes(n: 100, size: 20, seed: 4)
-        #expect(a.images.toArray() == b.images.toArray() && a.images.toArray() != c.images.toArray())
+        #expect(a.images!.toArray() == b.images!.toArray() && a.images!.toArray() != c.images!.toArray())
         #expect((0..<10).allSatisfy { k in a.labels.filter { $0 == k }.count == 10 })
-        #expect(a.images.toArray().allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(a.images!.toArray().allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
     @Test func subsetsSplitsAndBalance() throws {

@@ -1,0 +1,192 @@
+// From decoded pixels to a model's input, as torchvision's evaluation transform does it on PIL
+// images: convert to RGB (or L), resize with PIL's bilinear filter (antialiased: its support
+// grows with the reduction), centre-crop, scale to [0, 1], normalise. The resize follows PIL's
+// own arithmetic (coefficients in 22-bit fixed point, a horizontal then a vertical pass, each
+// rounded to 8 bits). Pillow 13 runs the vertical pass first for some sizes, by a rule it does not
+// document; there a value can differ from torchvision's by one step, 1/255.
+import LesionTensor
+
+public struct ImageTransform: Sendable, Equatable {
+    public enum Resize: Sendable, Equatable {
+        /// The shorter side to n, the longer in proportion (rounded down).
+        case shorter(Int)
+        /// Exactly h x w.
+        case exact(Int, Int)
+    }
+    public var resize: Resize?
+    /// Centre crop h x w (after the resize).
+    public var crop: (Int, Int)?
+    public var mean: [Float]
+    public var std: [Float]
+    /// 3: RGB (gray replicated, alpha dropped, as PIL's convert("RGB")); 1: luminance (convert("L")).
+    public var channels: Int
+
+    public init(resize: Resize? = nil, crop: (Int, Int)? = nil, mean: [Float]? = nil, std: [Float]? = nil, channels: Int = 3) throws(TensorError) {
+        guard channels == 1 || channels == 3 else { throw TensorError(.value, "images have 1 or 3 channels, got \(channels)") }
+        let m = mean ?? [Float](repeating: 0, count: channels), s = std ?? [Float](repeating: 1, count: channels)
+        guard m.count == channels, s.count == channels else {
+            throw TensorError(.shape, "mean and std need \(channels) values each, got \(m.count) and \(s.count)")
+        }
+        guard s.allSatisfy({ $0 > 0 }) else { throw TensorError(.value, "std values must be positive") }
+        if case .shorter(let n)? = resize, n < 1 { throw TensorError(.value, "resize must be positive, got \(n)") }
+        if case .exact(let h, let w)? = resize, h < 1 || w < 1 { throw TensorError(.value, "resize must be positive, got \(h)x\(w)") }
+        if let (h, w) = crop, h < 1 || w < 1 { throw TensorError(.value, "crop must be positive, got \(h)x\(w)") }
+        self.init(checked: resize, crop, m, s, channels)
+    }
+
+    private init(checked resize: Resize?, _ crop: (Int, Int)?, _ mean: [Float], _ std: [Float], _ channels: Int) {
+        (self.resize, self.crop, self.mean, self.std, self.channels) = (resize, crop, mean, std, channels)
+    }
+
+    /// torchvision's ImageNet evaluation transform: resize 256, crop 224, ImageNet's mean and std.
+    public static let imagenet = ImageTransform(checked: .shorter(256), (224, 224), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 3)
+    /// Pixels scaled to [0, 1], nothing else (RGB).
+    public static let plain = ImageTransform(checked: nil, nil, [0, 0, 0], [1, 1, 1], 3)
+
+    public static func == (a: ImageTransform, b: ImageTransform) -> Bool {
+        a.resize == b.resize && a.crop?.0 == b.crop?.0 && a.crop?.1 == b.crop?.1 && a.mean == b.mean && a.std == b.std && a.channels == b.channels
+    }
+
+    /// A text that identifies the transform (for cache keys).
+    public var identity: String {
+        "resize \(String(describing: resize)) crop \(crop.map { "\($0.0)x\($0.1)" } ?? "none") mean \(mean) std \(std) channels \(channels)"
+    }
+
+    /// The output [C, H, W] when it does not depend on the image.
+    public var fixedShape: [Int]? {
+        if let (h, w) = crop { return [channels, h, w] }
+        if case .exact(let h, let w)? = resize { return [channels, h, w] }
+        return nil
+    }
+
+    /// The output size for an image of h x w.
+    public func outputSize(h: Int, w: Int) -> (Int, Int) {
+        if let (ch, cw) = crop { return (ch, cw) }
+        return resized(h: h, w: w)
+    }
+
+    func resized(h: Int, w: Int) -> (Int, Int) {
+        switch resize {
+        case nil: return (h, w)
+        case .exact(let a, let b)?: return (a, b)
+        case .shorter(let n)?:
+            // torchvision: the shorter side to n, the longer int(n * long / short).
+            if h <= w { return (n, Int(Double(n) * Double(w) / Double(h))) }
+            return (Int(Double(n) * Double(h) / Double(w)), n)
+        }
+    }
+
+    /// Writes the transformed image, [C, H, W] floats, to `out`.
+    public func apply(_ img: Image8, into out: UnsafeMutablePointer<Float>) throws(TensorError) {
+        var px = ImageTransform.convert(img, channels: channels)
+        let (rh, rw) = resized(h: img.height, w: img.width)
+        if rh != img.height || rw != img.width { px = ImageTransform.resample(px, h: img.height, w: img.width, c: channels, toH: rh, toW: rw) }
+        var (top, left, oh, ow) = (0, 0, rh, rw)
+        if let (ch, cw) = crop {
+            guard ch <= rh, cw <= rw else {
+                throw TensorError(.shape, "the image is \(rh)x\(rw) after resizing, smaller than the \(ch)x\(cw) crop")
+            }
+            // torchvision: int(round((h - ch) / 2.0)), Python's round (halves to even).
+            top = Int((Double(rh - ch) / 2).rounded(.toNearestOrEven))
+            left = Int((Double(rw - cw) / 2).rounded(.toNearestOrEven))
+            (oh, ow) = (ch, cw)
+        }
+        for c in 0..<channels {
+            let (m, s) = (mean[c], std[c])
+            let plane = out + c * oh * ow
+            for y in 0..<oh { for x in 0..<ow {
+                let v = Float(px[((top + y) * rw + left + x) * channels + c]) / 255
+                plane[y * ow + x] = (v - m) / s
+            } }
+        }
+    }
+
+    /// PIL's convert("RGB") or convert("L") of 8-bit pixels.
+    static func convert(_ img: Image8, channels: Int) -> [UInt8] {
+        let n = img.width * img.height, c = img.channels
+        if c == channels { return img.pixels }
+        var out = [UInt8](repeating: 0, count: n * channels)
+        img.pixels.withUnsafeBufferPointer { p in
+            for i in 0..<n {
+                let s = i * c
+                if channels == 3 {
+                    if c >= 3 { (out[i * 3], out[i * 3 + 1], out[i * 3 + 2]) = (p[s], p[s + 1], p[s + 2]) }
+                    else { (out[i * 3], out[i * 3 + 1], out[i * 3 + 2]) = (p[s], p[s], p[s]) }
+                } else if c >= 3 {
+                    // ITU-R 601-2 luma in PIL's fixed point.
+                    let l = (Int(p[s]) * 19595 + Int(p[s + 1]) * 38470 + Int(p[s + 2]) * 7471 + 0x8000) >> 16
+                    out[i] = UInt8(l)
+                } else {
+                    out[i] = p[s]
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: - PIL's bilinear resampling
+
+    static let precisionBits = 32 - 8 - 2
+
+    /// For each output index: the first input index, and the fixed-point weights of the inputs
+    /// from there (PIL's precompute_coeffs and normalize_coeffs_8bpc, bilinear filter).
+    static func coefficients(inSize: Int, outSize: Int) -> (bounds: [Int], weights: [[Int32]]) {
+        let scale = Double(inSize) / Double(outSize)
+        let filterscale = max(scale, 1)
+        let support = 1.0 * filterscale
+        var bounds: [Int] = [], weights: [[Int32]] = []
+        for xx in 0..<outSize {
+            let center = (Double(xx) + 0.5) * scale
+            let ss = 1 / filterscale
+            let xmin = max(Int(center - support + 0.5), 0)
+            let xmax = min(Int(center + support + 0.5), inSize) - xmin
+            var k = [Double](repeating: 0, count: max(xmax, 0))
+            var ww = 0.0
+            for x in 0..<max(xmax, 0) {
+                let t = abs((Double(x + xmin) - center + 0.5) * ss)
+                let w = t < 1 ? 1 - t : 0
+                k[x] = w
+                ww += w
+            }
+            let one = Double(1 << precisionBits)
+            weights.append(k.map { v in
+                let n = ww != 0 ? v / ww : v
+                return Int32(n < 0 ? (-0.5 + n * one).rounded(.towardZero) : (0.5 + n * one).rounded(.towardZero))
+            })
+            bounds.append(xmin)
+        }
+        return (bounds, weights)
+    }
+
+    @inline(__always)
+    static func clip8(_ v: Int) -> UInt8 {
+        let s = v >> precisionBits
+        return UInt8(s < 0 ? 0 : s > 255 ? 255 : s)
+    }
+
+    /// Resizes h x w x c pixels to toH x toW: horizontal pass, then vertical, as PIL does.
+    static func resample(_ px: [UInt8], h: Int, w: Int, c: Int, toH: Int, toW: Int) -> [UInt8] {
+        let half = 1 << (precisionBits - 1)
+        var mid = px
+        var midW = w
+        if toW != w {
+            let (b, k) = coefficients(inSize: w, outSize: toW)
+            mid = [UInt8](repeating: 0, count: h * toW * c)
+            for y in 0..<h { for xx in 0..<toW { for ch in 0..<c {
+                var s = half
+                for (j, wt) in k[xx].enumerated() { s += Int(px[(y * w + b[xx] + j) * c + ch]) * Int(wt) }
+                mid[(y * toW + xx) * c + ch] = clip8(s)
+            } } }
+            midW = toW
+        }
+        guard toH != h else { return mid }
+        let (b, k) = coefficients(inSize: h, outSize: toH)
+        var out = [UInt8](repeating: 0, count: toH * midW * c)
+        for yy in 0..<toH { for x in 0..<midW { for ch in 0..<c {
+            var s = half
+            for (j, wt) in k[yy].enumerated() { s += Int(mid[((b[yy] + j) * midW + x) * c + ch]) * Int(wt) }
+            out[(yy * midW + x) * c + ch] = clip8(s)
+        } } }
+        return out
+    }
+}

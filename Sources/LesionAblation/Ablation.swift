@@ -87,7 +87,7 @@ public enum Ablation {
                 let c = try out.copy()   // the layer's buffer may be its input's (Dropout in evaluation)
                 clamp(c, channels: units, values: values[i]!)
                 return c
-            }
+            }.last!
             guard h.rank == 2, h.shape[1] == k else {
                 throw TensorError(.shape, "the model's output is \(Tensor.describe(h.shape)), expected {N,\(k)}")
             }

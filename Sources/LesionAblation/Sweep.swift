@@ -54,10 +54,9 @@ public struct CurveResult: AblationCounts {
 }
 
 extension Ablation {
-    /// Whether a layer maps each channel on its own in evaluation.
-    static func channelWise(_ l: Layer) -> Bool {
-        l is ReLU || l is MaxPool2d || l is AvgPool2d || l is GlobalAvgPool || l is AdaptiveAvgPool2d || l is BatchNorm || l is Dropout || l is Flatten
-    }
+    /// Whether a layer maps each channel on its own in evaluation (its own word; a sum of
+    /// branches reads two inputs and is not one).
+    static func channelWise(_ l: Layer) -> Bool { l.channelMap == .channelWise && !(l is Add) }
 
     /// Each unit of layer L ablated alone (all units by default).
     public static func sweep(_ model: Sequential, _ data: Dataset, layer L: Int, units requested: [Int]? = nil,
@@ -99,10 +98,10 @@ extension Ablation {
             throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[L].name), which has \(nUnits) units")
         } }
         let layers = model.layers
-        // Residual models, pools with padding or ceil mode and adaptive pools are evaluated once per set
-        // (exact; the fast path covers chains of the layers it knows).
+        // Residual models, pools with padding or ceil mode and adaptive pools go through the graph
+        // sweep; this path is tuned for chains whose ablated channels stay constant planes.
         let plainPools = layers.allSatisfy { l in (l as? Pool2d).map { $0.padding == 0 && $0.floorMode } ?? !(l is AdaptiveAvgPool2d) }
-        guard model.isChain, plainPools else { return try bruteForce(model, data, layer: L, sets: sets, mode: mode) }
+        guard model.isChain, plainPools else { return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch) }
         // The channel-wise layers after L; after a Flatten of positions a channel is a block of
         // features, and only layers that treat features alike (ReLU, Dropout) keep it whole.
         var m = L + 1
@@ -114,7 +113,7 @@ extension Ablation {
         }
         let hasLambda = layers[(L + 1)...].contains { $0 is Lambda }
         let mixer = m < layers.count ? layers[m] : nil
-        guard !hasLambda, mixer == nil || mixer is Conv2d || mixer is Linear else {
+        guard !hasLambda, mixer == nil || mixer is ChannelMixer else {
             return try bruteForce(model, data, layer: L, sets: sets, mode: mode)
         }
         let means: [Float]
@@ -137,14 +136,16 @@ extension Ablation {
             rests.append(r)
         }
         let mixerCopy = try mixer?.copy()
+        // Per thread: a copy of the mixer for the units' changes (it keeps their buffers).
+        var mixers: [Layer?] = []
+        for _ in 0..<threads { mixers.append(try mixer?.copy()) }
         // The mixer computes only the rows and columns the layers after it read (exact).
         if let c = mixerCopy as? Conv2d { c.crop = model.plannedCrop(of: m, sample: data.sampleShape) }
         let scratch = (0..<threads).map { _ in Scratch() }
         // Each unit's ablated value after the channel-wise layers (a constant per unit).
         let shapeL = try model.shapes(batch: 1, sample: data.sampleShape)[L] ?? []
-        let (ah, aw) = shapeL.count == 4 ? (shapeL[2], shapeL[3]) : (1, 1)
-        let chain = Array(layers[(L + 1)..<m])
-        let constants = sets.map { set in set.map { u in constantThrough(chain, unit: u, means.isEmpty ? 0 : means[u], h: ah, w: aw) } }
+        let after = try constantsThrough(Array(layers[(L + 1)..<m]), shape: shapeL, values: means.isEmpty ? [Float](repeating: 0, count: nUnits) : means)
+        let constants = sets.map { set in set.map { after[$0] } }
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: sets.count * k)
         counts.initialize(repeating: 0, count: sets.count * k)
         defer { counts.deallocate() }
@@ -191,7 +192,7 @@ extension Ablation {
                         let block = r0..<min(nb, r0 + blockRows)
                         for ui in ulo..<uhi {
                             guard let (logits, changed) = try ablatedLogits(units: sets[ui], values: constants[ui], per: per, xm: xm, z: z,
-                                                                            samples: block, mixer: mixerCopy, rest: rests[t],
+                                                                            samples: block, mixer: mixers[t], rest: rests[t],
                                                                             scratch: scratch[t]) else { continue }
                             let row = counts + ui * k
                             for (i, r) in changed.enumerated() {
@@ -211,33 +212,19 @@ extension Ablation {
         return (Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss), correct, totals)
     }
 
-    /// The value a constant channel `v` has after the channel-wise layers: each layer maps a
-    /// constant plane to a constant, computed here with the layers' own float operations in
-    /// their order (so it equals what running them on the plane gives).
-    static func constantThrough(_ chain: [Layer], unit u: Int, _ v: Float, h: Int, w: Int) -> Float {
-        var x = v
-        var (h, w) = (h, w)
-        for l in chain {
-            switch l {
-            case is ReLU: x = x > 0 ? x : 0
-            case let p as AvgPool2d:
-                var s: Float = 0
-                for _ in 0..<(p.k * p.k) { s += x }
-                x = s * (1 / Float(p.k * p.k))
-                (h, w) = ((h - p.k) / p.stride + 1, (w - p.k) / p.stride + 1)
-            case let p as MaxPool2d: (h, w) = ((h - p.k) / p.stride + 1, (w - p.k) / p.stride + 1)
-            case is GlobalAvgPool:
-                var s: Float = 0
-                for _ in 0..<(h * w) { s += x }
-                x = s / Float(h * w)
-                (h, w) = (1, 1)
-            case let bn as BatchNorm:
-                let inv = 1 / (bn.runningVar.data[u] + bn.eps).squareRoot()
-                x = (x * inv + (-bn.runningMean.data[u] * inv)) * bn.weight.value.data[u] + bn.bias.value.data[u]
-            default: break   // Dropout in evaluation, Flatten
-            }
-        }
-        return x
+    /// The value each unit's constant channel has after the channel-wise layers: the layers
+    /// themselves (copies) run on one sample whose channel u is the constant values[u] everywhere,
+    /// so the values are those of running them on the ablated activations. `shape` is L's
+    /// output for one sample ([1, C, H, W] or [1, F]).
+    static func constantsThrough(_ chain: [Layer], shape: [Int], values: [Float]) throws(TensorError) -> [Float] {
+        let c = shape[1]
+        var h = try Tensor(uninitialized: shape.count == 4 ? [1, shape[2], shape[3], c] : [1, c])
+        let per = h.count / c
+        for q in 0..<per { for u in 0..<c { h.data[q * c + u] = values[u] } }
+        for l in chain { h = try l.copy().forward(h, training: false) }
+        // Channel u at the first position: NHWC, or its block of features after a Flatten.
+        let stride = h.rank == 4 ? 1 : h.count / c
+        return (0..<c).map { h.data[$0 * stride] }
     }
 
     /// Per-thread buffers of a sweep, reused for every unit and batch.
@@ -245,8 +232,6 @@ extension Ablation {
         var delta: Tensor?
         var change: Tensor?
         var entry: Tensor?
-        var cols: Tensor?
-        var kernel: Tensor?
         var changed: [Int] = []
     }
 
@@ -288,22 +273,14 @@ extension Ablation {
         let entry: Tensor
         var consumed = 0
         switch mixer {
-        case let lin as Linear:
-            // D [nc, nout] = sum over units of delta_j [nc, per] x W[:, u*per ..< (u+1)*per]^T
-            let d = try Buffers.reuse(scratch.change, [nc, lin.nout])
-            scratch.change = d
-            for (j, u) in units.enumerated() {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nc), Int32(lin.nout), Int32(per), 1,
-                            delta.data + j * per, Int32(width), lin.weight.value.data + u * per, Int32(lin.nin),
-                            j == 0 ? 0 : 1, d.data, Int32(lin.nout))
-            }
-            (entry, consumed) = try addChange(z, d, rows: rows, rest: rest, scratch: scratch)
-        case let conv as Conv2d:
+        case let mix as ChannelMixer:
+            // D = the sum over units of each one's change through the mixer (1/C of its cost).
             let d = try Buffers.reuse(scratch.change, [nc] + Array(z.shape.dropFirst()))
             scratch.change = d
+            let (h, w) = xm.rank == 4 ? (xm.shape[1], xm.shape[2]) : (1, per)
             for (j, u) in units.enumerated() {
-                try singleChannelConvolution(conv, channel: u, delta: delta.data + j * per, rowStride: width, images: nc,
-                                             h: xm.shape[1], w: xm.shape[2], into: d, accumulate: j > 0, scratch: scratch)
+                try mix.addChannelChange(delta.data + j * per, channel: u, per: per, rowStride: width, images: nc, h: h, w: w,
+                                         into: d, accumulate: j > 0)
             }
             (entry, consumed) = try addChange(z, d, rows: rows, rest: rest, scratch: scratch)
         default:
@@ -401,39 +378,6 @@ extension Ablation {
             } }
         }
         return (e, covered)
-    }
-
-    /// d [images, ho, wo, cout] (+)= conv(delta [images, h, w] as one input channel, the kernel's
-    /// slice for that channel), without bias; image b's delta starts at delta + b * rowStride.
-    static func singleChannelConvolution(_ conv: Conv2d, channel u: Int, delta: UnsafePointer<Float>, rowStride: Int, images n: Int,
-                                         h: Int, w: Int, into d: Tensor, accumulate: Bool, scratch: Scratch) throws(TensorError) {
-        let (k, s, p, cout, cin) = (conv.k, conv.stride, conv.padding, conv.cout, conv.cin)
-        let (ho, wo) = (d.shape[1], d.shape[2])
-        // Kernel slice packed [k*k, cout].
-        let wk = try Buffers.reuse(scratch.kernel, [k * k, cout])
-        scratch.kernel = wk
-        let wsrc = conv.weight.value.data
-        for co in 0..<cout { for t in 0..<(k * k) { wk.data[t * cout + co] = wsrc[(co * cin + u) * k * k + t] } }
-        let cols = try Buffers.reuse(scratch.cols, [n * ho * wo, k * k])
-        scratch.cols = cols
-        cols.fill(0)
-        for b in 0..<n {
-            let img = delta + b * rowStride
-            for oh in 0..<ho { for ow in 0..<wo {
-                let row = cols.data + ((b * ho + oh) * wo + ow) * k * k
-                for kh in 0..<k {
-                    let ih = oh * s - p + kh
-                    if ih < 0 || ih >= h { continue }
-                    for kw in 0..<k {
-                        let iw = ow * s - p + kw
-                        if iw < 0 || iw >= w { continue }
-                        row[kh * k + kw] = img[ih * w + iw]
-                    }
-                }
-            } }
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n * ho * wo), Int32(cout), Int32(k * k),
-                    1, cols.data, Int32(k * k), wk.data, Int32(cout), accumulate ? 1 : 0, d.data, Int32(cout))
     }
 
     /// One evaluation per set (for models the fast path does not cover, e.g. with a Lambda).

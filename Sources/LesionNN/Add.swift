@@ -6,6 +6,8 @@ public final class Add: Layer {
     public var name = ""
     public let kind = "Add"
     public let namePrefix = "add"
+    /// Channel c of the sum reads channel c of both branches.
+    public var channelMap: ChannelMap { .channelWise }
     var output: Tensor?
 
     public init() {}

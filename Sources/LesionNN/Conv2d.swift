@@ -6,6 +6,7 @@ public final class Conv2d: Layer {
     public var name = ""
     public let kind = "Conv2d"
     public let namePrefix = "conv"
+    public var channelMap: ChannelMap { .mixing }
     public let cin: Int, cout: Int, k: Int, stride: Int, padding: Int
     public let weight: Parameter          // [cout, cin, k, k], PyTorch's layout
     public let bias: Parameter?           // [cout]
@@ -39,6 +40,9 @@ public final class Conv2d: Layer {
     var dcols: [Tensor?]                  // per thread: gradients of those patches
     var dPacked: [Tensor?]                // per thread partial dW in packed layout
     var pooledChunks: [Tensor?] = []      // per thread: a chunk's output on its way through a max-pool
+    /// The sweep's one-channel change: the kernel's slice for a channel, and patches of one plane.
+    var channelKernel: Tensor?
+    var channelCols: Tensor?
 
     public init(cin: Int, cout: Int, k: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) throws(TensorError) {
         guard cin >= 1, cout >= 1, k >= 1, stride >= 1, padding >= 0 else {
@@ -328,5 +332,42 @@ struct PoolSink {
             MaxPool2d.poolValues(src + i * h * w * c, w: w, c: c, k: k, stride: stride, ho: hOut, wo: wOut,
                                  into: y + b * hOut * wOut * c)
         }
+    }
+}
+
+extension Conv2d: ChannelMixer {
+    /// d [n, ho, wo, cout] (+)= conv(delta [n, h, w] as the one input channel `channel`), without
+    /// bias: the patches of one plane times the kernel's slice for that channel (1/cin of the cost).
+    public func addChannelChange(_ delta: UnsafePointer<Float>, channel u: Int, per: Int, rowStride: Int, images n: Int,
+                                 h: Int, w: Int, into d: Tensor, accumulate: Bool) throws(TensorError) {
+        let (k, s, p, cout, cin) = (self.k, stride, padding, self.cout, self.cin)
+        guard d.rank == 4, d.shape[0] == n, d.shape[3] == cout, u < cin, per == h * w else {
+            throw TensorError(.shape, "\(name): a change of channel \(u) of \(h)x\(w) does not fit \(Tensor.describe(d.shape))")
+        }
+        let (ho, wo) = (d.shape[1], d.shape[2])
+        let wk = try Buffers.reuse(channelKernel, [k * k, cout])
+        channelKernel = wk
+        let wsrc = weight.value.data
+        for co in 0..<cout { for t in 0..<(k * k) { wk.data[t * cout + co] = wsrc[(co * cin + u) * k * k + t] } }
+        let cols = try Buffers.reuse(channelCols, [n * ho * wo, k * k])
+        channelCols = cols
+        cols.fill(0)
+        for b in 0..<n {
+            let img = delta + b * rowStride
+            for oh in 0..<ho { for ow in 0..<wo {
+                let row = cols.data + ((b * ho + oh) * wo + ow) * k * k
+                for kh in 0..<k {
+                    let ih = oh * s - p + kh
+                    if ih < 0 || ih >= h { continue }
+                    for kw in 0..<k {
+                        let iw = ow * s - p + kw
+                        if iw < 0 || iw >= w { continue }
+                        row[kh * k + kw] = img[ih * w + iw]
+                    }
+                }
+            } }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n * ho * wo), Int32(cout), Int32(k * k),
+                    1, cols.data, Int32(k * k), wk.data, Int32(cout), accumulate ? 1 : 0, d.data, Int32(cout))
     }
 }

@@ -52,6 +52,7 @@ public final class Flatten: Layer {
 /// A forward-only layer computed by a function of NCHW (or [N, F]) tensors, e.g. written in
 /// Lua. Training through it is an error; a model may still train the layers after it.
 public final class Lambda: Layer {
+    public var channelMap: ChannelMap { .opaque }
     public var name = ""
     public let kind = "Lambda"
     public let namePrefix = "lambda"

@@ -51,9 +51,37 @@ public protocol Layer: AnyObject {
 
     /// A deep copy (parameters and buffers copied, caches not).
     func copy() throws(TensorError) -> Layer
+
+    /// How a change confined to some channels of the input passes through the layer in
+    /// evaluation (what the sweep planner reads; it knows no layer by its type).
+    var channelMap: ChannelMap { get }
+}
+
+/// How a layer treats the channels of its input in evaluation.
+public enum ChannelMap: Sendable {
+    /// Output channel c depends on input channel c alone (ReLU, pooling, BatchNorm, Dropout;
+    /// Flatten, whose channel c becomes a block of features).
+    case channelWise
+    /// Every output may read every channel: a change in one channel reaches all outputs. The
+    /// layer is a `ChannelMixer` when it can compute that change on its own (1/C of its cost).
+    case mixing
+    /// Anything else (a Lambda): a sweep through it evaluates the model once per unit.
+    case opaque
+}
+
+/// A mixing layer that computes the change of its output caused by a change in one input
+/// channel, without bias: the sweep's 1/C step.
+public protocol ChannelMixer: Layer {
+    /// d [n, outputs...] (+)= the output change of `delta` in input channel `channel`. For a
+    /// spatial layer `delta` holds n planes of h x w, image b's at delta + b * rowStride, and
+    /// d is NHWC of the layer's (possibly cropped) output; for a linear layer `delta` holds n
+    /// rows of `per` features (the channel's block of the input) with stride rowStride.
+    func addChannelChange(_ delta: UnsafePointer<Float>, channel: Int, per: Int, rowStride: Int, images n: Int,
+                          h: Int, w: Int, into d: Tensor, accumulate: Bool) throws(TensorError)
 }
 
 extension Layer {
+    public var channelMap: ChannelMap { .channelWise }
     public var parameters: [Parameter] { [] }
     public var buffers: [(String, Tensor)] { [] }
     public func reset(_ stream: RandomStream) {}

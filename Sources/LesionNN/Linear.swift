@@ -1,3 +1,4 @@
+import COpenBLAS
 // Fully connected layer: y = x W^T + b. x is [N, in], W is [out, in] (PyTorch's layout).
 import LesionTensor
 
@@ -5,6 +6,7 @@ public final class Linear: Layer {
     public var name = ""
     public let kind = "Linear"
     public let namePrefix = "fc"
+    public var channelMap: ChannelMap { .mixing }
     public let nin: Int, nout: Int
     public let weight: Parameter
     public let bias: Parameter?
@@ -70,5 +72,18 @@ public final class Linear: Layer {
         // dx [N, in] = dy [N, out] x W [out, in]
         try Tensor.gemm(m: n, n: nin, k: nout, a: dy.data, b: weight.value.data, c: dx.data)
         return dx
+    }
+}
+
+extension Linear: ChannelMixer {
+    /// d [n, nout] (+)= delta [n, per] x W[:, channel*per ..< (channel+1)*per]^T: the channel's
+    /// block of `per` features (a flattened plane, or one feature after global pooling).
+    public func addChannelChange(_ delta: UnsafePointer<Float>, channel u: Int, per: Int, rowStride: Int, images n: Int,
+                                 h: Int, w: Int, into d: Tensor, accumulate: Bool) throws(TensorError) {
+        guard (u + 1) * per <= nin, d.shape == [n, nout] else {
+            throw TensorError(.shape, "\(name): a change of channel \(u) (\(per) features) does not fit {N,\(nin)} -> \(Tensor.describe(d.shape))")
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(nout), Int32(per), 1,
+                    delta, Int32(rowStride), weight.value.data + u * per, Int32(nin), accumulate ? 1 : 0, d.data, Int32(nout))
     }
 }

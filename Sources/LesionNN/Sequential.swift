@@ -315,23 +315,25 @@ public final class Sequential {
 
     /// Runs `nodes` (this model's layers, or copies of them in the same order) one by one in
     /// evaluation, with no plan, on an NCHW batch; `after(i, output)` may return a replacement
-    /// for node i's output, which every node that reads it then sees. Returns the last output.
-    public func forwardPlain(_ x: Tensor, nodes: [Layer], after: (Int, Tensor) throws(TensorError) -> Tensor?) throws(TensorError) -> Tensor {
+    /// for node i's output, which every node that reads it then sees. Returns every node's
+    /// output (internal layout; buffers of the nodes).
+    public func forwardPlain(_ x: Tensor, nodes: [Layer], after: ((Int, Tensor) throws(TensorError) -> Tensor?)? = nil) throws(TensorError) -> [Tensor] {
         guard nodes.count == layers.count else { throw TensorError(.value, "forwardPlain needs one layer per node") }
         let x0 = try Layout.toNHWC(x)
-        var vals = [Tensor?](repeating: nil, count: nodes.count)
+        var vals: [Tensor] = []
+        vals.reserveCapacity(nodes.count)
         for (i, l) in nodes.enumerated() {
-            let ins = inputs[i].map { $0 < 0 ? x0 : vals[$0]! }
+            let ins = inputs[i].map { $0 < 0 ? x0 : vals[$0] }
             var out: Tensor
             do throws(TensorError) {
                 out = try Sequential.run(l, ins)
             } catch {
                 throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
             }
-            if let r = try after(i, out) { out = r }
-            vals[i] = out
+            if let after, let r = try after(i, out) { out = r }
+            vals.append(out)
         }
-        return vals[nodes.count - 1]!
+        return vals
     }
 
     /// One node in evaluation on its inputs.

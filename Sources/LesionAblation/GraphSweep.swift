@@ -1,0 +1,207 @@
+// Sweeps through any graph of layers (residual blocks, padded or adaptive pooling), exactly.
+//
+// The base forward runs once per batch and keeps every node's output. For a set of units of
+// node L, only the samples whose values at L change are carried on, in rows of their own:
+// - while the change stays in the set's channels (channel-wise layers, and residual sums whose
+//   changed inputs are all such), each node runs on the changed rows;
+// - a mixing layer reached by such a change pays 1/C: its base output plus, for each unit, the
+//   change of that one channel (ChannelMixer.addChannelChange);
+// - after that the change is dense: each node runs on the changed rows, reading the base rows
+//   of inputs the change did not reach (the other branch of a block).
+// Nothing here knows a layer by its type: the plan reads each layer's channelMap.
+import LesionNN
+import LesionTensor
+
+extension Ablation {
+    /// Where unit u's values lie in one sample of a node's output (internal layout): `per`
+    /// values, the q-th at u * unitStride + q * posStride.
+    struct UnitLayout: Equatable {
+        var per: Int, unitStride: Int, posStride: Int
+    }
+
+    /// The layout of a node's units from its shape, and its input's for a channel-wise node that
+    /// turns planes into features (a Flatten: blocks; a global pool: one feature each).
+    static func unitLayout(_ shape: [Int], input: (UnitLayout, [Int])?) -> UnitLayout? {
+        if shape.count == 4 { return UnitLayout(per: shape[2] * shape[3], unitStride: 1, posStride: shape[1]) }
+        guard shape.count == 2 else { return nil }
+        guard let (lin, sin) = input, sin.count == 4 else { return input?.0 ?? UnitLayout(per: 1, unitStride: 1, posStride: 1) }
+        let (c, hw) = (sin[1], sin[2] * sin[3])
+        if shape[1] == c { return UnitLayout(per: 1, unitStride: 1, posStride: 1) }
+        if shape[1] == c * hw { return UnitLayout(per: hw, unitStride: hw, posStride: 1) }
+        _ = lin
+        return nil
+    }
+
+    /// Per-thread state of a graph sweep: copies of the nodes the change reaches (they keep their
+    /// buffers) and gathered rows.
+    final class GraphScratch {
+        var nodes: [Int: Layer] = [:]
+        var gathered: [Int: Tensor] = [:]
+        var delta: Tensor?
+    }
+
+    static func ablateSetsGraph(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode,
+                                batch: Int) throws(TensorError) -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
+        let layers = model.layers, count = layers.count
+        var reached = [Bool](repeating: false, count: count)
+        reached[L] = true
+        for i in (L + 1)..<count where model.inputs[i].contains(where: { $0 >= 0 && reached[$0] }) { reached[i] = true }
+        let affected = ((L + 1)..<count).filter { reached[$0] }
+        let shapes = try model.shapes(batch: 1, sample: data.sampleShape)
+        guard !affected.contains(where: { layers[$0].channelMap == .opaque }), shapes.allSatisfy({ $0 != nil }), reached[count - 1] else {
+            return try bruteForce(model, data, layer: L, sets: sets, mode: mode)
+        }
+        // Layouts of units while the change can stay in their channels.
+        var layouts = [UnitLayout?](repeating: nil, count: count)
+        layouts[L] = unitLayout(shapes[L]!, input: nil)
+        for i in affected where layers[i].channelMap == .channelWise {
+            let ins = model.inputs[i].filter { $0 >= 0 && reached[$0] }
+            guard let j = ins.first, let lj = layouts[j] else { continue }
+            layouts[i] = unitLayout(shapes[i]!, input: (lj, shapes[j]!))
+        }
+        let nUnits = shapes[L]![1]
+        let values: [Float]
+        switch mode {
+        case .zero: values = [Float](repeating: 0, count: nUnits)
+        case .mean: values = try channelMeans(model, data, layer: L).map(Float.init)
+        case .values(let v):
+            guard v.count == nUnits else { throw TensorError(.shape, "the mode gives \(v.count) values, but \(layers[L].name) has \(nUnits) units") }
+            values = v
+        }
+        let k = data.numClasses
+        let threads = min(Threads.count, sets.count)
+        var scratch: [GraphScratch] = []
+        for _ in 0..<threads {
+            let s = GraphScratch()
+            for i in affected { s.nodes[i] = try layers[i].copy() }
+            scratch.append(s)
+        }
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: sets.count * k)
+        counts.initialize(repeating: 0, count: sets.count * k)
+        defer { counts.deallocate() }
+        let errors = UnsafeMutablePointer<TensorError?>.allocate(capacity: threads)
+        errors.initialize(repeating: nil, count: threads)
+        defer { errors.deinitialize(count: threads); errors.deallocate() }
+        var baseConfusion = [Int](repeating: 0, count: k * k)
+        var baseLoss = 0.0
+        var totals = [Int](repeating: 0, count: k)
+        try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
+            let nb = range.count
+            for r in 0..<nb { totals[Int(labels[r])] += 1 }
+            let base = try model.forwardPlain(xb, nodes: layers)
+            let logits = base[count - 1]
+            baseLoss += Loss.softmaxCrossEntropy(logits, labels: labels, grad: nil).loss
+            var baseRight = [Bool](repeating: false, count: nb)
+            var baseByClass = [Int](repeating: 0, count: k)
+            for r in 0..<nb {
+                let guess = Tensor.argExtreme(logits.data + r * k, k, 1, largest: true)
+                baseConfusion[Int(labels[r]) * k + guess] += 1
+                if guess == Int(labels[r]) { baseRight[r] = true; baseByClass[guess] += 1 }
+            }
+            for ui in 0..<sets.count { for c in 0..<k { counts[ui * k + c] += baseByClass[c] } }
+            nonisolated(unsafe) let batchLabels = labels
+            Threads.parallelParts { t in
+                guard t < threads else { return }
+                let (ulo, uhi) = Threads.range(t, of: sets.count)
+                do throws(TensorError) {
+                    for ui in ulo..<uhi {
+                        guard let (out, rows) = try ablatedGraph(model, L: L, units: sets[ui], values: values, base: base,
+                                                                 affected: affected, layouts: layouts, scratch: scratch[t]) else { continue }
+                        let row = counts + ui * k
+                        for (i, r) in rows.enumerated() {
+                            let label = Int(batchLabels[r])
+                            let right = Tensor.argExtreme(out.data + i * k, k, 1, largest: true) == label
+                            if right != baseRight[r] { row[label] += right ? 1 : -1 }
+                        }
+                    }
+                } catch {
+                    errors[t] = error
+                }
+            }
+            for t in 0..<threads { if let e = errors[t] { throw e } }
+        }
+        let correct = (0..<sets.count).map { ui in (0..<k).map { counts[ui * k + $0] } }
+        return (Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss), correct, totals)
+    }
+
+    /// The logits of the samples whose values at L change when `units` take `values`, with their
+    /// rows; nil when none changes.
+    static func ablatedGraph(_ model: Sequential, L: Int, units: [Int], values: [Float], base: [Tensor], affected: [Int],
+                             layouts: [UnitLayout?], scratch s: GraphScratch) throws(TensorError) -> (Tensor, [Int])? {
+        guard !units.isEmpty, let lay = layouts[L] else { return nil }
+        let xL = base[L]
+        let n = xL.shape[0], size = xL.count / n
+        var rows: [Int] = []
+        for r in 0..<n {
+            let p = xL.data + r * size
+            var changed = false
+            for u in units where !changed {
+                let v = values[u]
+                for q in 0..<lay.per {
+                    let x = p[u * lay.unitStride + q * lay.posStride]
+                    if x != v || x != x { changed = true; break }
+                }
+            }
+            if changed { rows.append(r) }
+        }
+        guard !rows.isEmpty else { return nil }
+        /// Rows of a base value, gathered into the node's scratch tensor.
+        func gather(_ j: Int, key: Int) throws(TensorError) -> Tensor {
+            let b = base[j]
+            let per = b.count / b.shape[0]
+            let g = try Buffers.reuse(s.gathered[key], [rows.count] + Array(b.shape.dropFirst()))
+            s.gathered[key] = g
+            for (i, r) in rows.enumerated() { (g.data + i * per).update(from: b.data + r * per, count: per) }
+            return g
+        }
+        // The ablated rows at L.
+        let start = try gather(L, key: -1 - L)
+        for i in 0..<rows.count {
+            let p = start.data + i * size
+            for u in units { for q in 0..<lay.per { p[u * lay.unitStride + q * lay.posStride] = values[u] } }
+        }
+        // state[j]: node j's output on the rows, and whether only the units' channels changed.
+        var state: [Int: (Tensor, Bool)] = [L: (start, true)]
+        for i in affected {
+            let l = s.nodes[i]!
+            let ins = model.inputs[i]
+            if let mix = l as? ChannelMixer, let (x, confined) = state[ins[0]], confined, let li = layouts[ins[0]] {
+                // Base output plus each unit's one-channel change.
+                let d = try gather(i, key: i)
+                let b = base[ins[0]]
+                let per = b.count / b.shape[0]
+                let delta = try Buffers.reuse(s.delta, [rows.count, li.per])
+                s.delta = delta
+                let (h, w) = b.rank == 4 ? (b.shape[1], b.shape[2]) : (1, li.per)
+                for u in units {
+                    for (j, r) in rows.enumerated() {
+                        let a = x.data + j * per + u * li.unitStride, o = b.data + r * per + u * li.unitStride
+                        for q in 0..<li.per { delta.data[j * li.per + q] = a[q * li.posStride] - o[q * li.posStride] }
+                    }
+                    try mix.addChannelChange(delta.data, channel: u, per: li.per, rowStride: li.per, images: rows.count,
+                                             h: h, w: w, into: d, accumulate: true)
+                }
+                state[i] = (d, false)
+                continue
+            }
+            var inputs: [Tensor] = []
+            var confined = layouts[i] != nil
+            for (slot, j) in ins.enumerated() {
+                if let (x, c) = state[j] {
+                    inputs.append(x)
+                    confined = confined && c
+                } else {
+                    inputs.append(try gather(j, key: -1_000_000 - i * 4 - slot))
+                }
+            }
+            let out: Tensor
+            do throws(TensorError) {
+                if let a = l as? Add { out = try a.forward(inputs[0], inputs[1]) } else { out = try l.forward(inputs[0], training: false) }
+            } catch {
+                throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
+            }
+            state[i] = (out, confined && l.channelMap == .channelWise)
+        }
+        return (state[model.layers.count - 1]!.0, rows)
+    }
+}

@@ -98,10 +98,11 @@ extension Ablation {
             throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[L].name), which has \(nUnits) units")
         } }
         let layers = model.layers
-        // Residual models, pools with padding or ceil mode and adaptive pools go through the graph
-        // sweep; this path is tuned for chains whose ablated channels stay constant planes.
-        let plainPools = layers.allSatisfy { l in (l as? Pool2d).map { $0.padding == 0 && $0.floorMode } ?? !(l is AdaptiveAvgPool2d) }
-        guard model.isChain, plainPools else { return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch) }
+        // This path is tuned for a chain after L whose ablated channels stay constant planes up
+        // to the mixer; anything else (inside a residual network, a pool whose borders differ)
+        // goes through the graph sweep.
+        let tailIsChain = ((L + 1)..<layers.count).allSatisfy { model.inputs[$0] == [$0 - 1] }
+        guard tailIsChain else { return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch) }
         // The channel-wise layers after L; after a Flatten of positions a channel is a block of
         // features, and only layers that treat features alike (ReLU, Dropout) keep it whole.
         var m = L + 1
@@ -111,10 +112,10 @@ extension Ablation {
             if layers[m] is Flatten { flattened = true }
             m += 1
         }
-        let hasLambda = layers[(L + 1)...].contains { $0 is Lambda }
+        let opaque = layers[(L + 1)...].contains { $0.channelMap == .opaque }
         let mixer = m < layers.count ? layers[m] : nil
-        guard !hasLambda, mixer == nil || mixer is ChannelMixer else {
-            return try bruteForce(model, data, layer: L, sets: sets, mode: mode)
+        guard !opaque, mixer == nil || mixer is ChannelMixer else {
+            return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch)
         }
         let means: [Float]
         switch mode {
@@ -144,7 +145,10 @@ extension Ablation {
         let scratch = (0..<threads).map { _ in Scratch() }
         // Each unit's ablated value after the channel-wise layers (a constant per unit).
         let shapeL = try model.shapes(batch: 1, sample: data.sampleShape)[L] ?? []
-        let after = try constantsThrough(Array(layers[(L + 1)..<m]), shape: shapeL, values: means.isEmpty ? [Float](repeating: 0, count: nUnits) : means)
+        guard let after = try constantsThrough(Array(layers[(L + 1)..<m]), shape: shapeL,
+                                               values: means.isEmpty ? [Float](repeating: 0, count: nUnits) : means) else {
+            return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch)
+        }
         let constants = sets.map { set in set.map { after[$0] } }
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: sets.count * k)
         counts.initialize(repeating: 0, count: sets.count * k)
@@ -215,16 +219,21 @@ extension Ablation {
     /// The value each unit's constant channel has after the channel-wise layers: the layers
     /// themselves (copies) run on one sample whose channel u is the constant values[u] everywhere,
     /// so the values are those of running them on the ablated activations. `shape` is L's
-    /// output for one sample ([1, C, H, W] or [1, F]).
-    static func constantsThrough(_ chain: [Layer], shape: [Int], values: [Float]) throws(TensorError) -> [Float] {
+    /// output for one sample ([1, C, H, W] or [1, F]). Nil when a channel's plane does not stay
+    /// one value (a pool whose border windows differ).
+    static func constantsThrough(_ chain: [Layer], shape: [Int], values: [Float]) throws(TensorError) -> [Float]? {
         let c = shape[1]
         var h = try Tensor(uninitialized: shape.count == 4 ? [1, shape[2], shape[3], c] : [1, c])
-        let per = h.count / c
-        for q in 0..<per { for u in 0..<c { h.data[q * c + u] = values[u] } }
+        for q in 0..<(h.count / c) { for u in 0..<c { h.data[q * c + u] = values[u] } }
         for l in chain { h = try l.copy().forward(h, training: false) }
-        // Channel u at the first position: NHWC, or its block of features after a Flatten.
-        let stride = h.rank == 4 ? 1 : h.count / c
-        return (0..<c).map { h.data[$0 * stride] }
+        // Channel u at each position: NHWC, or its block of features after a Flatten.
+        let (unitStride, posStride) = h.rank == 4 ? (1, c) : (h.count / c, 1)
+        let per = h.count / c
+        for u in 0..<c where per > 1 {
+            let first = h.data[u * unitStride]
+            for q in 1..<per where h.data[u * unitStride + q * posStride].bitPattern != first.bitPattern { return nil }
+        }
+        return (0..<c).map { h.data[$0 * unitStride] }
     }
 
     /// Per-thread buffers of a sweep, reused for every unit and batch.
@@ -308,7 +317,7 @@ extension Ablation {
         let zPer = z.count / z.shape[0]
         let reluFirst = rest.first is ReLU
         let poolAt = reluFirst ? 1 : 0
-        let pool = z.rank == 4 && rest.count > poolAt ? rest[poolAt] as? MaxPool2d : nil
+        let pool = z.rank == 4 && rest.count > poolAt ? (rest[poolAt] as? MaxPool2d).flatMap { $0.padding == 0 && $0.floorMode ? $0 : nil } : nil
         let reluAfter = pool != nil && rest.count > poolAt + 1 && rest[poolAt + 1] is ReLU && !reluFirst
         @inline(__always) func relu(_ x: SIMD8<Float>) -> SIMD8<Float> {
             x.replacing(with: 0, where: .!(x .> 0))

@@ -40,6 +40,9 @@ extension Ablation {
         var delta: Tensor?
     }
 
+    /// Rows the layers after the point run on at once (sets are grouped up to this).
+    static let rowsPerPass = 128
+
     static func ablateSetsGraph(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode,
                                 batch: Int) throws(TensorError) -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
         let layers = model.layers, count = layers.count
@@ -104,14 +107,23 @@ extension Ablation {
                 guard t < threads else { return }
                 let (ulo, uhi) = Threads.range(t, of: sets.count)
                 do throws(TensorError) {
-                    for ui in ulo..<uhi {
-                        guard let (out, rows) = try ablatedGraph(model, L: L, units: sets[ui], values: values, base: base,
+                    // Several sets' rows in one pass, so that the layers after run on enough
+                    // rows for an efficient product.
+                    var ui = ulo
+                    while ui < uhi {
+                        let group = Array(ui..<min(uhi, ui + max(1, rowsPerPass / max(nb, 1))))
+                        ui = group.last! + 1
+                        guard let (out, rows) = try ablatedGraph(model, L: L, sets: group.map { sets[$0] }, values: values, base: base,
                                                                  affected: affected, layouts: layouts, scratch: scratch[t]) else { continue }
-                        let row = counts + ui * k
-                        for (i, r) in rows.enumerated() {
-                            let label = Int(batchLabels[r])
-                            let right = Tensor.argExtreme(out.data + i * k, k, 1, largest: true) == label
-                            if right != baseRight[r] { row[label] += right ? 1 : -1 }
+                        var at = 0
+                        for (g, set) in group.enumerated() {
+                            let row = counts + set * k
+                            for r in rows[g] {
+                                let label = Int(batchLabels[r])
+                                let right = Tensor.argExtreme(out.data + at * k, k, 1, largest: true) == label
+                                if right != baseRight[r] { row[label] += right ? 1 : -1 }
+                                at += 1
+                            }
                         }
                     }
                 } catch {
@@ -124,27 +136,36 @@ extension Ablation {
         return (Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss), correct, totals)
     }
 
-    /// The logits of the samples whose values at L change when `units` take `values`, with their
-    /// rows; nil when none changes.
-    static func ablatedGraph(_ model: Sequential, L: Int, units: [Int], values: [Float], base: [Tensor], affected: [Int],
-                             layouts: [UnitLayout?], scratch s: GraphScratch) throws(TensorError) -> (Tensor, [Int])? {
-        guard !units.isEmpty, let lay = layouts[L] else { return nil }
+    /// For each set, the samples whose values at L change when its units take `values`; and the
+    /// logits of all of them, set after set; nil when no sample changes.
+    static func ablatedGraph(_ model: Sequential, L: Int, sets: [[Int]], values: [Float], base: [Tensor], affected: [Int],
+                             layouts: [UnitLayout?], scratch s: GraphScratch) throws(TensorError) -> (Tensor, [[Int]])? {
+        guard let lay = layouts[L] else { return nil }
         let xL = base[L]
         let n = xL.shape[0], size = xL.count / n
-        var rows: [Int] = []
-        for r in 0..<n {
-            let p = xL.data + r * size
-            var changed = false
-            for u in units where !changed {
-                let v = values[u]
-                for q in 0..<lay.per {
-                    let x = p[u * lay.unitStride + q * lay.posStride]
-                    if x != v || x != x { changed = true; break }
+        var rowsOf: [[Int]] = []
+        for units in sets {
+            var rows: [Int] = []
+            for r in 0..<n {
+                let p = xL.data + r * size
+                var changed = false
+                for u in units where !changed {
+                    let v = values[u]
+                    for q in 0..<lay.per {
+                        let x = p[u * lay.unitStride + q * lay.posStride]
+                        if x != v || x != x { changed = true; break }
+                    }
                 }
+                if changed { rows.append(r) }
             }
-            if changed { rows.append(r) }
+            rowsOf.append(rows)
         }
+        let rows = rowsOf.flatMap { $0 }
         guard !rows.isEmpty else { return nil }
+        // Where each set's rows start in the stacked rows.
+        var starts: [Int] = []
+        var at = 0
+        for r in rowsOf { starts.append(at); at += r.count }
         /// Rows of a base value, gathered into the node's scratch tensor.
         func gather(_ j: Int, key: Int) throws(TensorError) -> Tensor {
             let b = base[j]
@@ -156,30 +177,36 @@ extension Ablation {
         }
         // The ablated rows at L.
         let start = try gather(L, key: -1 - L)
-        for i in 0..<rows.count {
-            let p = start.data + i * size
-            for u in units { for q in 0..<lay.per { p[u * lay.unitStride + q * lay.posStride] = values[u] } }
+        for (g, units) in sets.enumerated() {
+            for i in starts[g]..<(starts[g] + rowsOf[g].count) {
+                let p = start.data + i * size
+                for u in units { for q in 0..<lay.per { p[u * lay.unitStride + q * lay.posStride] = values[u] } }
+            }
         }
-        // state[j]: node j's output on the rows, and whether only the units' channels changed.
+        // state[j]: node j's output on the rows, and whether only the sets' channels changed.
         var state: [Int: (Tensor, Bool)] = [L: (start, true)]
         for i in affected {
             let l = s.nodes[i]!
             let ins = model.inputs[i]
             if let mix = l as? ChannelMixer, let (x, confined) = state[ins[0]], confined, let li = layouts[ins[0]] {
-                // Base output plus each unit's one-channel change.
+                // Base output plus each unit's one-channel change, set by set.
                 let d = try gather(i, key: i)
                 let b = base[ins[0]]
                 let per = b.count / b.shape[0]
-                let delta = try Buffers.reuse(s.delta, [rows.count, li.per])
-                s.delta = delta
                 let (h, w) = b.rank == 4 ? (b.shape[1], b.shape[2]) : (1, li.per)
-                for u in units {
-                    for (j, r) in rows.enumerated() {
-                        let a = x.data + j * per + u * li.unitStride, o = b.data + r * per + u * li.unitStride
-                        for q in 0..<li.per { delta.data[j * li.per + q] = a[q * li.posStride] - o[q * li.posStride] }
+                for (g, units) in sets.enumerated() where !rowsOf[g].isEmpty {
+                    let nr = rowsOf[g].count
+                    let delta = try Buffers.reuse(s.delta, [nr, li.per])
+                    s.delta = delta
+                    let part = try d.rows(starts[g], nr)
+                    for u in units {
+                        for (j, r) in rowsOf[g].enumerated() {
+                            let a = x.data + (starts[g] + j) * per + u * li.unitStride, o = b.data + r * per + u * li.unitStride
+                            for q in 0..<li.per { delta.data[j * li.per + q] = a[q * li.posStride] - o[q * li.posStride] }
+                        }
+                        try mix.addChannelChange(delta.data, channel: u, per: li.per, rowStride: li.per, images: nr,
+                                                 h: h, w: w, into: part, accumulate: true)
                     }
-                    try mix.addChannelChange(delta.data, channel: u, per: li.per, rowStride: li.per, images: rows.count,
-                                             h: h, w: w, into: d, accumulate: true)
                 }
                 state[i] = (d, false)
                 continue
@@ -202,6 +229,6 @@ extension Ablation {
             }
             state[i] = (out, confined && l.channelMap == .channelWise)
         }
-        return (state[model.layers.count - 1]!.0, rows)
+        return (state[model.layers.count - 1]!.0, rowsOf)
     }
 }

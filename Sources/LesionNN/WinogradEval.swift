@@ -304,7 +304,10 @@ extension Conv2d {
     /// Tiles per chunk of a Winograd convolution: its transformed inputs and products together
     /// (elements x tiles x (cin + cout) floats) fill about 2 MB, this machine kind's L2 cache
     /// (measured on FashionNet's conv3 and conv4: 10-25% faster than 512 tiles at any size).
+    /// With many channels the kernel matrices (cin x cout per point) are large, and each product
+    /// packs its kernel again: a chunk then needs enough tiles (M >= cin * cout / 2048, up to 256)
+    /// to pay for that packing, even if it spills from L2 (512 x 512 channels: 16 -> 128 tiles).
     static func chunkTiles(elements: Int, cin: Int, cout: Int) -> Int {
-        max(16, chunkFloats / (elements * (cin + cout)))
+        max(16, min(256, cin * cout / 2048), chunkFloats / (elements * (cin + cout)))
     }
 }

@@ -91,6 +91,15 @@ public final class Tensor: @unchecked Sendable {
         return Tensor(view: storage, offset: offset, shape: shape, count: n)
     }
 
+    /// A view of rows start ..< start + count of the first dimension (shares the storage).
+    public func rows(_ start: Int, _ count: Int) throws(TensorError) -> Tensor {
+        guard rank >= 1, start >= 0, count >= 1, start + count <= shape[0] else {
+            throw TensorError(.index, "rows \(start) ..< \(start + count) of \(Tensor.describe(shape))")
+        }
+        let per = self.count / shape[0]
+        return Tensor(view: storage, offset: offset + start * per, shape: [count] + shape.dropFirst(), count: count * per)
+    }
+
     /// A view of another tensor's storage with a new shape of the same size.
     init(view storage: TensorStorage, offset: Int, shape: [Int], count: Int) {
         self.storage = storage

@@ -315,6 +315,18 @@ public final class LuaHost {
         return out
     }
 
+    /// The model a Lua expression makes (`models.resnet18{}`): for Swift programs that embed
+    /// Lesion, such as the benchmark.
+    public func model(_ expression: String) throws -> Sequential {
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        let code = "return " + expression
+        try load(status: code.withCString { lesion_loadbuffer(L, $0, strlen($0), "=(model)") })
+        try call(nargs: 0, nresults: 1)
+        guard let m = Lua(L).test(-1, Sequential.self) else { throw LuaRaise("'\(expression)' does not make a model") }
+        return m
+    }
+
     func load(status: Int32) throws {
         guard status == LUA_OK else {
             let msg = Lua(L).string(at: -1) ?? "cannot load chunk"

@@ -37,7 +37,7 @@ func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 let args = CommandLine.arguments.dropFirst()
 let only = Set(args.filter { !$0.hasPrefix("-") })
-func wanted(_ group: String) -> Bool { only.isEmpty ? group != "notebook" : only.contains(group) }
+func wanted(_ group: String) -> Bool { only.isEmpty ? !["notebook", "imagenet"].contains(group) : only.contains(group) }
 let threads = Int(ProcessInfo.processInfo.environment["LESION_THREADS"] ?? "") ?? 2
 /// Whether `name` is measured: the environment variable names one part of a group (for a
 /// profiler), or is unset and every part is.
@@ -209,6 +209,11 @@ if wanted("notebook") {
     note("notebook: quickstart after editing its last cell ...")
     let warm = try run()
     results += [("notebook_cold_seconds", cold), ("notebook_rerun_seconds", warm), ("notebook_rerun_fraction", warm / cold)]
+}
+
+if wanted("imagenet") {
+    // Not in the default set (VGG-16 alone takes a minute): `scripts/bench imagenet`.
+    results += try imagenetBench()
 }
 
 results.append(("peak_rss_mb", Double(peakRSSBytes()) / 1048576))

@@ -114,6 +114,7 @@ public final class Dataset {
                 try gather((lo..<hi).map { $0 }[...], into: xb, labels: p.baseAddress!)
                 try body(xb, lo..<hi, p.baseAddress!)
             }
+            Progress.sink?(hi, count)
             lo = hi
         }
     }

@@ -25,7 +25,14 @@ enum ModelBinding {
             let host = LuaHost.from(lua.L)
             let saved = host.activeState
             host.activeState = lua.L
-            defer { host.activeState = saved }
+            // Passes over a data set inside the call report to a progress line of its name.
+            let outer = Progress.sink
+            let progress = PassProgress(label: name)
+            if outer == nil { Progress.sink = progress.update }
+            defer {
+                host.activeState = saved
+                if outer == nil { progress.finish(); Progress.sink = nil }
+            }
             return try body(lua, m)
         }
     }
@@ -328,6 +335,43 @@ enum ModelBinding {
             }
             return 1
         }
+    }
+}
+
+/// Progress of a call's passes over data on stderr, once a call has run for a second: a line
+/// redrawn in place on a terminal (samples, rate, time left), otherwise a line every 5 s.
+final class PassProgress {
+    let label: String
+    let tty = isatty(2) != 0
+    let start = monotonicSeconds()
+    var lastDraw = 0.0
+    var drawn = false
+    var last: (Int, Int) = (0, 0)
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, _ total: Int) {
+        last = (done, total)
+        let t = monotonicSeconds() - start
+        guard t >= 1, t - lastDraw >= (tty ? 0.1 : 5) else { return }
+        lastDraw = t
+        draw(done, total, t, final: false)
+    }
+
+    func draw(_ done: Int, _ total: Int, _ t: Double, final: Bool) {
+        let rate = Double(done) / max(t, 1e-9)
+        let left = rate > 0 ? Double(total - done) / rate : 0
+        let text = String(format: "%@: %d/%d images, %.0f img/s, ", label, done, total, rate)
+            + (final ? String(format: "%.1fs", t) : "ETA " + ProgressBar.clock(left))
+        let line = tty ? "\r" + text + (final ? "\n" : "   ") : text + "\n"
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    /// A last line when anything was drawn (a pass that ends within a second says nothing).
+    func finish() {
+        guard drawn else { return }
+        draw(last.0, last.1, monotonicSeconds() - start, final: true)
     }
 }
 

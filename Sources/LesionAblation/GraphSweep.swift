@@ -40,8 +40,10 @@ extension Ablation {
         var delta: Tensor?
     }
 
-    /// Rows the layers after the point run on at once (sets are grouped up to this).
+    /// Rows the layers after the point run on at once (sets are grouped up to this), fewer when
+    /// their outputs would hold more than `passBudget` floats per thread (256 MiB).
     static let rowsPerPass = 128
+    static let passBudget = 1 << 26
 
     static func ablateSetsGraph(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode,
                                 batch: Int) throws(TensorError) -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
@@ -73,6 +75,9 @@ extension Ablation {
         }
         let k = data.numClasses
         let threads = min(Threads.count, sets.count)
+        // Floats a row takes in the nodes the change reaches (their outputs and gathered inputs).
+        let perRow = affected.reduce(0) { $0 + 2 * shapes[$1]!.reduce(1, *) }
+        let passRows = max(1, min(rowsPerPass, passBudget / max(perRow, 1)))
         var scratch: [GraphScratch] = []
         for _ in 0..<threads {
             let s = GraphScratch()
@@ -88,7 +93,7 @@ extension Ablation {
         var baseConfusion = [Int](repeating: 0, count: k * k)
         var baseLoss = 0.0
         var totals = [Int](repeating: 0, count: k)
-        try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
+        try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
             let nb = range.count
             for r in 0..<nb { totals[Int(labels[r])] += 1 }
             let base = try model.forwardPlain(xb, nodes: layers)
@@ -111,7 +116,7 @@ extension Ablation {
                     // rows for an efficient product.
                     var ui = ulo
                     while ui < uhi {
-                        let group = Array(ui..<min(uhi, ui + max(1, rowsPerPass / max(nb, 1))))
+                        let group = Array(ui..<min(uhi, ui + max(1, passRows / max(nb, 1))))
                         ui = group.last! + 1
                         guard let (out, rows) = try ablatedGraph(model, L: L, sets: group.map { sets[$0] }, values: values, base: base,
                                                                  affected: affected, layouts: layouts, scratch: scratch[t]) else { continue }

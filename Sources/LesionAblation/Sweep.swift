@@ -159,7 +159,7 @@ extension Ablation {
         var baseConfusion = [Int](repeating: 0, count: k * k)
         var baseLoss = 0.0
         var totals = [Int](repeating: 0, count: k)
-        try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
+        try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
             let (lo, hi) = (range.lowerBound, range.upperBound)
             for r in 0..<(hi - lo) { totals[Int(labels[r])] += 1 }
             // Base values at the mixer's input (the model's own forward through the channel-wise

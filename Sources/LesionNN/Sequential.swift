@@ -144,6 +144,22 @@ public final class Sequential {
         return out
     }
 
+    /// Floats that the outputs of all nodes may hold at once in evaluation (1 GiB): every node
+    /// keeps its own output buffer, so a batch of large images is held back to fit.
+    public static let activationBudget = 1 << 28
+
+    /// The batch to evaluate samples of `sample` shape with: `requested`, or fewer when all the
+    /// nodes' outputs for that many samples would pass the budget (ResNet-50 at 224 x 224: 7).
+    public func fittingBatch(_ requested: Int, sample: [Int]) -> Int {
+        guard let shapes = try? self.shapes(batch: 1, sample: sample) else { return requested }
+        var floats = 0
+        for s in shapes {
+            guard let s else { return requested }
+            floats += s.reduce(1, *)
+        }
+        return max(1, min(requested, Sequential.activationBudget / max(floats, 1)))
+    }
+
     // MARK: - planning
 
     /// How nodes 0...last run: their order, the values each reads (a value is named by the

@@ -123,7 +123,7 @@ extension Sequential {
         let saved = training
         training = false
         defer { training = saved }
-        try data.forEachBatch(batch) { xb, range, labels throws(TensorError) in
+        try data.forEachBatch(fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
             try body(try forwardInternal(xb, through: last, training: false), range, labels)
         }
     }
@@ -154,6 +154,7 @@ extension Sequential {
         defer { training = saved }
         var out: [Int] = []
         let n = x.shape[0]
+        let batch = fittingBatch(batch, sample: Array(x.shape.dropFirst()))
         var lo = 0
         while lo < n {
             let hi = min(n, lo + batch)

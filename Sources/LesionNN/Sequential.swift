@@ -144,12 +144,12 @@ public final class Sequential {
         return out
     }
 
-    /// Floats that the outputs of all nodes may hold at once in evaluation (1 GiB): every node
+    /// Floats that the outputs of all nodes may hold at once in evaluation (2 GiB): every node
     /// keeps its own output buffer, so a batch of large images is held back to fit.
-    public static let activationBudget = 1 << 28
+    public static let activationBudget = 1 << 29
 
     /// The batch to evaluate samples of `sample` shape with: `requested`, or fewer when all the
-    /// nodes' outputs for that many samples would pass the budget (ResNet-50 at 224 x 224: 7).
+    /// nodes' outputs for that many samples would pass the budget (ResNet-50 at 224 x 224: 14).
     public func fittingBatch(_ requested: Int, sample: [Int]) -> Int {
         guard let shapes = try? self.shapes(batch: 1, sample: sample) else { return requested }
         var floats = 0

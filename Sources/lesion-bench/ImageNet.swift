@@ -23,6 +23,16 @@ func imagenetBench() throws -> [(String, Any)] {
         let reps = name == "vgg16" ? 1 : 3
         let s = try median(reps: reps, warmup: 1) { _ = try m.evaluate(evalSet, batch: 32) }
         out.append(("eval_\(name)_images_per_s", Double(evalSet.count) / s))
+        if ProcessInfo.processInfo.environment["LESION_BENCH_PROFILE"] != nil {
+            m.profile = (Array(repeating: 0, count: m.layers.count), Array(repeating: 0, count: m.layers.count))
+            _ = try m.evaluate(evalSet, batch: 32)
+            let total = m.profile!.forward.reduce(0, +)
+            note("\(name) evaluation per layer, per mille: " + m.layers.enumerated().compactMap { i, l in
+                let v = m.profile!.forward[i] / total * 1000
+                return v >= 5 ? String(format: "%@ %.0f", l.name, v) : nil
+            }.joined(separator: ", "))
+            m.profile = nil
+        }
     }
     let m = try host.model("models.resnet18{num_classes = 10}")
     let evalSeconds = try median(reps: 3, warmup: 1) { _ = try m.evaluate(evalSet, batch: 32) }

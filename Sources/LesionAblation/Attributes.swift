@@ -169,8 +169,11 @@ public enum Attributes {
                 let l = model.layers[i]
                 if Ablation.channelWise(l) || l is Add { frontier.append(i); continue }
                 if let c = l as? Conv2d {
-                    let w = c.weight.value.data, kk = c.k * c.k
-                    for u in 0..<units { for co in 0..<c.cout { for t in 0..<kk { sums[u] += Double(abs(w[(co * c.cin + u) * kk + t])) } } }
+                    // Unit u is input channel u % (cin / groups) of the output channels of its group.
+                    let w = c.weight.value.data, kk = c.k * c.k, (cinG, coutG) = (c.cin / c.groups, c.cout / c.groups)
+                    for u in 0..<units { for co in ((u / cinG) * coutG)..<((u / cinG + 1) * coutG) { for t in 0..<kk {
+                        sums[u] += Double(abs(w[(co * cinG + u % cinG) * kk + t]))
+                    } } }
                 } else if let f = l as? Linear {
                     guard f.nin % units == 0 else { throw TensorError(.shape, "\(f.name) reads \(f.nin) features, not a multiple of \(units) units") }
                     let per = f.nin / units          // positions per unit after a Flatten (1 after global pooling)

@@ -8,7 +8,9 @@ public final class Conv2d: Layer {
     public let namePrefix = "conv"
     public var channelMap: ChannelMap { .mixing }
     public let cin: Int, cout: Int, k: Int, stride: Int, padding: Int
-    public let weight: Parameter          // [cout, cin, k, k], PyTorch's layout
+    /// Input and output channels split into `groups` independent convolutions (PyTorch's groups).
+    public let groups: Int
+    public let weight: Parameter          // [cout, cin / groups, k, k], PyTorch's layout
     public let bias: Parameter?           // [cout]
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
@@ -43,24 +45,30 @@ public final class Conv2d: Layer {
     /// The sweep's one-channel change: the kernel's slice for a channel, and patches of one plane.
     var channelKernel: Tensor?
     var channelCols: Tensor?
+    /// With groups: one convolution per group, whose weights are views of this one's (GroupedConv.swift).
+    var grouped: GroupedConv?
 
-    public init(cin: Int, cout: Int, k: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) throws(TensorError) {
+    public init(cin: Int, cout: Int, k: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true, groups: Int = 1) throws(TensorError) {
         guard cin >= 1, cout >= 1, k >= 1, stride >= 1, padding >= 0 else {
             throw TensorError(.value, "Conv2d needs positive channels, kernel and stride and a non-negative padding")
         }
-        (self.cin, self.cout, self.k, self.stride, self.padding) = (cin, cout, k, stride, padding)
-        weight = try Parameter("weight", Tensor(zeros: [cout, cin, k, k]))
+        guard groups >= 1, cin % groups == 0, cout % groups == 0 else {
+            throw TensorError(.value, "Conv2d's groups (\(groups)) must divide both channel counts (\(cin) and \(cout))")
+        }
+        (self.cin, self.cout, self.k, self.stride, self.padding, self.groups) = (cin, cout, k, stride, padding, groups)
+        weight = try Parameter("weight", Tensor(zeros: [cout, cin / groups, k, k]))
         self.bias = bias ? try Parameter("bias", Tensor(zeros: [cout])) : nil
-        packed = try Tensor(zeros: [k * k * cin, cout])
+        packed = try Tensor(zeros: groups == 1 ? [k * k * cin, cout] : [1])
         cols = []
         dcols = []
         dPacked = []
+        if groups > 1 { grouped = try GroupedConv(self) }
     }
 
     var K: Int { k * k * cin }
 
     public func reset(_ stream: RandomStream) {
-        initLikePyTorch(weight: weight, bias: bias, fanIn: K, stream)
+        initLikePyTorch(weight: weight, bias: bias, fanIn: k * k * cin / groups, stream)
     }
 
     public func outputShape(_ s: [Int]) throws(TensorError) -> [Int] {
@@ -80,10 +88,11 @@ public final class Conv2d: Layer {
     }
 
     public func copy() throws(TensorError) -> Layer {
-        let c = try Conv2d(cin: cin, cout: cout, k: k, stride: stride, padding: padding, bias: bias != nil)
+        let c = try Conv2d(cin: cin, cout: cout, k: k, stride: stride, padding: padding, bias: bias != nil, groups: groups)
         c.name = name
-        c.weight.value = try weight.value.copy()
-        if let bias { c.bias!.value = try bias.value.copy() }
+        // In place: a grouped convolution's groups hold views of these tensors.
+        c.weight.value.data.update(from: weight.value.data, count: weight.value.count)
+        if let bias { c.bias!.value.data.update(from: bias.value.data, count: bias.value.count) }
         return c
     }
 
@@ -102,6 +111,7 @@ public final class Conv2d: Layer {
     static let chunkFloats = 1 << 19
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
+        if let grouped { return try grouped.forward(x, training: training) }
         let (ho, wo) = try checkedOutSize(x)
         let out = try Buffers.reuse(output, [x.shape[0], ho, wo, cout])
         output = out
@@ -114,6 +124,7 @@ public final class Conv2d: Layer {
     /// pooled while it is in cache, so the full-size output is never written nor read back.
     /// Returns the pool's output (its buffer), equal to running the two layers one by one.
     public func forwardPooled(_ x: Tensor, pool: MaxPool2d) throws(TensorError) -> Tensor {
+        if grouped != nil { return try pool.forward(try forward(x, training: false), training: false) }
         let (ho, wo) = try checkedOutSize(x)
         let ps = try pool.outputShape([x.shape[0], cout, ho, wo])
         let y = try Buffers.reuse(pool.output, [x.shape[0], ps[2], ps[3], cout])
@@ -233,6 +244,7 @@ public final class Conv2d: Layer {
     }
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {
+        if let grouped { return try grouped.backward(dy, needInputGrad: needInputGrad) }
         guard let x = input else { throw TensorError(.value, "\(name): backward without a training forward") }
         if usesWinograd {
             let dx: Tensor? = needInputGrad ? try Buffers.reuse(gradInput, x.shape) : nil
@@ -340,6 +352,10 @@ extension Conv2d: ChannelMixer {
     /// bias: the patches of one plane times the kernel's slice for that channel (1/cin of the cost).
     public func addChannelChange(_ delta: UnsafePointer<Float>, channel u: Int, per: Int, rowStride: Int, images n: Int,
                                  h: Int, w: Int, into d: Tensor, accumulate: Bool) throws(TensorError) {
+        if let grouped {
+            return try grouped.addChannelChange(delta, channel: u, per: per, rowStride: rowStride, images: n, h: h, w: w,
+                                                into: d, accumulate: accumulate)
+        }
         let (k, s, p, cout, cin) = (self.k, stride, padding, self.cout, self.cin)
         guard d.rank == 4, d.shape[0] == n, d.shape[3] == cout, u < cin, per == h * w else {
             throw TensorError(.shape, "\(name): a change of channel \(u) of \(h)x\(w) does not fit \(Tensor.describe(d.shape))")

@@ -305,7 +305,7 @@ enum ModelSpec {
                                         ("inputs", .array(m.inputs[i].map { .number(Double($0)) }))]
             func n(_ k: String, _ v: Int) { kv.append((k, .number(Double(v)))) }
             switch l {
-            case let c as Conv2d: n("cin", c.cin); n("cout", c.cout); n("k", c.k); n("stride", c.stride); n("padding", c.padding); kv.append(("bias", .bool(c.bias != nil)))
+            case let c as Conv2d: n("cin", c.cin); n("cout", c.cout); n("k", c.k); n("stride", c.stride); n("padding", c.padding); n("groups", c.groups); kv.append(("bias", .bool(c.bias != nil)))
             case let f as Linear: n("nin", f.nin); n("nout", f.nout); kv.append(("bias", .bool(f.bias != nil)))
             case let b as BatchNorm: n("channels", b.channels); n("tracked", b.batchesTracked)
             case let p as MaxPool2d: n("k", p.k); n("stride", p.stride); n("padding", p.padding); kv.append(("ceil", .bool(!p.floorMode)))
@@ -333,7 +333,7 @@ enum ModelSpec {
             switch kind {
             case "Conv2d":
                 guard let a = n("cin"), let b = n("cout"), let k = n("k"), let s = n("stride"), let p = n("padding") else { return nil }
-                layer = try? Conv2d(cin: a, cout: b, k: k, stride: s, padding: p, bias: bias)
+                layer = try? Conv2d(cin: a, cout: b, k: k, stride: s, padding: p, bias: bias, groups: n("groups") ?? 1)
             case "Linear":
                 guard let a = n("nin"), let b = n("nout") else { return nil }
                 layer = try? Linear(a, b, bias: bias)

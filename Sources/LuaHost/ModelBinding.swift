@@ -105,7 +105,7 @@ enum ModelBinding {
             for (n, t) in l.buffers { lua.push(t); lua.setField(-2, n) }
             var settings: [(String, Int)] = []
             switch l {
-            case let c as Conv2d: settings = [("in_channels", c.cin), ("out_channels", c.cout), ("kernel_size", c.k), ("stride", c.stride), ("padding", c.padding)]
+            case let c as Conv2d: settings = [("in_channels", c.cin), ("out_channels", c.cout), ("kernel_size", c.k), ("stride", c.stride), ("padding", c.padding), ("groups", c.groups)]
             case let f as Linear: settings = [("in_features", f.nin), ("out_features", f.nout)]
             case let b as BatchNorm: settings = [("num_features", b.channels)]
             case let p as MaxPool2d: settings = [("kernel_size", p.k), ("stride", p.stride)]

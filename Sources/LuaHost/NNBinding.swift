@@ -60,11 +60,15 @@ enum NNBinding {
         Lua.bind(L, "nn.Conv2d") { lua in
             let cin = try positive(lua, 1, "input channels"), cout = try positive(lua, 2, "output channels")
             let k = try positive(lua, 3, "kernel size")
-            let o = try Options(lua, 4, allowed: ["stride", "padding", "bias", "name"])
-            let stride = try o.integer("stride") ?? 1, padding = try o.integer("padding") ?? 0
+            let o = try Options(lua, 4, allowed: ["stride", "padding", "bias", "groups", "name"])
+            let stride = try o.integer("stride") ?? 1, padding = try o.integer("padding") ?? 0, groups = try o.integer("groups") ?? 1
             guard stride >= 1 else { throw LuaArgError(4, "option 'stride' must be positive, got \(stride)") }
             guard padding >= 0 else { throw LuaArgError(4, "option 'padding' must be non-negative, got \(padding)") }
-            return try pushLayer(lua, try Conv2d(cin: cin, cout: cout, k: k, stride: stride, padding: padding, bias: try o.boolean("bias") ?? true), o)
+            guard groups >= 1, cin % groups == 0, cout % groups == 0 else {
+                throw LuaArgError(4, "option 'groups' must divide both channel counts (\(cin) and \(cout)), got \(groups)")
+            }
+            return try pushLayer(lua, try Conv2d(cin: cin, cout: cout, k: k, stride: stride, padding: padding,
+                                                 bias: try o.boolean("bias") ?? true, groups: groups), o)
         }
     }
 
@@ -286,7 +290,7 @@ enum NNBinding {
     static func describe(_ l: Layer) -> String {
         switch l {
         case let c as Conv2d:
-            return "Conv2d(\(c.cin), \(c.cout), \(c.k), stride=\(c.stride), padding=\(c.padding)\(c.bias == nil ? ", bias=false" : ""))"
+            return "Conv2d(\(c.cin), \(c.cout), \(c.k), stride=\(c.stride), padding=\(c.padding)\(c.groups > 1 ? ", groups=\(c.groups)" : "")\(c.bias == nil ? ", bias=false" : ""))"
         case let f as Linear: return "Linear(\(f.nin), \(f.nout)\(f.bias == nil ? ", bias=false" : ""))"
         case let b as BatchNorm: return "\(b.kind)(\(b.channels))"
         case let p as MaxPool2d:

@@ -84,3 +84,24 @@ extension Evaluation {
     /// Correct samples of each class.
     func perClassCorrect(_ k: Int) -> [Int] { (0..<k).map { confusion[$0 * k + $0] } }
 }
+
+@Suite struct GroupedConvolutionSweepTests {
+    /// A sweep whose mixer is a grouped convolution: a unit's change reaches only its group.
+    @Test func matchesBruteForce() throws {
+        let m = try Sequential([Conv2d(cin: 2, cout: 6, k: 3, padding: 1), ReLU(), Conv2d(cin: 6, cout: 6, k: 3, padding: 1, groups: 3),
+                                ReLU(), MaxPool2d(2), Flatten(), Linear(6 * 16, 4)], seed: 4, inputShape: [2, 8, 8])
+        let fc = m.layers[6] as! Linear
+        for i in 0..<fc.weight.value.count { fc.weight.value.data[i] *= 8 }
+        let data = try dataFor(m, n: 150, shape: [2, 8, 8], classes: 4, seed: 6)
+        let r = try Ablation.sweep(m, data, layer: 1, batch: 37)
+        let k = data.numClasses
+        var moved = 0
+        for (i, u) in r.units.enumerated() {
+            let e = try Ablation.evaluate(m, data, lesions: [1: [u]])
+            let want = (0..<k).map { e.confusion[$0 * k + $0] }
+            #expect(r.correct[i] == want, "unit \(u + 1): sweep \(r.correct[i]) vs brute force \(want)")
+            if want != r.base.perClassCorrect(k) { moved += 1 }
+        }
+        #expect(moved > 0)
+    }
+}

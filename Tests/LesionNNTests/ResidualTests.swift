@@ -180,3 +180,52 @@ import Testing
         try gradCheck(try AdaptiveAvgPool2d(3, 2), input: [2, 2, 7, 5])
     }
 }
+
+/// Convolutions with groups (PyTorch's `groups`) against their definition and finite differences.
+@Suite struct GroupedConvolutionTests {
+    /// y[b, co] = bias[co] + sum over the input channels of co's group of w * x, NCHW.
+    func naive(_ c: Conv2d, _ x: Tensor) throws -> Tensor {
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let s = try c.outputShape(x.shape)
+        let y = try Tensor(zeros: s)
+        let (cinG, coutG, k) = (c.cin / c.groups, c.cout / c.groups, c.k)
+        for b in 0..<n { for co in 0..<c.cout { for i in 0..<s[2] { for j in 0..<s[3] {
+            var acc = c.bias.map { $0.value.data[co] } ?? 0
+            for ci in 0..<cinG { for a in 0..<k { for q in 0..<k {
+                let (r, col) = (i * c.stride - c.padding + a, j * c.stride - c.padding + q)
+                guard r >= 0, r < h, col >= 0, col < w else { continue }
+                acc += c.weight.value.data[((co * cinG + ci) * k + a) * k + q] * x.data[((b * c.cin + (co / coutG) * cinG + ci) * h + r) * w + col]
+            } } }
+            y.data[((b * c.cout + co) * s[2] + i) * s[3] + j] = acc
+        } } } }
+        return y
+    }
+
+    @Test(arguments: [(4, 6, 2, 1, 3), (6, 6, 6, 2, 3), (64, 64, 2, 1, 3), (8, 4, 4, 1, 1)])
+    func matchesItsDefinition(cin: Int, cout: Int, groups: Int, stride: Int, k: Int) throws {
+        let c = try Conv2d(cin: cin, cout: cout, k: k, stride: stride, padding: k / 2, groups: groups)
+        c.reset(RandomStream(seed: 3, stream: 1))
+        #expect(c.weight.value.shape == [cout, cin / groups, k, k])
+        let x = sample([2, cin, 9, 8], seed: 4)
+        let y = try Layout.toNCHW(try c.forward(try Layout.toNHWC(x), training: false))
+        let r = try naive(c, x)
+        #expect(y.shape == r.shape)
+        for i in 0..<r.count { #expect(abs(y.data[i] - r.data[i]) <= 1e-4 * max(1, abs(r.data[i]))) }
+        // A copy computes the same (its groups see the copied weights).
+        let copied = try Layout.toNCHW(try c.copy().forward(try Layout.toNHWC(x), training: false))
+        for i in 0..<r.count { #expect(copied.data[i] == y.data[i]) }
+    }
+
+    @Test func gradients() throws {
+        let c = try Conv2d(cin: 4, cout: 6, k: 3, padding: 1, groups: 2)
+        c.reset(RandomStream(seed: 5, stream: 1))
+        try gradCheck(c, input: [2, 4, 5, 5])
+        let depthwise = try Conv2d(cin: 3, cout: 3, k: 3, stride: 2, padding: 1, groups: 3)
+        depthwise.reset(RandomStream(seed: 6, stream: 1))
+        try gradCheck(depthwise, input: [2, 3, 6, 6])
+    }
+
+    @Test func groupsMustDivideTheChannels() {
+        #expect(throws: TensorError.self) { _ = try Conv2d(cin: 4, cout: 6, k: 3, groups: 4) }
+    }
+}

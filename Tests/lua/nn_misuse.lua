@@ -2,7 +2,7 @@
 local T = require "helper"
 
 T.raises(function() nn.Conv2d(0, 8, 3) end, "bad argument #1 to 'Conv2d' (input channels must be a positive integer, got 0)")
-T.raises(function() nn.Conv2d(1, 8, 3, {paddin = 1}) end, "unknown option 'paddin'; expected one of: bias, name, padding, stride")
+T.raises(function() nn.Conv2d(1, 8, 3, {paddin = 1}) end, "unknown option 'paddin'; expected one of: bias, groups, name, padding, stride")
 T.raises(function() nn.Conv2d(1, 8, 3, {stride = 0}) end, "option 'stride' must be positive")
 T.raises(function() nn.Linear(3) end, "bad argument #2 to 'Linear' (number expected, got no value)")
 T.raises(function() nn.Dropout(1) end, "dropout probability must be in [0, 1)")

@@ -92,3 +92,10 @@ T.raises(function() return nn.AdaptiveAvgPool2d(0) end, "output size must be a p
 local rb = nn.Residual{body = nn.Sequential{nn.ReLU()}}
 nn.Sequential{rb}
 T.raises(function() return nn.Sequential{rb} end, "already belongs to model", "a block in two models")
+
+-- grouped convolutions (MobileNet- and ResNeXt-style)
+local gm = nn.Sequential{nn.Conv2d(4, 8, 3, {padding = 1, groups = 2}), seed = 1}
+T.shape(gm:layer("conv1").weight, {8, 2, 3, 3})
+T.eq(gm:layer("conv1").groups, 2, "groups setting")
+T.eq(gm:layer("conv1").description, "Conv2d(4, 8, 3, stride=1, padding=1, groups=2)", "description")
+T.raises(function() return nn.Conv2d(4, 6, 3, {groups = 4}) end, "option 'groups' must divide both channel counts", "groups")

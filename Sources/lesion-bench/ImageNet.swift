@@ -34,6 +34,8 @@ func imagenetBench() throws -> [(String, Any)] {
             m.profile = nil
         }
     }
+    let sweeps = ["sweep_layer4", "sweep_layer3"].filter { selected("LESION_BENCH_IMAGENET", $0) }
+    guard !sweeps.isEmpty else { return out }
     let m = try host.model("models.resnet18{num_classes = 10}")
     let evalSeconds = try median(reps: 3, warmup: 1) { _ = try m.evaluate(evalSet, batch: 32) }
     for (part, point, n) in [("sweep_layer4", "layer4.1", 64), ("sweep_layer3", "layer3.1", Int(ProcessInfo.processInfo.environment["LESION_BENCH_SWEEP_IMAGES"] ?? "") ?? 32)] where selected("LESION_BENCH_IMAGENET", part) {

@@ -84,61 +84,32 @@ extension Ablation {
             for i in affected { s.nodes[i] = try layers[i].copy() }
             scratch.append(s)
         }
-        let counts = UnsafeMutablePointer<Int>.allocate(capacity: sets.count * k)
-        counts.initialize(repeating: 0, count: sets.count * k)
-        defer { counts.deallocate() }
-        let errors = UnsafeMutablePointer<TensorError?>.allocate(capacity: threads)
-        errors.initialize(repeating: nil, count: threads)
-        defer { errors.deinitialize(count: threads); errors.deallocate() }
-        var baseConfusion = [Int](repeating: 0, count: k * k)
-        var baseLoss = 0.0
-        var totals = [Int](repeating: 0, count: k)
+        let tally = SweepCounts(sets: sets.count, classes: k)
         try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
             let nb = range.count
-            for r in 0..<nb { totals[Int(labels[r])] += 1 }
             let base = try model.forwardPlain(xb, nodes: layers)
-            let logits = base[count - 1]
-            baseLoss += Loss.softmaxCrossEntropy(logits, labels: labels, grad: nil).loss
-            var baseRight = [Bool](repeating: false, count: nb)
-            var baseByClass = [Int](repeating: 0, count: k)
-            for r in 0..<nb {
-                let guess = Tensor.argExtreme(logits.data + r * k, k, 1, largest: true)
-                baseConfusion[Int(labels[r]) * k + guess] += 1
-                if guess == Int(labels[r]) { baseRight[r] = true; baseByClass[guess] += 1 }
-            }
-            for ui in 0..<sets.count { for c in 0..<k { counts[ui * k + c] += baseByClass[c] } }
+            let baseRight = tally.base(base[count - 1], labels: labels, n: nb)
             nonisolated(unsafe) let batchLabels = labels
-            Threads.parallelParts { t in
-                guard t < threads else { return }
-                let (ulo, uhi) = Threads.range(t, of: sets.count)
-                do throws(TensorError) {
-                    // Several sets' rows in one pass, so that the layers after run on enough
-                    // rows for an efficient product.
-                    var ui = ulo
-                    while ui < uhi {
-                        let group = Array(ui..<min(uhi, ui + max(1, passRows / max(nb, 1))))
-                        ui = group.last! + 1
-                        guard let (out, rows) = try ablatedGraph(model, L: L, sets: group.map { sets[$0] }, values: values, base: base,
-                                                                 affected: affected, layouts: layouts, scratch: scratch[t]) else { continue }
-                        var at = 0
-                        for (g, set) in group.enumerated() {
-                            let row = counts + set * k
-                            for r in rows[g] {
-                                let label = Int(batchLabels[r])
-                                let right = Tensor.argExtreme(out.data + at * k, k, 1, largest: true) == label
-                                if right != baseRight[r] { row[label] += right ? 1 : -1 }
-                                at += 1
-                            }
+            try tally.parallel(threads: threads) { t, part throws(TensorError) in
+                // Several sets' rows in one pass, so that the layers after run on enough rows
+                // for an efficient product.
+                var ui = part.lowerBound
+                while ui < part.upperBound {
+                    let group = Array(ui..<min(part.upperBound, ui + max(1, passRows / max(nb, 1))))
+                    ui = group.last! + 1
+                    guard let (out, rows) = try ablatedGraph(model, L: L, sets: group.map { sets[$0] }, values: values, base: base,
+                                                             affected: affected, layouts: layouts, scratch: scratch[t]) else { continue }
+                    var at = 0
+                    for (g, set) in group.enumerated() {
+                        for r in rows[g] {
+                            tally.record(set: set, label: Int(batchLabels[r]), logits: out.data + at * k, wasRight: baseRight[r])
+                            at += 1
                         }
                     }
-                } catch {
-                    errors[t] = error
                 }
             }
-            for t in 0..<threads { if let e = errors[t] { throw e } }
         }
-        let correct = (0..<sets.count).map { ui in (0..<k).map { counts[ui * k + $0] } }
-        return (Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss), correct, totals)
+        return tally.result()
     }
 
     /// For each set, the samples whose values at L change when its units take `values`; and the

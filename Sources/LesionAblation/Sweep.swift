@@ -150,18 +150,8 @@ extension Ablation {
             return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch)
         }
         let constants = sets.map { set in set.map { after[$0] } }
-        let counts = UnsafeMutablePointer<Int>.allocate(capacity: sets.count * k)
-        counts.initialize(repeating: 0, count: sets.count * k)
-        defer { counts.deallocate() }
-        let errors = UnsafeMutablePointer<TensorError?>.allocate(capacity: threads)
-        errors.initialize(repeating: nil, count: threads)
-        defer { errors.deinitialize(count: threads); errors.deallocate() }
-        var baseConfusion = [Int](repeating: 0, count: k * k)
-        var baseLoss = 0.0
-        var totals = [Int](repeating: 0, count: k)
+        let tally = SweepCounts(sets: sets.count, classes: k)
         try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
-            let (lo, hi) = (range.lowerBound, range.upperBound)
-            for r in 0..<(hi - lo) { totals[Int(labels[r])] += 1 }
             // Base values at the mixer's input (the model's own forward through the channel-wise
             // layers, so its plan may crop what they never read) and output, and the base logits.
             // Both stay as they are for the whole batch: they are buffers of the model's layers and
@@ -172,48 +162,29 @@ extension Ablation {
             let per = xm.rank == 4 ? xm.shape[1] * xm.shape[2] : xm.shape[1] / nUnits
             var h = z
             for l in rests[0] { h = try l.forward(h, training: false) }
-            baseLoss += Loss.softmaxCrossEntropy(h, labels: labels, grad: nil).loss
-            let nb = hi - lo
-            var baseRight = [Bool](repeating: false, count: nb)
-            var baseByClass = [Int](repeating: 0, count: k)
-            for r in 0..<nb {
-                let guess = Tensor.argExtreme(h.data + r * k, k, 1, largest: true)
-                baseConfusion[Int(labels[r]) * k + guess] += 1
-                if guess == Int(labels[r]) { baseRight[r] = true; baseByClass[guess] += 1 }
-            }
+            let nb = range.count
+            let baseRight = tally.base(h, labels: labels, n: nb)
             // Units in fixed blocks per thread. A sample whose values at the mixer's input do
             // not change keeps its base prediction; only the others run through the layers after.
             // Samples go in blocks whose mixer outputs fill about 2 MB (L2), every unit of the
             // thread's over one block before the next.
             nonisolated(unsafe) let batchLabels = labels
             let blockRows = max(32, (1 << 19) / max(1, z.count / nb))
-            for ui in 0..<sets.count { for c in 0..<k { counts[ui * k + c] += baseByClass[c] } }
-            Threads.parallelParts { t in
-                guard t < threads else { return }
-                let (ulo, uhi) = Threads.range(t, of: sets.count)
-                do throws(TensorError) {
-                    for r0 in stride(from: 0, to: nb, by: blockRows) {
-                        let block = r0..<min(nb, r0 + blockRows)
-                        for ui in ulo..<uhi {
-                            guard let (logits, changed) = try ablatedLogits(units: sets[ui], values: constants[ui], per: per, xm: xm, z: z,
-                                                                            samples: block, mixer: mixers[t], rest: rests[t],
-                                                                            scratch: scratch[t]) else { continue }
-                            let row = counts + ui * k
-                            for (i, r) in changed.enumerated() {
-                                let label = Int(batchLabels[r])
-                                let right = Tensor.argExtreme(logits.data + i * k, k, 1, largest: true) == label
-                                if right != baseRight[r] { row[label] += right ? 1 : -1 }
-                            }
+            try tally.parallel(threads: threads) { t, part throws(TensorError) in
+                for r0 in stride(from: 0, to: nb, by: blockRows) {
+                    let block = r0..<min(nb, r0 + blockRows)
+                    for ui in part {
+                        guard let (logits, changed) = try ablatedLogits(units: sets[ui], values: constants[ui], per: per, xm: xm, z: z,
+                                                                        samples: block, mixer: mixers[t], rest: rests[t],
+                                                                        scratch: scratch[t]) else { continue }
+                        for (i, r) in changed.enumerated() {
+                            tally.record(set: ui, label: Int(batchLabels[r]), logits: logits.data + i * k, wasRight: baseRight[r])
                         }
                     }
-                } catch {
-                    errors[t] = error
                 }
             }
-            for t in 0..<threads { if let e = errors[t] { throw e } }
         }
-        let correct = (0..<sets.count).map { ui in (0..<k).map { counts[ui * k + $0] } }
-        return (Evaluation.from(confusion: baseConfusion, classes: k, lossSum: baseLoss), correct, totals)
+        return tally.result()
     }
 
     /// The value each unit's constant channel has after the channel-wise layers: the layers

@@ -116,30 +116,42 @@ func gradCheck(_ layer: Layer, input logical: [Int], eps: Float = 1e-2, rtol: Do
         let m = try Sequential([Conv2d(cin: 2, cout: 3, k: 3, padding: 1), BatchNorm(3, spatial: true),
                                 AvgPool2d(2), Conv2d(cin: 3, cout: 2, k: 2), Flatten(), Linear(2 * 2 * 2, 6),
                                 BatchNorm(6, spatial: false), Linear(6, 4)], seed: 3)
-        let x = sample([5, 2, 6, 6], seed: 4)
-        let labels: [Int32] = [0, 3, 1, 2, 1]
-        func loss(_ grad: Tensor?) throws -> Double {
-            let logits = try m.forwardInternal(x, training: true)
-            return labels.withUnsafeBufferPointer { Loss.softmaxCrossEntropy(logits, labels: $0.baseAddress!, grad: grad).loss } / 5
-        }
-        let g = try Tensor(zeros: [5, 4])
-        _ = try loss(g)
-        m.zeroGrad()
-        try m.backward(g)
-        for p in m.parameters {
-            let analytic = try p.grad.copy()
-            for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / 12)) {
-                let old = p.value.data[i]
-                p.value.data[i] = old + 1e-2
-                let fp = try loss(nil)
-                p.value.data[i] = old - 1e-2
-                let fm = try loss(nil)
-                p.value.data[i] = old
-                let numeric = (fp - fm) / 2e-2
-                #expect(abs(Double(analytic.data[i]) - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(p.name)[\(i)] shape \(p.value.shape) analytic \(analytic.data[i]) numeric \(numeric)")
-            }
+        _ = try checkLossGradients(m, x: sample([5, 2, 6, 6], seed: 4), labels: [0, 3, 1, 2, 1], probes: 12)
+    }
+}
+
+/// A model's parameter gradients of the mean cross-entropy (training mode) against central
+/// differences (step 1e-2) at about `probes` coordinates of each parameter; returns how many.
+@discardableResult
+func checkLossGradients(_ m: Sequential, x: Tensor, labels: [Int32], probes: Int,
+                        sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+    let n = Double(labels.count)
+    func loss(_ grad: Tensor?) throws -> Double {
+        let logits = try m.forwardInternal(x, training: true)
+        return labels.withUnsafeBufferPointer { Loss.softmaxCrossEntropy(logits, labels: $0.baseAddress!, grad: grad).loss } / n
+    }
+    let k = try m.forwardInternal(x, training: true).shape[1]
+    let g = try Tensor(zeros: [labels.count, k])
+    _ = try loss(g)
+    m.zeroGrad()
+    try m.backward(g)
+    var checked = 0
+    for p in m.parameters {
+        let analytic = try p.grad.copy()
+        for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / probes)) {
+            let old = p.value.data[i]
+            p.value.data[i] = old + 1e-2
+            let fp = try loss(nil)
+            p.value.data[i] = old - 1e-2
+            let fm = try loss(nil)
+            p.value.data[i] = old
+            let numeric = (fp - fm) / 2e-2
+            #expect(abs(Double(analytic.data[i]) - numeric) <= 2e-3 + 3e-2 * abs(numeric),
+                    "\(p.name)[\(i)] shape \(p.value.shape) analytic \(analytic.data[i]) numeric \(numeric)", sourceLocation: sourceLocation)
+            checked += 1
         }
     }
+    return checked
 }
 
 /// The execution plan (cropped convolutions, max-pool before ReLU) changes nothing: outputs and

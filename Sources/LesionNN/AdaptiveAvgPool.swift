@@ -8,6 +8,8 @@ public final class AdaptiveAvgPool2d: Layer {
     public let kind = "AdaptiveAvgPool2d"
     public let namePrefix = "avgpool"
     public let outH: Int, outW: Int
+    public var settings: [(String, LayerSetting)] { [("output_h", .int(outH)), ("output_w", .int(outW))] }
+    public var summary: String { "AdaptiveAvgPool2d(\(outH == outW ? "\(outH)" : "(\(outH), \(outW))"))" }
     var input: Tensor?
     var output: Tensor?
     var gradInput: Tensor?
@@ -78,5 +80,12 @@ public final class AdaptiveAvgPool2d: Layer {
             } } }
         }
         return dx
+    }
+}
+
+extension AdaptiveAvgPool2d: RebuildableLayer {
+    public static var kindName: String { "AdaptiveAvgPool2d" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer {
+        try AdaptiveAvgPool2d(LayerKinds.need(s, "output_h"), LayerKinds.need(s, "output_w"))
     }
 }

@@ -45,3 +45,8 @@ public final class Add: Layer {
     /// The gradient of each input is the output's (the model gives it to both).
     public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? { needInputGrad ? dy : nil }
 }
+
+extension Add: RebuildableLayer {
+    public static var kindName: String { "Add" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer { Add() }
+}

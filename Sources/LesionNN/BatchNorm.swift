@@ -9,6 +9,8 @@ public final class BatchNorm: Layer {
     public let namePrefix = "bn"
     public let channels: Int
     public let spatial: Bool            // BatchNorm2d (input {N,C,H,W}) or BatchNorm1d ({N,C})
+    public var settings: [(String, LayerSetting)] { [("num_features", .int(channels)), ("num_batches_tracked", .int(batchesTracked))] }
+    public var summary: String { "\(kind)(\(channels))" }
     public let eps: Float = 1e-5
     public let momentum: Float = 0.1
     public let weight: Parameter
@@ -196,5 +198,12 @@ public final class BatchNorm: Layer {
             }
         } } }
         return dx
+    }
+}
+
+extension BatchNorm: RebuildableLayer {
+    public static var kindName: String { "BatchNorm" }   // built by LayerKinds.make (1d or 2d)
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer {
+        try BatchNorm(LayerKinds.need(s, "num_features"), spatial: true)
     }
 }

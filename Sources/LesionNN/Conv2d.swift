@@ -7,6 +7,13 @@ public final class Conv2d: Layer {
     public let kind = "Conv2d"
     public let namePrefix = "conv"
     public var channelMap: ChannelMap { .mixing }
+    public var settings: [(String, LayerSetting)] {
+        [("in_channels", .int(cin)), ("out_channels", .int(cout)), ("kernel_size", .int(k)), ("stride", .int(stride)),
+         ("padding", .int(padding)), ("groups", .int(groups)), ("bias", .bool(bias != nil))]
+    }
+    public var summary: String {
+        "Conv2d(\(cin), \(cout), \(k), stride=\(stride), padding=\(padding)\(groups > 1 ? ", groups=\(groups)" : "")\(bias == nil ? ", bias=false" : ""))"
+    }
     public let cin: Int, cout: Int, k: Int, stride: Int, padding: Int
     /// Input and output channels split into `groups` independent convolutions (PyTorch's groups).
     public let groups: Int
@@ -385,5 +392,14 @@ extension Conv2d: ChannelMixer {
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n * ho * wo), Int32(cout), Int32(k * k),
                     1, cols.data, Int32(k * k), wk.data, Int32(cout), accumulate ? 1 : 0, d.data, Int32(cout))
+    }
+}
+
+extension Conv2d: RebuildableLayer {
+    public static var kindName: String { "Conv2d" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer {
+        try Conv2d(cin: LayerKinds.need(s, "in_channels"), cout: LayerKinds.need(s, "out_channels"), k: LayerKinds.need(s, "kernel_size"),
+                   stride: LayerKinds.need(s, "stride"), padding: LayerKinds.need(s, "padding"), bias: s["bias"]?.bool ?? true,
+                   groups: s["groups"]?.int ?? 1)
     }
 }

@@ -8,6 +8,8 @@ public final class Dropout: Layer {
     public let kind = "Dropout"
     public let namePrefix = "dropout"
     public let p: Float
+    public var settings: [(String, LayerSetting)] { [("p", .number(Double(p)))] }
+    public var summary: String { "Dropout(p=\(p))" }
     /// The stream of the next training forward (set by Sequential).
     public var stream = RandomStream(seed: 0)
     var mask: Tensor?
@@ -43,5 +45,13 @@ public final class Dropout: Layer {
         gradInput = dx
         for i in 0..<dy.count { dx.data[i] = dy.data[i] * m.data[i] }
         return dx
+    }
+}
+
+extension Dropout: RebuildableLayer {
+    public static var kindName: String { "Dropout" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer {
+        guard let p = s["p"]?.number else { throw TensorError(.format, "layer setting 'p' is missing") }
+        return try Dropout(Float(p))
     }
 }

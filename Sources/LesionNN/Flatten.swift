@@ -80,3 +80,8 @@ public final class Lambda: Layer {
         throw TensorError(.value, "\(name): Lambda layers are forward-only; gradients cannot pass through them")
     }
 }
+
+extension Flatten: RebuildableLayer {
+    public static var kindName: String { "Flatten" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer { Flatten() }
+}

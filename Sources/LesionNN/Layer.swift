@@ -55,6 +55,28 @@ public protocol Layer: AnyObject {
     /// How a change confined to some channels of the input passes through the layer in
     /// evaluation (what the sweep planner reads; it knows no layer by its type).
     var channelMap: ChannelMap { get }
+
+    /// What the layer was built with, under PyTorch's names (`in_channels`, `kernel_size`, ...):
+    /// for `m:layer`, and to build it again (`LayerKinds.make`).
+    var settings: [(String, LayerSetting)] { get }
+
+    /// The layer as PyTorch prints it: `Conv2d(1, 32, 3, stride=1, padding=1)`.
+    var summary: String { get }
+}
+
+/// One setting of a layer.
+public enum LayerSetting: Equatable, Sendable {
+    case int(Int), number(Double), bool(Bool)
+
+    public var int: Int? { if case .int(let v) = self { return v }; return nil }
+    public var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
+    public var number: Double? {
+        switch self {
+        case .number(let v): return v
+        case .int(let v): return Double(v)
+        case .bool: return nil
+        }
+    }
 }
 
 /// How a layer treats the channels of its input in evaluation.
@@ -82,6 +104,8 @@ public protocol ChannelMixer: Layer {
 
 extension Layer {
     public var channelMap: ChannelMap { .channelWise }
+    public var settings: [(String, LayerSetting)] { [] }
+    public var summary: String { kind + "()" }
     public var parameters: [Parameter] { [] }
     public var buffers: [(String, Tensor)] { [] }
     public func reset(_ stream: RandomStream) {}

@@ -7,6 +7,8 @@ public final class Linear: Layer {
     public let kind = "Linear"
     public let namePrefix = "fc"
     public var channelMap: ChannelMap { .mixing }
+    public var settings: [(String, LayerSetting)] { [("in_features", .int(nin)), ("out_features", .int(nout)), ("bias", .bool(bias != nil))] }
+    public var summary: String { "Linear(\(nin), \(nout)\(bias == nil ? ", bias=false" : ""))" }
     public let nin: Int, nout: Int
     public let weight: Parameter
     public let bias: Parameter?
@@ -85,5 +87,12 @@ extension Linear: ChannelMixer {
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(nout), Int32(per), 1,
                     delta, Int32(rowStride), weight.value.data + u * per, Int32(nin), accumulate ? 1 : 0, d.data, Int32(nout))
+    }
+}
+
+extension Linear: RebuildableLayer {
+    public static var kindName: String { "Linear" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer {
+        try Linear(LayerKinds.need(s, "in_features"), LayerKinds.need(s, "out_features"), bias: s["bias"]?.bool ?? true)
     }
 }

@@ -79,6 +79,12 @@ public class Pool2d {
 public final class MaxPool2d: Pool2d, Layer {
     public let kind = "MaxPool2d"
     public let namePrefix = "pool"
+    public var settings: [(String, LayerSetting)] {
+        [("kernel_size", .int(k)), ("stride", .int(stride)), ("padding", .int(padding)), ("ceil_mode", .bool(!floorMode))]
+    }
+    public var summary: String {
+        "MaxPool2d(\(k), stride=\(stride)\(padding > 0 ? ", padding=\(padding)" : "")\(floorMode ? "" : ", ceil_mode=true"))"
+    }
     /// Per output element: the window position (kh * k + kw) of the maximum.
     var argmax: [UInt8] = []
 
@@ -234,6 +240,8 @@ public final class MaxPool2d: Pool2d, Layer {
 public final class AvgPool2d: Pool2d, Layer {
     public let kind = "AvgPool2d"
     public let namePrefix = "pool"
+    public var settings: [(String, LayerSetting)] { [("kernel_size", .int(k)), ("stride", .int(stride))] }
+    public var summary: String { "AvgPool2d(\(k), stride=\(stride))" }
 
     public init(_ k: Int, stride: Int? = nil) throws(TensorError) { try super.init(k: k, stride: stride) }
 
@@ -334,4 +342,24 @@ public final class GlobalAvgPool: Layer {
         } }
         return dx
     }
+}
+
+extension MaxPool2d: RebuildableLayer {
+    public static var kindName: String { "MaxPool2d" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer {
+        try MaxPool2d(LayerKinds.need(s, "kernel_size"), stride: s["stride"]?.int, padding: s["padding"]?.int ?? 0,
+                      ceilMode: s["ceil_mode"]?.bool ?? false)
+    }
+}
+
+extension AvgPool2d: RebuildableLayer {
+    public static var kindName: String { "AvgPool2d" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer {
+        try AvgPool2d(LayerKinds.need(s, "kernel_size"), stride: s["stride"]?.int)
+    }
+}
+
+extension GlobalAvgPool: RebuildableLayer {
+    public static var kindName: String { "GlobalAvgPool" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer { GlobalAvgPool() }
 }

@@ -52,3 +52,8 @@ public final class ReLU: Layer {
         return dx
     }
 }
+
+extension ReLU: RebuildableLayer {
+    public static var kindName: String { "ReLU" }
+    public static func make(_ s: [String: LayerSetting]) throws(TensorError) -> Layer { ReLU() }
+}

@@ -160,7 +160,7 @@ extension LuaHost {
         var text = "seed \(m.seed) input \(m.inputShape ?? []) training \(m.training) noise \(m.noiseSeed),\(m.noiseCounter)\n"
         for (i, l) in m.layers.enumerated() {
             if l is Lambda { return nil }
-            text += l.name + " " + NNBinding.describe(l) + " <- \(m.inputs[i])"
+            text += l.name + " " + l.summary + " <- \(m.inputs[i])"
             if let bn = l as? BatchNorm { text += " tracked \(bn.batchesTracked)" }
             for (n, t) in l.parameters.map({ ($0.name, $0.value) }) + l.buffers {
                 let h = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 5)
@@ -296,26 +296,23 @@ extension Lua {
     }
 }
 
-/// A model's architecture as JSON, and back (for models inside cached values).
+/// A model's architecture as JSON, and back (for models inside cached values): each node's kind,
+/// name, inputs and settings; the layers are built again by `LayerKinds`.
 enum ModelSpec {
     static func encode(_ m: Sequential) -> JSON? {
         var layers: [JSON] = []
         for (i, l) in m.layers.enumerated() {
-            var kv: [(String, JSON)] = [("kind", .string(l.kind)), ("name", .string(l.name)),
-                                        ("inputs", .array(m.inputs[i].map { .number(Double($0)) }))]
-            func n(_ k: String, _ v: Int) { kv.append((k, .number(Double(v)))) }
-            switch l {
-            case let c as Conv2d: n("cin", c.cin); n("cout", c.cout); n("k", c.k); n("stride", c.stride); n("padding", c.padding); n("groups", c.groups); kv.append(("bias", .bool(c.bias != nil)))
-            case let f as Linear: n("nin", f.nin); n("nout", f.nout); kv.append(("bias", .bool(f.bias != nil)))
-            case let b as BatchNorm: n("channels", b.channels); n("tracked", b.batchesTracked)
-            case let p as MaxPool2d: n("k", p.k); n("stride", p.stride); n("padding", p.padding); kv.append(("ceil", .bool(!p.floorMode)))
-            case let p as AvgPool2d: n("k", p.k); n("stride", p.stride)
-            case let p as AdaptiveAvgPool2d: n("h", p.outH); n("w", p.outW)
-            case let d as Dropout: kv.append(("p", .number(Double(d.p))))
-            case is Lambda: return nil
-            default: break
+            guard l is RebuildableLayer else { return nil }
+            var settings: [(String, JSON)] = []
+            for (k, v) in l.settings {
+                switch v {
+                case .int(let x): settings.append((k, .object([("int", .number(Double(x)))])))
+                case .number(let x): settings.append((k, .number(x)))
+                case .bool(let x): settings.append((k, .bool(x)))
+                }
             }
-            layers.append(.object(kv))
+            layers.append(.object([("kind", .string(l.kind)), ("name", .string(l.name)),
+                                   ("inputs", .array(m.inputs[i].map { .number(Double($0)) })), ("settings", .object(settings))]))
         }
         return .object([("seed", .string(String(m.seed))), ("input", .array((m.inputShape ?? []).map { .number(Double($0)) })),
                         ("training", .bool(m.training)), ("noise", .array([.string(String(m.noiseSeed)), .string(String(m.noiseCounter))])),
@@ -326,39 +323,21 @@ enum ModelSpec {
         guard let seedText = spec["seed"]?.string, let seed = UInt64(seedText), let ls = spec["layers"]?.array else { return nil }
         var layers: [Layer] = [], inputs: [[Int]] = []
         for l in ls {
-            guard let kind = l["kind"]?.string, let name = l["name"]?.string else { return nil }
-            func n(_ k: String) -> Int? { l[k]?.number.map { Int($0) } }
-            let bias: Bool = { if case .bool(let b)? = l["bias"] { return b }; return true }()
-            let layer: Layer?
-            switch kind {
-            case "Conv2d":
-                guard let a = n("cin"), let b = n("cout"), let k = n("k"), let s = n("stride"), let p = n("padding") else { return nil }
-                layer = try? Conv2d(cin: a, cout: b, k: k, stride: s, padding: p, bias: bias, groups: n("groups") ?? 1)
-            case "Linear":
-                guard let a = n("nin"), let b = n("nout") else { return nil }
-                layer = try? Linear(a, b, bias: bias)
-            case "BatchNorm2d", "BatchNorm1d":
-                guard let c = n("channels"), let bn = try? BatchNorm(c, spatial: kind == "BatchNorm2d") else { return nil }
-                bn.batchesTracked = n("tracked") ?? 0
-                layer = bn
-            case "MaxPool2d":
-                guard let k = n("k") else { return nil }
-                let ceil: Bool = { if case .bool(let b)? = l["ceil"] { return b }; return false }()
-                layer = try? MaxPool2d(k, stride: n("stride"), padding: n("padding") ?? 0, ceilMode: ceil)
-            case "AdaptiveAvgPool2d": guard let h = n("h"), let w = n("w") else { return nil }; layer = try? AdaptiveAvgPool2d(h, w)
-            case "Add": layer = Add()
-            case "AvgPool2d": guard let k = n("k") else { return nil }; layer = try? AvgPool2d(k, stride: n("stride"))
-            case "Dropout": guard let p = l["p"]?.number else { return nil }; layer = try? Dropout(Float(p))
-            case "ReLU": layer = ReLU()
-            case "Flatten": layer = Flatten()
-            case "GlobalAvgPool": layer = GlobalAvgPool()
-            default: return nil
+            guard let kind = l["kind"]?.string, let name = l["name"]?.string, case .object(let kv)? = l["settings"] else { return nil }
+            var settings: [String: LayerSetting] = [:]
+            for (k, v) in kv {
+                switch v {
+                case .bool(let b): settings[k] = .bool(b)
+                case .number(let d): settings[k] = .number(d)
+                default:
+                    guard let d = v["int"]?.number else { return nil }
+                    settings[k] = .int(Int(d))
+                }
             }
-            guard let layer else { return nil }
+            guard let layer = (try? LayerKinds.make(kind: kind, settings)) ?? nil else { return nil }
             layer.name = name
             layers.append(layer)
-            let reads = l["inputs"]?.array?.compactMap { $0.number.map { Int($0) } } ?? [layers.count - 2]
-            inputs.append(reads)
+            inputs.append(l["inputs"]?.array?.compactMap { $0.number.map { Int($0) } } ?? [layers.count - 2])
         }
         let input = spec["input"]?.array?.compactMap { $0.number.map { Int($0) } }
         guard let m = try? Sequential(nodes: layers, inputs: inputs, seed: seed, inputShape: (input?.isEmpty ?? true) ? nil : input,

@@ -100,20 +100,18 @@ enum ModelBinding {
             lua.newTable(record: 8)
             lua.push(l.name); lua.setField(-2, "name")
             lua.push(l.kind); lua.setField(-2, "kind")
-            lua.push(NNBinding.describe(l)); lua.setField(-2, "description")
+            lua.push(l.summary); lua.setField(-2, "description")
+            // Settings first: a parameter of the same name (bias) takes the field.
+            for (k, v) in l.settings {
+                switch v {
+                case .int(let i): lua.push(i)
+                case .number(let d): lua.push(d)
+                case .bool(let b): lua.push(b)
+                }
+                lua.setField(-2, k)
+            }
             for p in l.parameters { lua.push(p.value); lua.setField(-2, p.name) }
             for (n, t) in l.buffers { lua.push(t); lua.setField(-2, n) }
-            var settings: [(String, Int)] = []
-            switch l {
-            case let c as Conv2d: settings = [("in_channels", c.cin), ("out_channels", c.cout), ("kernel_size", c.k), ("stride", c.stride), ("padding", c.padding), ("groups", c.groups)]
-            case let f as Linear: settings = [("in_features", f.nin), ("out_features", f.nout)]
-            case let b as BatchNorm: settings = [("num_features", b.channels)]
-            case let p as MaxPool2d: settings = [("kernel_size", p.k), ("stride", p.stride)]
-            case let p as AvgPool2d: settings = [("kernel_size", p.k), ("stride", p.stride)]
-            default: break
-            }
-            for (k, v) in settings { lua.push(v); lua.setField(-2, k) }
-            if let d = l as? Dropout { lua.push(Double(d.p)); lua.setField(-2, "p") }
             return 1
         }
     }
@@ -171,7 +169,7 @@ enum ModelBinding {
         var rows: [[String]] = [["name", "kind", "output", "params"]]
         for (l, s) in zip(m.layers, shapes) {
             let out = s.map { $0.dropFirst().map(String.init).joined(separator: " x ") } ?? "?"
-            rows.append([l.name, NNBinding.describe(l), out, l.numParameters == 0 ? "" : String(l.numParameters)])
+            rows.append([l.name, l.summary, out, l.numParameters == 0 ? "" : String(l.numParameters)])
         }
         var widths = [Int](repeating: 0, count: 4)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }

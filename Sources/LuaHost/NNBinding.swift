@@ -281,24 +281,8 @@ enum NNBinding {
     static let layerToString: LuaFunction = { L in
         Lua.bind(L, "__tostring") { lua in
             let b = try lua.check(1, LayerBox.self)
-            lua.push(describe(b.layer))
+            lua.push(b.layer.summary)
             return 1
-        }
-    }
-
-    /// `Conv2d(1, 32, 3, stride=1, padding=1)`: a layer as PyTorch prints it.
-    static func describe(_ l: Layer) -> String {
-        switch l {
-        case let c as Conv2d:
-            return "Conv2d(\(c.cin), \(c.cout), \(c.k), stride=\(c.stride), padding=\(c.padding)\(c.groups > 1 ? ", groups=\(c.groups)" : "")\(c.bias == nil ? ", bias=false" : ""))"
-        case let f as Linear: return "Linear(\(f.nin), \(f.nout)\(f.bias == nil ? ", bias=false" : ""))"
-        case let b as BatchNorm: return "\(b.kind)(\(b.channels))"
-        case let p as MaxPool2d:
-            return "MaxPool2d(\(p.k), stride=\(p.stride)\(p.padding > 0 ? ", padding=\(p.padding)" : "")\(p.floorMode ? "" : ", ceil_mode=true"))"
-        case let p as AdaptiveAvgPool2d: return "AdaptiveAvgPool2d(\(p.outH == p.outW ? "\(p.outH)" : "(\(p.outH), \(p.outW))"))"
-        case let p as AvgPool2d: return "AvgPool2d(\(p.k), stride=\(p.stride))"
-        case let d as Dropout: return "Dropout(p=\(d.p))"
-        default: return l.kind + "()"
         }
     }
 }

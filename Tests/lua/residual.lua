@@ -99,3 +99,11 @@ T.shape(gm:layer("conv1").weight, {8, 2, 3, 3})
 T.eq(gm:layer("conv1").groups, 2, "groups setting")
 T.eq(gm:layer("conv1").description, "Conv2d(4, 8, 3, stride=1, padding=1, groups=2)", "description")
 T.raises(function() return nn.Conv2d(4, 6, 3, {groups = 4}) end, "option 'groups' must divide both channel counts", "groups")
+
+-- a residual model inside a cached value comes back with its wiring, settings and weights
+local stored = cache("a residual model", function() return m end)
+local again = cache("a residual model", function() error("computed twice") end)
+local xs = test:subset(3):tensors()
+T.close(again:forward(xs), m:forward(xs), "a residual model through the cache")
+T.eq(table.concat(again:layers(), ","), table.concat(m:layers(), ","), "names through the cache")
+T.eq(stored:layer("layer1.1.downsample.0").stride, 2, "settings through the cache")

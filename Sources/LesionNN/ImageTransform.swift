@@ -91,13 +91,16 @@ public struct ImageTransform: Sendable, Equatable {
             left = Int((Double(rw - cw) / 2).rounded(.toNearestOrEven))
             (oh, ow) = (ch, cw)
         }
-        for c in 0..<channels {
-            let (m, s) = (mean[c], std[c])
-            let plane = out + c * oh * ow
-            for y in 0..<oh { for x in 0..<ow {
-                let v = Float(px[((top + y) * rw + left + x) * channels + c]) / 255
-                plane[y * ow + x] = (v - m) / s
-            } }
+        let nc = channels
+        px.withUnsafeBufferPointer { p in
+            for c in 0..<nc {
+                let (m, s) = (mean[c], std[c])
+                let plane = out + c * oh * ow
+                for y in 0..<oh {
+                    let row = p.baseAddress! + ((top + y) * rw + left) * nc + c
+                    for x in 0..<ow { plane[y * ow + x] = (Float(row[x * nc]) / 255 - m) / s }
+                }
+            }
         }
     }
 
@@ -166,27 +169,64 @@ public struct ImageTransform: Sendable, Equatable {
 
     /// Resizes h x w x c pixels to toH x toW: horizontal pass, then vertical, as PIL does.
     static func resample(_ px: [UInt8], h: Int, w: Int, c: Int, toH: Int, toW: Int) -> [UInt8] {
-        let half = 1 << (precisionBits - 1)
         var mid = px
         var midW = w
         if toW != w {
-            let (b, k) = coefficients(inSize: w, outSize: toW)
-            mid = [UInt8](repeating: 0, count: h * toW * c)
-            for y in 0..<h { for xx in 0..<toW { for ch in 0..<c {
-                var s = half
-                for (j, wt) in k[xx].enumerated() { s += Int(px[(y * w + b[xx] + j) * c + ch]) * Int(wt) }
-                mid[(y * toW + xx) * c + ch] = clip8(s)
-            } } }
+            mid = pass(px, lines: h, along: w, to: toW, channels: c, horizontal: true)
             midW = toW
         }
         guard toH != h else { return mid }
-        let (b, k) = coefficients(inSize: h, outSize: toH)
-        var out = [UInt8](repeating: 0, count: toH * midW * c)
-        for yy in 0..<toH { for x in 0..<midW { for ch in 0..<c {
-            var s = half
-            for (j, wt) in k[yy].enumerated() { s += Int(mid[((b[yy] + j) * midW + x) * c + ch]) * Int(wt) }
-            out[(yy * midW + x) * c + ch] = clip8(s)
-        } } }
+        return pass(mid, lines: midW, along: h, to: toH, channels: c, horizontal: false)
+    }
+
+    /// One pass of the resize: along rows (horizontal) or columns, each output value the sum of
+    /// its window's inputs times the fixed-point weights, rounded and clipped to 8 bits.
+    static func pass(_ src: [UInt8], lines: Int, along n: Int, to m: Int, channels c: Int, horizontal: Bool) -> [UInt8] {
+        let (bounds, weights) = coefficients(inSize: n, outSize: m)
+        let half = 1 << (precisionBits - 1)
+        // Weights flattened: output i's taps are flat[offsets[i] ..< offsets[i + 1]].
+        var offsets = [0]
+        var flat: [Int32] = []
+        for k in weights { flat += k; offsets.append(flat.count) }
+        var out = [UInt8](repeating: 0, count: lines * m * c)
+        // Horizontal: line y is a row (stride between taps c); vertical: line x is a column
+        // (stride between taps lines * c, the row length of the intermediate image).
+        let tapStride = horizontal ? c : lines * c
+        src.withUnsafeBufferPointer { sp in out.withUnsafeMutableBufferPointer { op in
+            flat.withUnsafeBufferPointer { fp in
+                let s = sp.baseAddress!, o = op.baseAddress!, f = fp.baseAddress!
+                for line in 0..<lines {
+                    for i in 0..<m {
+                        let taps = offsets[i + 1] - offsets[i], k = f + offsets[i]
+                        let first = horizontal ? (line * n + bounds[i]) * c : bounds[i] * lines * c + line * c
+                        let dst = horizontal ? (line * m + i) * c : (i * lines + line) * c
+                        if c == 3 {
+                            // The three channels of a pixel together: one walk over the taps.
+                            var (a0, a1, a2) = (half, half, half)
+                            var at = first
+                            for j in 0..<taps {
+                                let wt = Int(k[j])
+                                a0 += Int(s[at]) * wt
+                                a1 += Int(s[at + 1]) * wt
+                                a2 += Int(s[at + 2]) * wt
+                                at += tapStride
+                            }
+                            (o[dst], o[dst + 1], o[dst + 2]) = (clip8(a0), clip8(a1), clip8(a2))
+                            continue
+                        }
+                        for ch in 0..<c {
+                            var acc = half
+                            var at = first + ch
+                            for j in 0..<taps {
+                                acc += Int(s[at]) * Int(k[j])
+                                at += tapStride
+                            }
+                            o[dst + ch] = clip8(acc)
+                        }
+                    }
+                }
+            }
+        } }
         return out
     }
 }

@@ -101,8 +101,8 @@ enum ModelBinding {
             lua.push(l.name); lua.setField(-2, "name")
             lua.push(l.kind); lua.setField(-2, "kind")
             lua.push(l.summary); lua.setField(-2, "description")
-            // Settings first: a parameter of the same name (bias) takes the field.
-            for (k, v) in l.settings {
+            // The settings; `bias` is the tensor (or nil), not the flag.
+            for (k, v) in l.settings where k != "bias" {
                 switch v {
                 case .int(let i): lua.push(i)
                 case .number(let d): lua.push(d)

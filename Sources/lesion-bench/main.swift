@@ -152,6 +152,16 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
         let t1 = now()
         _ = try mb.fit(sub, o)
         results.append(("train_bn_images_per_s", 6400 / (now() - t1)))
+        // The small ResNet-18 of examples/resnet.lua (width 8, 3x3 stem), built by the Lua builder.
+        if selected("LESION_BENCH_TRAIN", "resnet") {
+            let r = try LuaHost().model("models.resnet18{width = 8, small_input = true, input = {1, 28, 28}, num_classes = 10}")
+            var ro = o
+            ro.lr = 0.05
+            _ = try r.fit(try train.subset(Array(0..<640)), ro)
+            let t2 = now()
+            _ = try r.fit(sub, ro)
+            results.append(("train_resnet_small_images_per_s", 6400 / (now() - t2)))
+        }
     }
     if wanted("sweep") {
         // All 128 units of relu4 and of relu3, the 10,000 test images, full per-class table.

@@ -27,7 +27,7 @@ public final class Sequential {
     public var noiseCounter: UInt64 = 0
     /// When set, seconds spent in each layer's forward and backward are added here (benchmarks).
     public var profile: (forward: [Double], backward: [Double])?
-    /// The plan of the last training forward (backward runs it in reverse).
+    /// The plan of the last forward (backward runs a training one in reverse).
     var lastPlan: Plan?
     /// The values of the last forward, by node (graph models: forwardRest continues from them).
     var values: [Tensor?] = []
@@ -104,7 +104,7 @@ public final class Sequential {
 
     /// The nodes that read node i.
     public func consumers(of i: Int) -> [Int] {
-        (i + 1 < layers.count ? (i + 1)..<layers.count : layers.count..<layers.count).filter { inputs[$0].contains(i) }
+        ((i + 1)..<max(i + 1, layers.count)).filter { inputs[$0].contains(i) }
     }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
@@ -200,10 +200,8 @@ public final class Sequential {
                 if let (pi, p) = pool, let conv = l as? Conv2d {
                     values[pi] = try conv.forwardPooled(h, pool: p)
                     j += 1
-                } else if let add = l as? Add {
-                    values[i] = try add.forward(h, r[1] < 0 ? x0 : values[r[1]]!)
                 } else {
-                    values[i] = try l.forward(h, training: training)
+                    values[i] = try Sequential.run(l, r.map { $0 < 0 ? x0 : values[$0]! }, training: training)
                 }
                 if profile != nil { profile!.forward[i] += monotonicSeconds() - t0 }
             } catch {
@@ -261,10 +259,10 @@ public final class Sequential {
         return vals
     }
 
-    /// One node in evaluation on its inputs.
-    static func run(_ l: Layer, _ ins: [Tensor]) throws(TensorError) -> Tensor {
+    /// One node on its inputs (the sum of a block reads two).
+    public static func run(_ l: Layer, _ ins: [Tensor], training: Bool = false) throws(TensorError) -> Tensor {
         if let a = l as? Add { return try a.forward(ins[0], ins[1]) }
-        return try l.forward(ins[0], training: false)
+        return try l.forward(ins[0], training: training)
     }
 
     /// Forward in the model's mode; the result in PyTorch's layout (a new tensor).

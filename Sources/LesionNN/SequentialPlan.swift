@@ -28,26 +28,27 @@ extension Sequential {
         if isChain { planCrops(through: last, input: input, training: training) }
         var order = Array(0...last)
         var valueOf = Array(0..<layers.count)
-        var reads = inputs
+        var swapped: [Int] = []   // ReLUs that run after their pool
         var i = 0
         while i < last {
             if layers[i] is ReLU, let pool = layers[i + 1] as? MaxPool2d, pool.floorMode, inputs[i + 1] == [i], consumers(of: i) == [i + 1] {
                 order.swapAt(i, i + 1)
-                reads[i + 1] = inputs[i].map { $0 < 0 ? $0 : valueOf[$0] }
-                reads[i] = [i + 1]
-                valueOf[i + 1] = i
+                valueOf[i + 1] = i   // who reads the pool reads the ReLU after it
+                swapped.append(i)
                 i += 2
             } else {
-                reads[i] = inputs[i].map { $0 < 0 ? $0 : valueOf[$0] }
                 i += 1
             }
         }
-        if i == last { reads[i] = inputs[i].map { $0 < 0 ? $0 : valueOf[$0] } }
+        var reads = inputs.map { ins in ins.map { $0 < 0 ? $0 : valueOf[$0] } }
+        for r in swapped {
+            reads[r + 1] = reads[r]   // the pool reads the ReLU's input
+            reads[r] = [r + 1]        // and the ReLU the pool's output
+        }
         var needsGrad = [Bool](repeating: false, count: layers.count)
         if training {
             for n in order { needsGrad[n] = !layers[n].parameters.isEmpty || reads[n].contains { $0 >= 0 && needsGrad[$0] } }
         }
-        for n in (last + 1)..<layers.count { reads[n] = inputs[n].map { $0 < 0 ? $0 : valueOf[$0] } }
         var readers = [[Int]](repeating: [], count: layers.count)
         for (n, r) in reads.enumerated() { for v in r where v >= 0 { readers[v].append(n) } }
         return Plan(last: last, training: training, order: order, reads: reads, valueOf: valueOf, needsGrad: needsGrad, readers: readers)

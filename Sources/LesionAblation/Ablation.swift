@@ -38,24 +38,24 @@ public enum Ablation {
         return s[1]
     }
 
-    /// Values of the ablated units: 0, or the channel means over the data.
-    static func replacement(_ model: Sequential, _ data: Dataset, _ lesions: Lesions, _ mode: AblationMode) throws(TensorError) -> [Int: [Float]] {
-        var out: [Int: [Float]] = [:]
-        for (layer, _) in lesions {
-            switch mode {
-            case .zero: out[layer] = []
-            case .mean: out[layer] = try channelMeans(model, data, layer: layer).map(Float.init)
-            case .values(let v): out[layer] = v
-            }
+    /// The value each unit of `layer` takes when ablated: 0, its channel mean over the data
+    /// (one pass), or a plugin mode's value.
+    static func ablationValues(_ model: Sequential, _ data: Dataset, layer: Int, mode: AblationMode) throws(TensorError) -> [Float] {
+        let n = try unitCount(model, data, layer: layer)
+        switch mode {
+        case .zero: return [Float](repeating: 0, count: n)
+        case .mean: return try channelMeans(model, data, layer: layer).map(Float.init)
+        case .values(let v):
+            guard v.count == n else { throw TensorError(.shape, "the mode gives \(v.count) values, but \(model.layers[layer].name) has \(n) units") }
+            return v
         }
-        return out
     }
 
-    /// Sets channels of an internal-layout tensor ([..., C]) to values (0 when `values` is empty).
+    /// Sets channels of an internal-layout tensor ([..., C]) to their values.
     static func clamp(_ t: Tensor, channels: [Int], values: [Float]) {
         let c = t.shape[t.rank - 1], rows = t.count / c
         for u in channels {
-            let v = values.isEmpty ? 0 : values[u]
+            let v = values[u]
             for r in 0..<rows { t.data[r * c + u] = v }
         }
     }
@@ -76,7 +76,8 @@ public enum Ablation {
                 throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[layer].name), which has \(n) units")
             }
         }
-        let values = try replacement(model, data, lesions, mode)
+        var values: [Int: [Float]] = [:]
+        for layer in lesions.keys { values[layer] = try ablationValues(model, data, layer: layer, mode: mode) }
         let k = data.numClasses
         var confusion = [Int](repeating: 0, count: k * k)
         var lossSum = 0.0

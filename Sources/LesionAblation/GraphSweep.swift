@@ -45,7 +45,7 @@ extension Ablation {
     static let rowsPerPass = 128
     static let passBudget = 1 << 26
 
-    static func ablateSetsGraph(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode,
+    static func ablateSetsGraph(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], values: [Float],
                                 batch: Int) throws(TensorError) -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
         let layers = model.layers, count = layers.count
         var reached = [Bool](repeating: false, count: count)
@@ -54,7 +54,7 @@ extension Ablation {
         let affected = ((L + 1)..<count).filter { reached[$0] }
         let shapes = try model.shapes(batch: 1, sample: data.sampleShape)
         guard !affected.contains(where: { layers[$0].channelMap == .opaque }), shapes.allSatisfy({ $0 != nil }), reached[count - 1] else {
-            return try bruteForce(model, data, layer: L, sets: sets, mode: mode)
+            return try bruteForce(model, data, layer: L, sets: sets, values: values)
         }
         // Layouts of units while the change can stay in their channels.
         var layouts = [UnitLayout?](repeating: nil, count: count)
@@ -63,15 +63,6 @@ extension Ablation {
             let ins = model.inputs[i].filter { $0 >= 0 && reached[$0] }
             guard let j = ins.first, let lj = layouts[j] else { continue }
             layouts[i] = unitLayout(shapes[i]!, input: (lj, shapes[j]!))
-        }
-        let nUnits = shapes[L]![1]
-        let values: [Float]
-        switch mode {
-        case .zero: values = [Float](repeating: 0, count: nUnits)
-        case .mean: values = try channelMeans(model, data, layer: L).map(Float.init)
-        case .values(let v):
-            guard v.count == nUnits else { throw TensorError(.shape, "the mode gives \(v.count) values, but \(layers[L].name) has \(nUnits) units") }
-            values = v
         }
         let k = data.numClasses
         let threads = min(Threads.count, sets.count)
@@ -199,7 +190,7 @@ extension Ablation {
             }
             let out: Tensor
             do throws(TensorError) {
-                if let a = l as? Add { out = try a.forward(inputs[0], inputs[1]) } else { out = try l.forward(inputs[0], training: false) }
+                out = try Sequential.run(l, inputs)
             } catch {
                 throw TensorError(error.kind, "\(l.name) (\(l.kind)): \(error.message)")
             }

@@ -98,11 +98,13 @@ extension Ablation {
             throw TensorError(.index, "unit \(u + 1) out of range for \(model.layers[L].name), which has \(nUnits) units")
         } }
         let layers = model.layers
+        // The units' ablated values, once for every path (the mean mode makes a pass over the data).
+        let values = try ablationValues(model, data, layer: L, mode: mode)
         // This path is tuned for a chain after L whose ablated channels stay constant planes up
         // to the mixer; anything else (inside a residual network, a pool whose borders differ)
         // goes through the graph sweep.
         let tailIsChain = ((L + 1)..<layers.count).allSatisfy { model.inputs[$0] == [$0 - 1] }
-        guard tailIsChain else { return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch) }
+        guard tailIsChain else { return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch) }
         // The channel-wise layers after L; after a Flatten of positions a channel is a block of
         // features, and only layers that treat features alike (ReLU, Dropout) keep it whole.
         var m = L + 1
@@ -115,17 +117,7 @@ extension Ablation {
         let opaque = layers[(L + 1)...].contains { $0.channelMap == .opaque }
         let mixer = m < layers.count ? layers[m] : nil
         guard !opaque, mixer == nil || mixer is ChannelMixer else {
-            return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch)
-        }
-        let means: [Float]
-        switch mode {
-        case .zero: means = []
-        case .mean: means = try channelMeans(model, data, layer: L).map(Float.init)
-        case .values(let v):
-            guard v.count == nUnits else {
-                throw TensorError(.shape, "the mode gives \(v.count) values, but \(model.layers[L].name) has \(nUnits) units")
-            }
-            means = v
+            return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch)
         }
         let k = data.numClasses
         let threads = min(Threads.count, sets.count)
@@ -145,9 +137,8 @@ extension Ablation {
         let scratch = (0..<threads).map { _ in Scratch() }
         // Each unit's ablated value after the channel-wise layers (a constant per unit).
         let shapeL = try model.shapes(batch: 1, sample: data.sampleShape)[L] ?? []
-        guard let after = try constantsThrough(Array(layers[(L + 1)..<m]), shape: shapeL,
-                                               values: means.isEmpty ? [Float](repeating: 0, count: nUnits) : means) else {
-            return try ablateSetsGraph(model, data, layer: L, sets: sets, mode: mode, batch: batch)
+        guard let after = try constantsThrough(Array(layers[(L + 1)..<m]), shape: shapeL, values: values) else {
+            return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch)
         }
         let constants = sets.map { set in set.map { after[$0] } }
         let tally = SweepCounts(sets: sets.count, classes: k)
@@ -361,7 +352,7 @@ extension Ablation {
     }
 
     /// One evaluation per set (for models the fast path does not cover, e.g. with a Lambda).
-    static func bruteForce(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode) throws(TensorError)
+    static func bruteForce(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], values: [Float]) throws(TensorError)
         -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
         let base = try model.evaluate(data)
         let k = data.numClasses
@@ -369,7 +360,7 @@ extension Ablation {
         for c in 0..<k { totals[c] = base.confusion[(c * k)..<((c + 1) * k)].reduce(0, +) }
         var correct: [[Int]] = []
         for set in sets {
-            let e = set.isEmpty ? base : try evaluate(model, data, lesions: [L: set], mode: mode)
+            let e = set.isEmpty ? base : try evaluate(model, data, lesions: [L: set], mode: .values(values))
             correct.append((0..<k).map { e.confusion[$0 * k + $0] })
         }
         return (base, correct, totals)

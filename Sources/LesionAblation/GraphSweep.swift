@@ -15,25 +15,24 @@ import LesionTensor
 extension Ablation {
     /// Where unit u's values lie in one sample of a node's output (internal layout): `per`
     /// values, the q-th at u * unitStride + q * posStride.
-    struct UnitLayout: Equatable {
+    struct UnitLayout {
         var per: Int, unitStride: Int, posStride: Int
     }
 
     /// The layout of a node's units from its shape, and its input's for a channel-wise node that
     /// turns planes into features (a Flatten: blocks; a global pool: one feature each).
-    static func unitLayout(_ shape: [Int], input: (UnitLayout, [Int])?) -> UnitLayout? {
+    static func unitLayout(_ shape: [Int], input: (layout: UnitLayout, shape: [Int])?) -> UnitLayout? {
         if shape.count == 4 { return UnitLayout(per: shape[2] * shape[3], unitStride: 1, posStride: shape[1]) }
         guard shape.count == 2 else { return nil }
-        guard let (lin, sin) = input, sin.count == 4 else { return input?.0 ?? UnitLayout(per: 1, unitStride: 1, posStride: 1) }
-        let (c, hw) = (sin[1], sin[2] * sin[3])
+        guard let input, input.shape.count == 4 else { return input?.layout ?? UnitLayout(per: 1, unitStride: 1, posStride: 1) }
+        let (c, hw) = (input.shape[1], input.shape[2] * input.shape[3])
         if shape[1] == c { return UnitLayout(per: 1, unitStride: 1, posStride: 1) }
         if shape[1] == c * hw { return UnitLayout(per: hw, unitStride: hw, posStride: 1) }
-        _ = lin
         return nil
     }
 
     /// Per-thread state of a graph sweep: copies of the nodes the change reaches (they keep their
-    /// buffers) and gathered rows.
+    /// buffers) and, by node, the rows of its base output gathered for the pass.
     final class GraphScratch {
         var nodes: [Int: Layer] = [:]
         var gathered: [Int: Tensor] = [:]
@@ -53,7 +52,10 @@ extension Ablation {
         for i in (L + 1)..<count where model.inputs[i].contains(where: { $0 >= 0 && reached[$0] }) { reached[i] = true }
         let affected = ((L + 1)..<count).filter { reached[$0] }
         let shapes = try model.shapes(batch: 1, sample: data.sampleShape)
-        guard !affected.contains(where: { layers[$0].channelMap == .opaque }), shapes.allSatisfy({ $0 != nil }), reached[count - 1] else {
+        // (A node the change reaches that also reads the model's input, a first block's identity
+        // shortcut, is rare enough to be left to one evaluation per set.)
+        guard !affected.contains(where: { layers[$0].channelMap == .opaque || model.inputs[$0].contains(-1) }),
+              shapes.allSatisfy({ $0 != nil }), reached[count - 1] else {
             return try bruteForce(model, data, layer: L, sets: sets, values: values)
         }
         // Layouts of units while the change can stay in their channels.
@@ -133,17 +135,18 @@ extension Ablation {
         var starts: [Int] = []
         var at = 0
         for r in rowsOf { starts.append(at); at += r.count }
-        /// Rows of a base value, gathered into the node's scratch tensor.
-        func gather(_ j: Int, key: Int) throws(TensorError) -> Tensor {
+        /// The pass's rows of node j's base output, in that node's scratch tensor (the point's and
+        /// a mixer's are then changed in place; both are changed nodes, never read as base again).
+        func gather(_ j: Int) throws(TensorError) -> Tensor {
             let b = base[j]
             let per = b.count / b.shape[0]
-            let g = try Buffers.reuse(s.gathered[key], [rows.count] + Array(b.shape.dropFirst()))
-            s.gathered[key] = g
+            let g = try Buffers.reuse(s.gathered[j], [rows.count] + Array(b.shape.dropFirst()))
+            s.gathered[j] = g
             for (i, r) in rows.enumerated() { (g.data + i * per).update(from: b.data + r * per, count: per) }
             return g
         }
         // The ablated rows at L.
-        let start = try gather(L, key: -1 - L)
+        let start = try gather(L)
         for (g, units) in sets.enumerated() {
             for i in starts[g]..<(starts[g] + rowsOf[g].count) {
                 let p = start.data + i * size
@@ -157,7 +160,7 @@ extension Ablation {
             let ins = model.inputs[i]
             if let mix = l as? ChannelMixer, let (x, confined) = state[ins[0]], confined, let li = layouts[ins[0]] {
                 // Base output plus each unit's one-channel change, set by set.
-                let d = try gather(i, key: i)
+                let d = try gather(i)
                 let b = base[ins[0]]
                 let per = b.count / b.shape[0]
                 let (h, w) = b.rank == 4 ? (b.shape[1], b.shape[2]) : (1, li.per)
@@ -180,12 +183,12 @@ extension Ablation {
             }
             var inputs: [Tensor] = []
             var confined = layouts[i] != nil
-            for (slot, j) in ins.enumerated() {
+            for j in ins {
                 if let (x, c) = state[j] {
                     inputs.append(x)
                     confined = confined && c
                 } else {
-                    inputs.append(try gather(j, key: -1_000_000 - i * 4 - slot))
+                    inputs.append(try gather(j))
                 }
             }
             let out: Tensor

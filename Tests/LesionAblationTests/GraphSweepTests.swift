@@ -105,3 +105,23 @@ extension Evaluation {
         #expect(moved > 0)
     }
 }
+
+@Suite struct BlockAtTheInputSweepTests {
+    /// A model that starts with a block whose identity shortcut reads the model's input: a sweep
+    /// inside that block still equals one evaluation per unit.
+    @Test func matchesBruteForce() throws {
+        let m = try Sequential(tree: [
+            .residual(body: [.layer(try Conv2d(cin: 3, cout: 3, k: 3, padding: 1), name: nil), .layer(ReLU(), name: nil),
+                             .layer(try Conv2d(cin: 3, cout: 3, k: 3, padding: 1), name: nil)], shortcut: nil, relu: true, name: "block"),
+            .layer(Flatten(), name: nil), .layer(try Linear(3 * 36, 4), name: "fc"),
+        ], seed: 2, inputShape: [3, 6, 6])
+        let data = try dataFor(m, n: 90, shape: [3, 6, 6], classes: 4, seed: 7)
+        let layer = try #require(m.index(of: "block.relu1"))
+        let r = try Ablation.sweep(m, data, layer: layer, batch: 40)
+        let k = data.numClasses
+        for (i, u) in r.units.enumerated() {
+            let e = try Ablation.evaluate(m, data, lesions: [layer: [u]])
+            #expect(r.correct[i] == (0..<k).map { e.confusion[$0 * k + $0] }, "unit \(u + 1)")
+        }
+    }
+}

@@ -182,9 +182,7 @@ enum NNBinding {
                 case "input":
                     input = try lua.shape(lua.top, varargs: false).shape
                 case "name":
-                    let n = try lua.string(lua.top)
-                    guard !n.isEmpty, !n.contains(".") else { throw LuaArgError(1, "field 'name': a name must be non-empty and contain no '.'") }
-                    name = n
+                    name = try fieldName(lua)
                 default:
                     throw LuaArgError(1, "unknown field '\(key)'; expected layers and optionally seed, input, name")
                 }
@@ -195,11 +193,22 @@ enum NNBinding {
             if input != nil {
                 do throws(TensorError) { _ = try m.shapes() } catch { throw LuaArgError(1, error.message) }
             }
-            let id = "model@\(ObjectIdentifier(m).hashValue & 0xFFFF)"
-            for b in taken { (b as? LayerBox)?.owner = id; (b as? ModuleBox)?.owner = id; (b as? Sequential)?.owner = id }
+            own(taken, by: "model@\(ObjectIdentifier(m).hashValue & 0xFFFF)")
             lua.push(m)
             return 1
         }
+    }
+
+    /// Field `name` (on top of the stack) of nn.Sequential or nn.Residual: a name without dots.
+    static func fieldName(_ lua: Lua) throws -> String {
+        let n = try lua.string(lua.top)
+        guard !n.isEmpty, !n.contains(".") else { throw LuaArgError(1, "field 'name': a name must be non-empty and contain no '.'") }
+        return n
+    }
+
+    /// Marks the layers, blocks and models a new model or block took as its own.
+    static func own(_ taken: [AnyObject], by owner: String) {
+        for b in taken { (b as? LayerBox)?.owner = owner; (b as? ModuleBox)?.owner = owner; (b as? Sequential)?.owner = owner }
     }
 
     /// The module at stack index i: a layer, a residual block or a model (its modules). Each
@@ -254,16 +263,16 @@ enum NNBinding {
                     shortcut = try module(lua, lua.top, arg: 1, what: "field 'shortcut'", taken: &taken)
                 case "relu": relu = try lua.boolean(lua.top)
                 case "name":
-                    let n = try lua.string(lua.top)
-                    guard !n.isEmpty, !n.contains(".") else { throw LuaArgError(1, "field 'name': a name must be non-empty and contain no '.'") }
-                    name = n
+                    name = try fieldName(lua)
+                case nil:
+                    throw LuaArgError(1, "a block takes named fields: body = nn.Sequential{...}, shortcut =, relu =, name =")
                 default:
-                    throw LuaArgError(1, "unknown field '\(key ?? "?")'; expected body, shortcut, relu, name")
+                    throw LuaArgError(1, "unknown field '\(key!)'; expected body, shortcut, relu, name")
                 }
             }
             guard let body else { throw LuaArgError(1, "field 'body' is missing: a residual block needs a body (nn.Sequential{...})") }
             let box = ModuleBox(.residual(body: body, shortcut: shortcut, relu: relu, name: name))
-            for b in taken { (b as? LayerBox)?.owner = "a residual block"; (b as? Sequential)?.owner = "a residual block" }
+            own(taken, by: "a residual block")
             lua.push(box)
             return 1
         }

@@ -84,6 +84,11 @@ T.close(b.l1_in:get(2), body:select(1, 2):abs():sum() + short:select(1, 2):abs()
 T.raises(function() return nn.Residual{} end, "field 'body' is missing", "no body")
 T.raises(function() return nn.Residual{body = nn.ReLU()} end, "field 'body' should be a model", "body not a model")
 T.raises(function() return nn.Residual{body = nn.Sequential{nn.ReLU()}, extra = 1} end, "unknown field 'extra'", "unknown field")
+T.raises(function() return nn.Residual{nn.ReLU()} end, "a block takes named fields", "layers without body =")
+-- a block used as another block's shortcut belongs to it
+local inner_block = nn.Residual{body = nn.Sequential{nn.ReLU()}}
+nn.Residual{body = nn.Sequential{nn.ReLU()}, shortcut = inner_block}
+T.raises(function() return nn.Sequential{inner_block} end, "already belongs to model", "a shortcut block reused")
 T.raises(function()
   return nn.Sequential{nn.Residual{body = nn.Sequential{nn.Conv2d(2, 4, 3, {padding = 1})}}, input = {2, 8, 8}}
 end, "the branches' outputs differ", "branches of different shapes")

@@ -46,16 +46,11 @@ final class SweepCounts {
 
     /// Runs body(t, sets of part t) on `threads` parts; the first error of any part is thrown.
     func parallel(threads: Int, _ body: (Int, Range<Int>) throws(TensorError) -> Void) throws(TensorError) {
-        let errors = UnsafeMutablePointer<TensorError?>.allocate(capacity: threads)
-        errors.initialize(repeating: nil, count: threads)
-        defer { errors.deinitialize(count: threads); errors.deallocate() }
         let n = sets
-        Threads.parallelParts { t in
-            guard t < threads else { return }
-            let (lo, hi) = Threads.range(t, of: n)
-            do throws(TensorError) { try body(t, lo..<hi) } catch { errors[t] = error }
+        try Threads.parallelFor(threads) { t throws(TensorError) in
+            let (lo, hi) = Threads.range(t, of: n, parts: threads)
+            try body(t, lo..<hi)
         }
-        for t in 0..<threads { if let e = errors[t] { throw e } }
     }
 
     func result() -> (base: Evaluation, correct: [[Int]], totals: [Int]) {

@@ -37,20 +37,11 @@ public final class ImageFolder: SampleSource {
         let per = sampleShape.reduce(1, *)
         let list = Array(items)
         let parts = min(Threads.count, list.count)
-        let errors = UnsafeMutablePointer<TensorError?>.allocate(capacity: max(parts, 1))
-        errors.initialize(repeating: nil, count: max(parts, 1))
-        defer { errors.deinitialize(count: max(parts, 1)); errors.deallocate() }
         nonisolated(unsafe) let dst = out
-        Threads.parallelFor(parts) { t in
+        try Threads.parallelFor(parts) { t throws(TensorError) in
             let (lo, hi) = Threads.range(t, of: list.count, parts: parts)
-            for k in lo..<hi {
-                do throws(TensorError) { try self.load(self.files[list[k]], into: dst + k * per) } catch {
-                    errors[t] = error
-                    return
-                }
-            }
+            for k in lo..<hi { try self.load(self.files[list[k]], into: dst + k * per) }
         }
-        for t in 0..<parts { if let e = errors[t] { throw e } }
     }
 
     // MARK: - scanning

@@ -83,6 +83,19 @@ extension Threads {
         (part * n / parts, (part + 1) * n / parts)
     }
 
+    /// parallelFor for a body that can fail: every part runs (a failed part stops itself), then
+    /// the error of the lowest failed part is thrown.
+    public static func parallelFor(_ parts: Int, throwing body: (Int) throws(TensorError) -> Void) throws(TensorError) {
+        guard parts > 0 else { return }
+        let errors = UnsafeMutablePointer<TensorError?>.allocate(capacity: parts)
+        errors.initialize(repeating: nil, count: parts)
+        defer { errors.deinitialize(count: parts); errors.deallocate() }
+        parallelFor(parts) { t in
+            do throws(TensorError) { try body(t) } catch { errors[t] = error }
+        }
+        for t in 0..<parts { if let e = errors[t] { throw e } }
+    }
+
     /// Runs body(part) for each of `count` parts, each on its own thread (GEMMs inside run on
     /// the calling thread, next to the data it just wrote).
     public static func parallelParts(_ body: (Int) -> Void) {

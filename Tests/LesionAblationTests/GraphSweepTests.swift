@@ -125,3 +125,19 @@ extension Evaluation {
         }
     }
 }
+
+@Suite struct FewerSetsThanThreadsTests {
+    /// One unit, fewer sets than threads (on 2 or more threads, as this machine kind has): the
+    /// sweep still ablates it (it returned the unablated counts before).
+    @Test func oneUnit() throws {
+        let chain = try Sequential([Conv2d(cin: 1, cout: 4, k: 3, padding: 1), ReLU(), Flatten(), Linear(4 * 36, 3)], seed: 3, inputShape: [1, 6, 6])
+        let fc = chain.layers[3] as! Linear
+        for i in 0..<fc.weight.value.count { fc.weight.value.data[i] *= 20 }
+        let data = try dataFor(chain, n: 120, shape: [1, 6, 6], classes: 3, seed: 9)
+        for u in 0..<4 {
+            let r = try Ablation.sweep(chain, data, layer: 1, units: [u])
+            let e = try Ablation.evaluate(chain, data, lesions: [1: [u]])
+            #expect(r.correct[0] == (0..<3).map { e.confusion[$0 * 3 + $0] }, "unit \(u + 1)")
+        }
+    }
+}

@@ -27,20 +27,21 @@ enum ImageBinding {
         case LUA_TTABLE:
             let top = lua.top
             let to = try Options(lua, top, allowed: ["resize", "crop", "mean", "std", "channels"])
-            func size(_ key: String) throws -> (Int, Int)? {
+            /// A size: one number (`one`) or {h, w}.
+            func size(_ key: String) throws -> (h: Int, w: Int, one: Bool)? {
                 let k = lua.rawField(top, key)
                 defer { lua.pop() }
                 switch k {
                 case LUA_TNIL: return nil
                 case LUA_TNUMBER:
                     let n = try lua.integer(lua.top)
-                    return (n, n)
+                    return (n, n, true)
                 default:
                     let v = try lua.numbers(lua.top, arg: o.arg, field: "transform." + key)
                     guard v.count == 2, v.allSatisfy({ $0 == $0.rounded() }) else {
                         throw LuaArgError(o.arg, "option 'transform': '\(key)' must be a size or {h, w}")
                     }
-                    return (Int(v[0]), Int(v[1]))
+                    return (Int(v[0]), Int(v[1]), false)
                 }
             }
             func floats(_ key: String) throws -> [Float]? {
@@ -49,10 +50,9 @@ enum ImageBinding {
                 return try lua.numbers(lua.top, arg: o.arg, field: "transform." + key).map(Float.init)
             }
             // A resize given as one number sets the shorter side, as torchvision's Resize(n).
-            var resize: ImageTransform.Resize?
-            if lua.rawField(top, "resize") == LUA_TNUMBER { lua.pop(); resize = .shorter(try size("resize")!.0) }
-            else { lua.pop(); if let (h, w) = try size("resize") { resize = .exact(h, w) } }
-            let (crop, mean, std, channels) = (try size("crop"), try floats("mean"), try floats("std"), try to.integer("channels") ?? 3)
+            let resize = try size("resize").map { r -> ImageTransform.Resize in r.one ? .shorter(r.h) : .exact(r.h, r.w) }
+            let crop = try size("crop").map { ($0.h, $0.w) }
+            let (mean, std, channels) = (try floats("mean"), try floats("std"), try to.integer("channels") ?? 3)
             do throws(TensorError) {
                 return try ImageTransform(resize: resize, crop: crop, mean: mean, std: std, channels: channels)
             } catch {

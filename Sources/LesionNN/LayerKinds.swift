@@ -10,10 +10,10 @@ public protocol RebuildableLayer: Layer {
 }
 
 public enum LayerKinds {
-    static let all: [any RebuildableLayer.Type] = [
+    static var all: [any RebuildableLayer.Type] { [
         Conv2d.self, Linear.self, BatchNorm.self, MaxPool2d.self, AvgPool2d.self, AdaptiveAvgPool2d.self,
         GlobalAvgPool.self, ReLU.self, Dropout.self, Flatten.self, Add.self,
-    ]
+    ] }
 
     /// The layer of `kind` with `settings`; nil for a kind that cannot be rebuilt (a Lambda).
     public static func make(kind: String, _ settings: [String: LayerSetting]) throws(TensorError) -> Layer? {

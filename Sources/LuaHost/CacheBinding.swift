@@ -136,7 +136,7 @@ extension LuaHost {
             // A source read from files names them (paths, sizes, times); one in memory is hashed.
             let a: String
             if let text = d.source.identity {
-                a = String(XXH64.hash(Array(text.utf8).withUnsafeBytes { $0 }, seed: 1), radix: 16)
+                a = String(Array(text.utf8).withUnsafeBytes { XXH64.hash($0, seed: 1) }, radix: 16)
             } else if let t = d.images {
                 a = String(XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 1), radix: 16)
             } else {

@@ -82,7 +82,7 @@ public enum Ablation {
         var confusion = [Int](repeating: 0, count: k * k)
         var lossSum = 0.0
         let plain = try model.layers.map { l throws(TensorError) in try l.copy() }
-        try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
+        try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape, keepingAll: true)) { xb, range, labels throws(TensorError) in
             let h = try model.forwardPlain(xb, nodes: plain) { i, out throws(TensorError) in
                 guard let units = lesions[i] else { return nil }
                 let c = try out.copy()   // the layer's buffer may be its input's (Dropout in evaluation)

@@ -78,7 +78,7 @@ extension Ablation {
             scratch.append(s)
         }
         let tally = SweepCounts(sets: sets.count, classes: k)
-        try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
+        try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape, keepingAll: true)) { xb, range, labels throws(TensorError) in
             let nb = range.count
             let base = try model.forwardPlain(xb, nodes: layers)
             let baseRight = tally.base(base[count - 1], labels: labels, n: nb)

@@ -34,12 +34,24 @@ public final class Add: Layer {
         }
         let y = try Buffers.reuse(output, a.shape)
         output = y
+        add(a, b, into: y)
+        return y
+    }
+
+    /// a + b written over `into`, which is a or b (evaluation, when nothing else reads it).
+    public func forward(_ a: Tensor, _ b: Tensor, over y: Tensor) throws(TensorError) {
+        guard a.shape == b.shape, y === a || y === b else {
+            throw TensorError(.shape, "the branches' outputs differ: \(Tensor.describe(Layout.logicalShape(a))) and \(Tensor.describe(Layout.logicalShape(b)))")
+        }
+        add(a, b, into: y)
+    }
+
+    private func add(_ a: Tensor, _ b: Tensor, into y: Tensor) {
         let n = a.count
         Threads.parallelFor(Threads.count) { t in
             let (lo, hi) = Threads.range(t, of: n)
             for i in lo..<hi { y.data[i] = a.data[i] + b.data[i] }
         }
-        return y
     }
 
     /// The gradient of each input is the output's (the model gives it to both).

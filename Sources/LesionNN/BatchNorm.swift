@@ -3,7 +3,7 @@
 // average, momentum 0.1); evaluation uses the running statistics.
 import LesionTensor
 
-public final class BatchNorm: Layer {
+public final class BatchNorm: InPlaceLayer {
     public var name = ""
     public let kind: String
     public let namePrefix = "bn"
@@ -108,10 +108,45 @@ public final class BatchNorm: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
-        _ = try outputShape(Layout.logicalShape(x))
-        let c = channels, rows = x.count / c
         let y = try Buffers.reuse(output, x.shape)
         output = y
+        try forward(x, training: training, into: y)
+        return y
+    }
+
+    /// Evaluation with the running statistics, written over x.
+    public func forwardInPlace(_ x: Tensor) throws(TensorError) {
+        try forward(x, training: false, into: x)
+    }
+
+    public func epilogue(channels c: Int) -> Epilogue? {
+        guard c == channels else { return nil }
+        usedBatchStats = false
+        // The same expressions as `forward` in evaluation, so results agree bit for bit.
+        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            let inv = 1 / (runningVar.data[ch] + eps).squareRoot()
+            scale[ch] = inv
+            shift[ch] = -runningMean.data[ch] * inv
+        }
+        let g = Array(UnsafeBufferPointer(start: weight.value.data, count: c))
+        let b = Array(UnsafeBufferPointer(start: bias.value.data, count: c))
+        return { p, rows in
+            scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
+                g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in
+                    for r in 0..<rows {
+                        let d = p + r * c
+                        for ch in 0..<c { d[ch] = (d[ch] * sc[ch] + sh[ch]) * gp[ch] + bp[ch] }
+                    }
+                } }
+            } }
+        }
+    }
+
+    /// y = the layer of x; y may be x in evaluation (each value is read before it is written).
+    private func forward(_ x: Tensor, training: Bool, into y: Tensor) throws(TensorError) {
+        _ = try outputShape(Layout.logicalShape(x))
+        let c = channels, rows = x.count / c
         usedBatchStats = training
         let xs = x.data
         var shift = [Float](repeating: 0, count: c), scale = [Float](repeating: 0, count: c)
@@ -163,7 +198,6 @@ public final class BatchNorm: Layer {
                 }
             }
         } }
-        return y
     }
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) throws(TensorError) -> Tensor? {

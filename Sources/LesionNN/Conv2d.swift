@@ -1,5 +1,8 @@
 // 2-D convolution: im2col on NHWC chunks of images + sgemm, each thread on its own images.
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 import LesionTensor
 
 public final class Conv2d: Layer {
@@ -25,6 +28,7 @@ public final class Conv2d: Layer {
     /// rest are never read (a floor-mode pool after it drops them). Set by Sequential's plan.
     public var crop: (rows: Int, cols: Int)?
     var packed: Tensor                    // [k*k*cin, cout]: rows in (kh, kw, ci) order
+    var packedFrom: Tensor?               // a copy of the weights `packed` was made from
     /// Winograd: per-thread scratch, transformed kernels, per-thread weight-gradient partials.
     var scratch: [WinogradScratch] = []
     var winogradKernel: Tensor?
@@ -54,6 +58,8 @@ public final class Conv2d: Layer {
     var channelCols: Tensor?
     /// With groups: one convolution per group, whose weights are views of this one's (GroupedConv.swift).
     var grouped: GroupedConv?
+    /// Applied to each chunk of the output as it is written, during `forward(_:then:)`.
+    var epilogue: Epilogue?
 
     public init(cin: Int, cout: Int, k: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true, groups: Int = 1) throws(TensorError) {
         guard cin >= 1, cout >= 1, k >= 1, stride >= 1, padding >= 0 else {
@@ -103,12 +109,32 @@ public final class Conv2d: Layer {
         return c
     }
 
-    /// Packs weight [cout, cin, k, k] into [(kh, kw, ci), cout].
+    /// Packs weight [cout, cin, k, k] into [(kh, kw, ci), cout], unless `packed` already holds
+    /// these weights (compared in full with the copy they were packed from: a script may write
+    /// into the weights by any path). Written row by row; an evaluation of ResNet-50 had spent
+    /// 3% of its time scattering its 25 M weights into place on every batch.
     func pack() {
-        let w = weight.value.data, p = packed.data
-        for co in 0..<cout { for ci in 0..<cin { for kh in 0..<k { for kw in 0..<k {
-            p[((kh * k + kw) * cin + ci) * cout + co] = w[((co * cin + ci) * k + kh) * k + kw]
-        } } } }
+        let w = weight.value.data, n = weight.value.count
+        if let from = packedFrom, memcmp(from.data, w, n * MemoryLayout<Float>.stride) == 0 { return }
+        guard let from = packedFrom ?? (try? Tensor(uninitialized: weight.value.shape)) else { packedFrom = nil; return packRows() }
+        from.data.update(from: w, count: n)
+        packedFrom = from
+        packRows()
+    }
+
+    private func packRows() {
+        let w = weight.value.data, p = packed.data, kk = k * k, cin = self.cin, cout = self.cout
+        for kh in 0..<k { for kw in 0..<k { for ci in 0..<cin {
+            let row = p + ((kh * k + kw) * cin + ci) * cout
+            let src = w + ci * kk + kh * k + kw
+            for co in 0..<cout { row[co] = src[co * cin * kk] }
+        } } }
+    }
+
+    /// Whether the patches of a chunk are its input itself: a 1x1 kernel, stride 1, no padding,
+    /// every output row and column computed (im2col would only copy).
+    func patchesAreInput(h: Int, w: Int, ho: Int, wo: Int) -> Bool {
+        k == 1 && stride == 1 && padding == 0 && ho == h && wo == w
     }
 
     /// Images per GEMM: enough rows for an efficient GEMM, few enough that cols stays in cache.
@@ -116,6 +142,19 @@ public final class Conv2d: Layer {
     /// Floats of a chunk of work: 2 MB, this machine kind's L2 cache (im2col's patches, a
     /// Winograd chunk's transformed inputs and products).
     static let chunkFloats = 1 << 19
+
+    /// Evaluation followed by `epilogue` (the in-place layers after it, as one pass) on each
+    /// chunk of images as soon as it is written, while it is still in cache.
+    public func forward(_ x: Tensor, then epilogue: @escaping Epilogue) throws(TensorError) -> Tensor {
+        if grouped != nil {
+            let y = try forward(x, training: false)
+            epilogue(y.data, y.count / cout)
+            return y
+        }
+        self.epilogue = epilogue
+        defer { self.epilogue = nil }
+        return try forward(x, training: false)
+    }
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
         if let grouped { return try grouped.forward(x, training: training) }
@@ -165,7 +204,8 @@ public final class Conv2d: Layer {
         // Through a pool, a chunk's patches and output share the cache; otherwise the patches have it.
         let per = sink == nil ? chunkImages(hw) : max(1, Conv2d.chunkFloats / 2 / (hw * max(K, cout)))
         let threads = Threads.count
-        try ensureThreadBuffers(threads, rows: per * hw)
+        let direct = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
+        try ensureThreadBuffers(threads, rows: direct ? 1 : per * hw)
         try sink?.ensure(threads, floats: per * hw * cout)
         let bias = self.bias?.value
         Threads.parallelParts { t in
@@ -174,10 +214,16 @@ public final class Conv2d: Layer {
             var b0 = lo
             while b0 < hi {
                 let nb = min(per, hi - b0)
-                for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
+                let a: UnsafeMutablePointer<Float>
+                if direct {
+                    a = x.data + b0 * hw * K
+                } else {
+                    for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
+                    a = cols
+                }
                 let y = sink?.chunk(t) ?? out! + b0 * hw * cout
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb * hw), Int32(cout), Int32(K),
-                            1, cols, Int32(K), self.packed.data, Int32(cout), 0, y, Int32(cout))
+                            1, a, Int32(K), self.packed.data, Int32(cout), 0, y, Int32(cout))
                 if let bias {
                     let bp = bias.data
                     for r in 0..<(nb * hw) {
@@ -185,6 +231,7 @@ public final class Conv2d: Layer {
                         for c in 0..<cout { row[c] += bp[c] }
                     }
                 }
+                if sink == nil, let e = self.epilogue { e(y, nb * hw) }
                 sink?.drain(t, images: b0..<(b0 + nb))
                 b0 += nb
             }
@@ -265,7 +312,8 @@ public final class Conv2d: Layer {
         let hw = ho * wo, K = self.K, cout = self.cout
         let per = chunkImages(hw)
         let threads = Threads.count
-        try ensureThreadBuffers(threads, rows: per * hw)
+        let direct = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
+        try ensureThreadBuffers(threads, rows: direct ? 1 : per * hw)
         if needInputGrad {
             for t in 0..<threads where dcols[t] == nil || dcols[t]!.count < per * hw * K {
                 dcols[t] = try Tensor(uninitialized: [per * hw * K])
@@ -288,7 +336,10 @@ public final class Conv2d: Layer {
                 let nb = min(per, hi - b0)
                 let rows = nb * hw
                 let g = dy.data + b0 * hw * cout
-                for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
+                let cols = direct ? x.data + b0 * hw * K : cols
+                if !direct {
+                    for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
+                }
                 // dW[K, cout] += cols^T [K, rows] x dy [rows, cout]
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(K), Int32(cout), Int32(rows),
                             1, cols, Int32(K), g, Int32(cout), 1, dW, Int32(cout))
@@ -296,11 +347,14 @@ public final class Conv2d: Layer {
                     for r in 0..<rows { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
                 }
                 if let dx {
-                    let dc = self.dcols[t]!.data
-                    // dcols [rows, K] = dy [rows, cout] x packed^T [cout, K]
+                    // dcols [rows, K] = dy [rows, cout] x packed^T [cout, K]; with a 1x1 kernel
+                    // at stride 1 they are the input gradient's rows themselves.
+                    let dc = direct ? dx.data + b0 * hw * K : self.dcols[t]!.data
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(K), Int32(cout),
                                 1, g, Int32(cout), self.packed.data, Int32(cout), 0, dc, Int32(K))
-                    for i in 0..<nb { self.col2im(dc + i * hw * K, image: b0 + i, into: dx, h: h, w: w, ho: ho, wo: wo) }
+                    if !direct {
+                        for i in 0..<nb { self.col2im(dc + i * hw * K, image: b0 + i, into: dx, h: h, w: w, ho: ho, wo: wo) }
+                    }
                 }
                 b0 += nb
             }

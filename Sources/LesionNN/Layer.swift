@@ -102,6 +102,21 @@ public protocol ChannelMixer: Layer {
                           h: Int, w: Int, into d: Tensor, accumulate: Bool) throws(TensorError)
 }
 
+/// A layer whose evaluation output can be written over its input (the same shape, each value
+/// computed from the one it replaces): ReLU, BatchNorm. The model does so when nothing else
+/// reads the input, so a ResNet's convolution, batch norm and ReLU share one buffer.
+public protocol InPlaceLayer: Layer {
+    /// Evaluation forward with the output written over `x` (internal layout).
+    func forwardInPlace(_ x: Tensor) throws(TensorError)
+    /// The same as a pass over `rows` x `channels` values on the calling thread, for a layer
+    /// before it to apply to each chunk it has just written (a convolution's epilogue); nil
+    /// when the layer does not take that many channels (it then runs alone and says why).
+    func epilogue(channels: Int) -> Epilogue?
+}
+
+/// An evaluation pass over a block of rows (NHWC positions) of all channels, in place.
+public typealias Epilogue = (_ values: UnsafeMutablePointer<Float>, _ rows: Int) -> Void
+
 extension Layer {
     public var channelMap: ChannelMap { .channelWise }
     public var settings: [(String, LayerSetting)] { [] }

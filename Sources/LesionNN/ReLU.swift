@@ -1,6 +1,6 @@
 import LesionTensor
 
-public final class ReLU: Layer {
+public final class ReLU: InPlaceLayer {
     public var name = ""
     public let kind = "ReLU"
     public let namePrefix = "relu"
@@ -14,12 +14,22 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
         let y = try Buffers.reuse(output, x.shape)
         output = y
+        apply(x, into: y)
+        return y
+    }
+
+    public func forwardInPlace(_ x: Tensor) throws(TensorError) { apply(x, into: x) }
+
+    public func epilogue(channels: Int) -> Epilogue? {
+        { p, rows in ReLU.select(p, where: p, into: p, 0, rows * channels) }
+    }
+
+    private func apply(_ x: Tensor, into y: Tensor) {
         let n = x.count
         Threads.parallelFor(Threads.count) { t in
             let (lo, hi) = Threads.range(t, of: n)
             ReLU.select(x.data, where: x.data, into: y.data, lo, hi)
         }
-        return y
     }
 
     /// d[i] = o[i] > 0 ? s[i] : 0 for i in lo..<hi (0 also where o is NaN), 8 at a time.

@@ -144,17 +144,21 @@ public final class Sequential {
         return out
     }
 
-    /// Floats that the outputs of all nodes may hold at once in evaluation (2 GiB): every node
-    /// keeps its own output buffer, so a batch of large images is held back to fit.
+    /// Floats that the outputs of all nodes may hold at once in evaluation (2 GiB), so that a
+    /// batch of large images is held back to fit.
     public static let activationBudget = 1 << 29
 
-    /// The batch to evaluate samples of `sample` shape with: `requested`, or fewer when all the
-    /// nodes' outputs for that many samples would pass the budget (ResNet-50 at 224 x 224: 14).
-    public func fittingBatch(_ requested: Int, sample: [Int]) -> Int {
+    /// The batch to evaluate samples of `sample` shape with: `requested`, or fewer when the
+    /// nodes' output buffers for that many samples would pass the budget. In `forwardInternal`
+    /// a ReLU, BatchNorm or sum writes over an input nothing else reads, and Dropout passes its
+    /// input on, so those nodes hold no buffer (ResNet-50 at 224 x 224: 32); `keepingAll` counts
+    /// every node's (`forwardPlain`: 14).
+    public func fittingBatch(_ requested: Int, sample: [Int], keepingAll: Bool = false) -> Int {
         guard let shapes = try? self.shapes(batch: 1, sample: sample) else { return requested }
         var floats = 0
-        for s in shapes {
+        for (i, s) in shapes.enumerated() {
             guard let s else { return requested }
+            if !keepingAll, InPlace.needsNoBuffer(layers[i], reads: inputs[i], readers: consumers) { continue }
             floats += s.reduce(1, *)
         }
         return max(1, min(requested, Sequential.activationBudget / max(floats, 1)))
@@ -177,12 +181,15 @@ public final class Sequential {
         let plan = self.plan(through: end, input: Layout.logicalShape(x0), training: training)
         lastPlan = plan
         if values.count != layers.count { values = Array(repeating: nil, count: layers.count) }
+        for i in plan.order { values[i] = nil }
+        var reuse = training ? nil : InPlace(plan, inputs: inputs, count: layers.count)
         var j = 0
         while j < plan.order.count {
             let i = plan.order[j]
             let l = layers[i]
             let r = plan.reads[i]
             let h = r[0] < 0 ? x0 : values[r[0]]!
+            defer { reuse?.ran(i, plan) }
             if training, let d = l as? Dropout {
                 d.stream = RandomStream(seed: noiseSeed, stream: noiseCounter &* 1024 &+ UInt64(i))
             }
@@ -199,7 +206,27 @@ public final class Sequential {
             do throws(TensorError) {
                 if let (pi, p) = pool, let conv = l as? Conv2d {
                     values[pi] = try conv.forwardPooled(h, pool: p)
+                    reuse?.ran(pi, plan)
                     j += 1
+                } else if let conv = l as? Conv2d, let r = reuse, case let after = epilogue(after: j, plan, r, channels: conv.cout),
+                          !after.isEmpty {
+                    // The batch norm and ReLU after it run on each chunk it writes (same values).
+                    let passes = after.map(\.1)
+                    let y = try conv.forward(h) { p, rows in for e in passes { e(p, rows) } }
+                    values[i] = y
+                    for (n, _) in after {
+                        values[n] = y
+                        reuse?.ran(n, plan)
+                    }
+                    j += after.count
+                } else if let v = reuse?.writable(for: l, reads: r, values: values, input: x0) {
+                    // Nothing else reads v's buffer: the node writes its output there.
+                    if let a = l as? Add {
+                        try a.forward(r[0] < 0 ? x0 : values[r[0]]!, r[1] < 0 ? x0 : values[r[1]]!, over: values[v]!)
+                    } else {
+                        try (l as! InPlaceLayer).forwardInPlace(values[v]!)
+                    }
+                    values[i] = values[v]
                 } else {
                     values[i] = try Sequential.run(l, r.map { $0 < 0 ? x0 : values[$0]! }, training: training)
                 }
@@ -211,6 +238,22 @@ public final class Sequential {
         }
         if training { noiseCounter &+= 1 }
         return values[plan.valueOf[end]]!
+    }
+
+    /// The in-place nodes that follow plan step j in a run (each reading the one before, which
+    /// nothing else reads) with their passes over `channels` channels, for a convolution to
+    /// apply as it writes.
+    func epilogue(after j: Int, _ plan: Plan, _ reuse: InPlace, channels: Int) -> [(Int, Epilogue)] {
+        var out: [(Int, Epilogue)] = []
+        var prev = plan.order[j]
+        for k in (j + 1)..<plan.order.count {
+            let n = plan.order[k]
+            guard let l = layers[n] as? InPlaceLayer, plan.reads[n] == [prev], reuse.lastRead(prev),
+                  let e = l.epilogue(channels: channels) else { break }
+            out.append((n, e))
+            prev = n
+        }
+        return out
     }
 
     /// Runs the nodes after `layer` in evaluation, one by one, with `h` as that node's output

@@ -93,3 +93,50 @@ extension Sequential {
         return crop
     }
 }
+
+/// Which buffers an evaluation forward may write over: a value nothing else will read (no node
+/// left in this run, no node after it, which `forwardRest` may run) and that shares no memory
+/// with a value still to be read or with the model's input.
+struct InPlace {
+    /// pending[v]: reads of value v by nodes of the plan that have not run yet.
+    private var pending: [Int]
+    /// Values that nodes after the plan's last read.
+    private var kept: [Bool]
+
+    init(_ plan: Sequential.Plan, inputs: [[Int]], count: Int) {
+        pending = [Int](repeating: 0, count: count)
+        for n in plan.order { for v in plan.reads[n] where v >= 0 { pending[v] += 1 } }
+        kept = [Bool](repeating: false, count: count)
+        for n in (plan.last + 1)..<max(plan.last + 1, count) {
+            for v in inputs[n] where v >= 0 { kept[plan.valueOf[v]] = true }
+        }
+    }
+
+    mutating func ran(_ i: Int, _ plan: Sequential.Plan) {
+        for v in plan.reads[i] where v >= 0 { pending[v] -= 1 }
+    }
+
+    /// Whether the one read left of value v is the next node's and nothing after the plan reads
+    /// it (a fresh buffer of the node that wrote v can then take that node's output too).
+    func lastRead(_ v: Int) -> Bool { v >= 0 && pending[v] == 1 && !kept[v] }
+
+    /// The value node i (`layer`, reading `reads`) may write its output over, if any.
+    func writable(for layer: Layer, reads: [Int], values: [Tensor?], input: Tensor) -> Int? {
+        guard layer is InPlaceLayer || layer is Add else { return nil }
+        for v in reads where v >= 0 && pending[v] == 1 && !kept[v] {
+            guard let t = values[v], !t.sharesStorage(with: input) else { continue }
+            let shared = values.indices.contains { u in
+                u != v && (pending[u] > 0 || kept[u]) && values[u].map { t.sharesStorage(with: $0) } == true
+            }
+            if !shared { return v }
+        }
+        return nil
+    }
+
+    /// Whether the node can go without a buffer of its own in evaluation (for the budget).
+    static func needsNoBuffer(_ l: Layer, reads: [Int], readers: (Int) -> [Int]) -> Bool {
+        if l is Dropout { return true }
+        guard l is InPlaceLayer || l is Add else { return false }
+        return reads.contains { $0 >= 0 && readers($0).count == 1 }
+    }
+}

@@ -335,6 +335,7 @@ extension Conv2d {
                                     1, v + e * p * ci, Int32(ci), u + e * ci * co, Int32(co), 0, m + e * p * co, Int32(co))
                     }
                     output(m, p, images, sink?.chunk(t) ?? out! + b0 * outPerImage)
+                    if sink == nil, let e = self.epilogue { e(out! + b0 * outPerImage, nb * outPerImage / co) }
                     sink?.drain(t, images: images)
                     b0 += nb
                 }

@@ -91,6 +91,10 @@ public final class Tensor: @unchecked Sendable {
         return Tensor(view: storage, offset: offset, shape: shape, count: n)
     }
 
+    /// Whether this tensor and `other` are views of the same storage (writing one may change
+    /// the other).
+    public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
+
     /// A view of rows start ..< start + count of the first dimension (shares the storage).
     public func rows(_ start: Int, _ count: Int) throws(TensorError) -> Tensor {
         guard rank >= 1, start >= 0, count >= 1, start + count <= shape[0] else {

@@ -23,6 +23,7 @@ func imagenetBench() throws -> [(String, Any)] {
         let reps = name == "vgg16" ? 1 : 3
         let s = try median(reps: reps, warmup: 1) { _ = try m.evaluate(evalSet, batch: 32) }
         out.append(("eval_\(name)_images_per_s", Double(evalSet.count) / s))
+        out.append(("eval_\(name)_batch", m.fittingBatch(32, sample: [3, 224, 224])))
         if ProcessInfo.processInfo.environment["LESION_BENCH_PROFILE"] != nil {
             m.profile = (Array(repeating: 0, count: m.layers.count), Array(repeating: 0, count: m.layers.count))
             _ = try m.evaluate(evalSet, batch: 32)
@@ -31,6 +32,10 @@ func imagenetBench() throws -> [(String, Any)] {
                 let v = m.profile!.forward[i] / total * 1000
                 return v >= 5 ? String(format: "%@ %.0f", l.name, v) : nil
             }.joined(separator: ", "))
+            var byKind: [String: Double] = [:]
+            for (i, l) in m.layers.enumerated() { byKind[l.kind, default: 0] += m.profile!.forward[i] / total * 1000 }
+            note("\(name) evaluation per layer kind, per mille: " + byKind.sorted { $0.value > $1.value }
+                .map { String(format: "%@ %.0f", $0.key, $0.value) }.joined(separator: ", "))
             m.profile = nil
         }
     }

@@ -198,6 +198,9 @@ public final class Conv2d: Layer {
         if usesWinograd {
             return try winogradForward(x, out: out, hOut: ho, wOut: wo, training: training, sink: sink)
         }
+        if !training && usesWinograd5x5 {
+            return try winogradEvalForward(Tile4x5.self, x, out: out, hOut: ho, wOut: wo, sink: sink)
+        }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         pack()
         let hw = ho * wo, K = self.K, cout = self.cout

@@ -133,8 +133,9 @@ extension Layer {
 /// Winograd tile, a fused pass, another split of a product), so that cached results computed by
 /// an earlier engine are not served as this one's (the notebook cache keys include it).
 /// 3: F(6x6) and fused convolution and pool in evaluation, OpenBLAS on the calling thread.
+/// 4: F(4x4, 5x5) in evaluation, products split by columns when B is the larger operand.
 public enum Engine {
-    public static let revision = 3
+    public static let revision = 4
 }
 
 public enum Buffers {

@@ -15,14 +15,20 @@ typealias V8 = SIMD8<Float>
 
 /// The three transforms of one tile size, each on one line of a tile (8 channels at a time).
 protocol EvaluationTile {
-    /// Output tile side m; the input tile side is m + 2.
+    /// Output tile side m, for an r x r kernel; the input tile side is n = m + r - 1.
     static var m: Int { get }
-    /// (G g) for one column (a, b, c) of a 3x3 kernel: m + 2 values into o.
-    static func kernel(_ a: V8, _ b: V8, _ c: V8, _ o: UnsafeMutablePointer<V8>)
-    /// B^T d on the m + 2 values s[0], s[st], ...; results to o[0], o[ost], ...
+    static var r: Int { get }
+    /// (G g) for one column g[0], g[st], ... of an r x r kernel: n values into o.
+    static func kernel(_ g: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>)
+    /// B^T d on the n values s[0], s[st], ...; results to o[0], o[ost], ...
     static func input(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int)
-    /// A^T x: m + 2 values in, m out.
+    /// A^T x: n values in, m out.
     static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int)
+}
+
+extension EvaluationTile {
+    static var r: Int { 3 }
+    static var n: Int { m + r - 1 }
 }
 
 /// F(4x4, 3x3):
@@ -32,7 +38,8 @@ protocol EvaluationTile {
 enum Tile4: EvaluationTile {
     static var m: Int { 4 }
 
-    @inline(__always) static func kernel(_ a: V8, _ b: V8, _ c: V8, _ o: UnsafeMutablePointer<V8>) {
+    @inline(__always) static func kernel(_ g: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>) {
+        let (a, b, c) = (g[0], g[st], g[2 * st])
         o[0] = a / 4; o[1] = -(a + b + c) / 6; o[2] = -(a - b + c) / 6
         o[3] = a / 24 + b / 12 + c / 6; o[4] = a / 24 - b / 12 + c / 6; o[5] = c
     }
@@ -61,7 +68,8 @@ enum Tile4: EvaluationTile {
 enum Tile6: EvaluationTile {
     static var m: Int { 6 }
 
-    @inline(__always) static func kernel(_ a: V8, _ b: V8, _ c: V8, _ o: UnsafeMutablePointer<V8>) {
+    @inline(__always) static func kernel(_ g: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>) {
+        let (a, b, c) = (g[0], g[st], g[2 * st])
         let ac = a + c
         let p1: V8 = ac + b, p2: V8 = ac - b
         o[0] = a; o[1] = -2 * p1 / 9; o[2] = -2 * p2 / 9
@@ -97,6 +105,42 @@ enum Tile6: EvaluationTile {
     }
 }
 
+/// F(4x4, 5x5) on the points of F(6x6, 3x3) (so the same B^T and an 8 x 8 input tile):
+///   G   = row j: c_j (1, p_j, p_j^2, p_j^3, p_j^4), c = (1, -2/9, -2/9, 1/90, 1/90, 32/45, 32/45),
+///         the row of infinity (0 0 0 0 1)
+///   A^T = row i: [0^i, 1, (-1)^i, 2^i, (-2)^i, (1/2)^i, (-1/2)^i, (i == 3 ? 1 : 0)]
+/// 4 products per output instead of 25: AlexNet's 5x5 convolution.
+enum Tile4x5: EvaluationTile {
+    static var m: Int { 4 }
+    static var r: Int { 5 }
+
+    @inline(__always) static func kernel(_ g: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>) {
+        let (a, b, c, d, e) = (g[0], g[st], g[2 * st], g[3 * st], g[4 * st])
+        let even1: V8 = a + c + e, odd1: V8 = b + d
+        o[0] = a
+        o[1] = -2 * (even1 + odd1) / 9; o[2] = -2 * (even1 - odd1) / 9
+        let even2: V8 = a + 4 * c + 16 * e, odd2: V8 = 2 * b + 8 * d
+        o[3] = (even2 + odd2) / 90; o[4] = (even2 - odd2) / 90
+        let even3: V8 = 16 * a + 4 * c + e, odd3: V8 = 8 * b + 2 * d
+        o[5] = 2 * (even3 + odd3) / 45; o[6] = 2 * (even3 - odd3) / 45
+        o[7] = e
+    }
+
+    @inline(__always) static func input(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+        Tile6.input(s, st, o, ost)
+    }
+
+    @inline(__always) static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+        let (m0, m1, m2, m3) = (s[0], s[st], s[2 * st], s[3 * st])
+        let (m4, m5, m6, m7) = (s[4 * st], s[5 * st], s[6 * st], s[7 * st])
+        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4, e = m5 + m6, f = m5 - m6
+        o[0] = m0 + a + c + e
+        o[ost] = b + 2 * d + 0.5 * f
+        o[2 * ost] = a + 4 * c + 0.25 * e
+        o[3 * ost] = b + 8 * d + 0.125 * f + m7
+    }
+}
+
 enum WinogradEval {
     /// GEMM products per channel pair for an hOut x wOut output with m x m tiles.
     static func products(tile m: Int, _ hOut: Int, _ wOut: Int) -> Int {
@@ -117,27 +161,27 @@ enum WinogradEval {
         return best
     }
 
-    /// U[n*n][cin][cout] = G g G^T from w[cout][cin][3][3], for the input channels ci0 ..< ci1;
+    /// U[n*n][cin][cout] = G g G^T from w[cout][cin][r][r], for the input channels ci0 ..< ci1;
     /// 8 output channels at a time, so each of the n*n planes is written in runs of 8.
     static func transformKernel<T: EvaluationTile>(_: T.Type, _ w: UnsafePointer<Float>, cin: Int, cout: Int,
                                                    inputs: Range<Int>, into u: UnsafeMutablePointer<Float>) {
-        let n = T.m + 2, plane = cin * cout
-        withUnsafeTemporaryAllocation(of: V8.self, capacity: 9 + 3 * n + n) { buf in
-            let g = buf.baseAddress!, t = g + 9, r = t + 3 * n
+        let n = T.n, rr = T.r * T.r, plane = cin * cout
+        withUnsafeTemporaryAllocation(of: V8.self, capacity: rr + T.r * n + n) { buf in
+            let g = buf.baseAddress!, t = g + rr, r = t + T.r * n
             for ci in inputs {
                 var co = 0
                 while co < cout {
                     let k = min(8, cout - co)
-                    for e in 0..<9 {
+                    for e in 0..<rr {
                         var v = V8(repeating: 0)
-                        for l in 0..<k { v[l] = w[((co + l) * cin + ci) * 9 + e] }
+                        for l in 0..<k { v[l] = w[((co + l) * cin + ci) * rr + e] }
                         g[e] = v
                     }
                     // Columns first: t[j * n + i] = (G g)[i][j]; then rows: (t G^T)[i][q].
-                    for j in 0..<3 { T.kernel(g[j], g[3 + j], g[6 + j], t + j * n) }
+                    for j in 0..<T.r { T.kernel(g + j, T.r, t + j * n) }
                     let o = u + ci * cout + co
                     for i in 0..<n {
-                        T.kernel(t[i], t[n + i], t[2 * n + i], r)
+                        T.kernel(t + i, n, r)
                         for q in 0..<n {
                             if k == 8 { UnsafeMutableRawPointer(o + (n * i + q) * plane).storeBytes(of: r[q], as: V8.self) }
                             else { for l in 0..<k { o[(n * i + q) * plane + l] = r[q][l] } }
@@ -154,7 +198,7 @@ enum WinogradEval {
     static func transformInput<T: EvaluationTile>(_: T.Type, _ x: UnsafePointer<Float>, images: Range<Int>, hIn: Int, wIn: Int,
                                                   c: Int, tilesH: Int, tilesW: Int, pad: Int, zero: UnsafePointer<Float>,
                                                   into v: UnsafeMutablePointer<Float>, tiles p: Int) {
-        let m = T.m, n = m + 2, nn = n * n
+        let m = T.m, n = T.n, nn = n * n
         let plane = p * c
         var tile = 0
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: nn) { dp in
@@ -201,7 +245,7 @@ enum WinogradEval {
     static func transformOutput<T: EvaluationTile>(_: T.Type, _ mp: UnsafePointer<Float>, tiles p: Int, images: Range<Int>,
                                                    hOut: Int, wOut: Int, c: Int, tilesH: Int, tilesW: Int,
                                                    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
-        let m = T.m, n = m + 2, nn = n * n
+        let m = T.m, n = T.n, nn = n * n
         let plane = p * c
         var tile = 0
         withUnsafeTemporaryAllocation(of: V8.self, capacity: nn + m * n + m) { buf in
@@ -257,7 +301,7 @@ extension Conv2d {
     func winogradEvalForward<T: EvaluationTile>(_ tileType: T.Type, _ x: Tensor, out: UnsafeMutablePointer<Float>?,
                                                 hOut: Int, wOut: Int, sink: PoolSink?) throws(TensorError) {
         let (n, hIn, wIn) = (x.shape[0], x.shape[1], x.shape[2])
-        let m = T.m, nn = (m + 2) * (m + 2)
+        let m = T.m, nn = T.n * T.n
         let u = try evaluationKernel(tile: m) { w, u, inputs in
             WinogradEval.transformKernel(T.self, w, cin: self.cin, cout: self.cout, inputs: inputs, into: u)
         }
@@ -278,12 +322,12 @@ extension Conv2d {
         }
     }
 
-    /// A transformed kernel for evaluation (tile side 2, 4 or 6), kept while the weights are
+    /// A transformed kernel for evaluation (output tile side 2, 4 or 6; the layer's kernel side k), kept while the weights are
     /// unchanged: they are compared in full with the copy it was made from, since weights may
     /// change through any path (a script writing into them). `make(w, u, inputs)` transforms
     /// the input channels `inputs`; it runs split over the threads.
     func evaluationKernel(tile: Int, _ make: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void) throws(TensorError) -> Tensor {
-        let nn = (tile + 2) * (tile + 2)
+        let nn = (tile + k - 1) * (tile + k - 1)
         let w = weight.value
         if let k = evalKernel, k.tile == tile, k.source.count == w.count,
            memcmp(k.source.data, w.data, w.count * MemoryLayout<Float>.size) == 0 {

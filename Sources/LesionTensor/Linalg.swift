@@ -55,9 +55,11 @@ extension Tensor {
     }
 
     /// C (m x n) = alpha op(A) op(B) + beta C, all row-major and contiguous (op(A) is m x k:
-    /// A itself, or with transA A is k x m). Split over the threads by rows of C (by columns
-    /// when there are few rows), a fixed split for a thread count; each part is one
-    /// single-threaded OpenBLAS call over the whole of k.
+    /// A itself, or with transA A is k x m). Split over the threads by rows of C, or by its
+    /// columns when there are few rows or B is the larger matrix (each part reads all of the
+    /// other operand: AlexNet's first linear layer at batch 32 had both threads read its 151 MB
+    /// of weights); a fixed split for a thread count; each part is one single-threaded OpenBLAS
+    /// call over the whole of k.
     public static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, transA: Bool = false, transB: Bool = false,
                             alpha: Float = 1, beta: Float = 0) throws(TensorError) {
@@ -69,7 +71,7 @@ extension Tensor {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
             return
         }
-        let byRows = m >= 8 * parts
+        let byRows = m >= 8 * parts && (n < 8 * parts || n <= m)
         Threads.parallelParts { t in
             let (lo, hi) = Threads.range(t, of: byRows ? m : n)
             guard hi > lo else { return }

@@ -214,9 +214,9 @@ func checkLossGradients(_ m: Sequential, x: Tensor, labels: [Int32], probes: Int
 /// im2col, both cropped alike (a crop needs padding 1: nil otherwise), and an NHWC input of 3
 /// images; weights from `seed`, the input from seed + 1.
 func winogradPair(padding: Int, h: Int, w: Int, cin: Int, cout: Int, crop: (Int, Int)?, tile: Int?,
-                  seed: UInt64) throws -> (Conv2d, Conv2d, Tensor)? {
-    if crop != nil && padding != 1 { return nil }
-    let a = try Conv2d(cin: cin, cout: cout, k: 3, padding: padding)
+                  seed: UInt64, k: Int = 3) throws -> (Conv2d, Conv2d, Tensor)? {
+    if crop != nil && padding != (k - 1) / 2 { return nil }
+    let a = try Conv2d(cin: cin, cout: cout, k: k, padding: padding)
     a.reset(RandomStream(seed: seed))
     let b = try a.copy() as! Conv2d
     a.winograd = true
@@ -308,6 +308,32 @@ func largestDifference(_ a: Tensor, _ b: Tensor) -> (worst: Float, scale: Float)
             #expect(ya.shape == yb.shape)
             let (worst, scale) = largestDifference(ya, yb)
             #expect(worst <= 2e-5 * scale, "F(\(tile)x\(tile)): largest difference \(worst), largest output \(scale)")
+        }
+    }
+
+    /// F(4x4, 5x5) (AlexNet's second convolution), evaluation only: paddings 0-4, partial
+    /// tiles, crops, channel counts that are not multiples of 8, and through a max-pool.
+    @Test(arguments: [(0, 9, 11, 5, 6), (2, 7, 7, 12, 3), (4, 6, 5, 3, 9), (2, 27, 27, 32, 16), (1, 13, 10, 8, 8), (3, 5, 5, 16, 24)])
+    func fiveByFiveMatchesIm2col(_ c: (padding: Int, h: Int, w: Int, cin: Int, cout: Int)) throws {
+        let (padding, h, w, cin, cout) = c
+        for crop in [nil, (h - 1, w - 3)] as [(Int, Int)?] {
+            guard let (a, b, x) = try winogradPair(padding: padding, h: h, w: w, cin: cin, cout: cout, crop: crop, tile: nil, seed: 8, k: 5)
+            else { continue }
+            #expect(a.usesWinograd5x5 && !b.usesWinograd5x5)
+            let ya = try a.forward(x, training: false).copy(), yb = try b.forward(x, training: false).copy()
+            #expect(ya.shape == yb.shape)
+            let (worst, scale) = largestDifference(ya, yb)
+            #expect(worst <= 2e-5 * scale, "F(4x4, 5x5): largest difference \(worst), largest output \(scale)")
+            // Training keeps im2col: the same bits as the layer without Winograd.
+            let ta = try a.forward(x, training: true).copy()
+            #expect((0..<ta.count).allSatisfy { ta.data[$0] == yb.data[$0] })
+            // Through a pool, the pooled Winograd output.
+            if crop == nil, h >= 2, w >= 2 {
+                let pooled = try a.forwardPooled(x, pool: try MaxPool2d(2, stride: 2)).copy()
+                let reference = try MaxPool2d(2, stride: 2).forward(try a.forward(x, training: false), training: false)
+                #expect(pooled.shape == reference.shape)
+                #expect((0..<pooled.count).allSatisfy { pooled.data[$0] == reference.data[$0] })
+            }
         }
     }
 

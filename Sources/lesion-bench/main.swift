@@ -161,6 +161,24 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
             let t2 = now()
             _ = try r.fit(sub, ro)
             results.append(("train_resnet_small_images_per_s", 6400 / (now() - t2)))
+            if ProcessInfo.processInfo.environment["LESION_BENCH_PROFILE"] != nil {
+                r.profile = (Array(repeating: 0, count: r.layers.count), Array(repeating: 0, count: r.layers.count))
+                let t3 = now()
+                _ = try r.fit(sub, ro)
+                let secs = now() - t3
+                var byKind: [String: (Double, Double)] = [:]
+                for (i, l) in r.layers.enumerated() {
+                    byKind[l.kind, default: (0, 0)].0 += r.profile!.forward[i] / secs * 1000
+                    byKind[l.kind, default: (0, 0)].1 += r.profile!.backward[i] / secs * 1000
+                }
+                note("small ResNet training per layer kind, forward/backward, per mille of the run: " + byKind.sorted { $0.value.0 + $0.value.1 > $1.value.0 + $1.value.1 }
+                    .map { String(format: "%@ %.0f/%.0f", $0.key, $0.value.0, $0.value.1) }.joined(separator: ", "))
+                note("per layer: " + r.layers.enumerated().compactMap { i, l in
+                    let f = r.profile!.forward[i] / secs * 1000, b = r.profile!.backward[i] / secs * 1000
+                    return f + b >= 15 ? String(format: "%@ %.0f/%.0f", l.name, f, b) : nil
+                }.joined(separator: ", "))
+                r.profile = nil
+            }
         }
     }
     if wanted("sweep") {

@@ -8,7 +8,8 @@ import LesionTensor
 
 enum UnitsBinding {
     static func register(_ lua: Lua) {
-        LuaHost.from(lua.L).registerModule(lua, "units", [("_attributes", attributes), ("class_means", classMeans)])
+        LuaHost.from(lua.L).registerModule(lua, "units", [("_attributes", attributes), ("class_means", classMeans),
+                                                          ("_top_images", topImages), ("heatmap", heatmap)])
     }
 
     /// units._attributes(model, set, layer, names) -> {name = tensor{U}}, activations{N,U}, probs{N,K}, labels{N}
@@ -35,6 +36,67 @@ enum UnitsBinding {
             lua.push(tensor: try Tensor(shape: [d.samples, d.classes], values: d.probs.map(Float.init)))
             lua.push(tensor: try Tensor(shape: [d.samples], values: d.labels.map { Float($0 + 1) }))
             return 4
+        }
+    }
+
+    /// units._top_images(model, set, layer, {k =, units =, by =, batch =}) -> indices{U,k}
+    /// (1-based samples), values{U,k}, units{U} (1-based)
+    static let topImages: LuaFunction = { L in
+        ModelBinding.run(L, "top_images") { lua, m in
+            let data = try lua.check(2, Dataset.self)
+            let layer = try ModelBinding.layerIndex(lua, m, 3)
+            let o = try Options(lua, 4, allowed: ["k", "units", "by", "batch"])
+            var units: [Int]?
+            if o.present, lua.rawField(4, "units") != LUA_TNIL {
+                defer { lua.pop() }
+                units = try AblationBinding.unitList(lua, arg: 4, what: "option 'units'")
+            } else if o.present {
+                lua.pop()
+            }
+            let k = try o.integer("k") ?? 9
+            guard k >= 1 else { throw LuaArgError(4, "option 'k' must be at least 1, got \(k)") }
+            guard k <= data.count else { throw LuaArgError(4, "option 'k' (\(k)) is larger than the set (\(data.count) samples)") }
+            let byName = try o.string("by") ?? "max"
+            guard let by = UnitImages.Score(rawValue: byName) else {
+                throw LuaArgError(4, "option 'by' must be \"max\" or \"mean\", got \"\(byName)\"")
+            }
+            let batch = try ModelBinding.batchOption(o, default: 256)
+            let r: TopImages
+            do throws(TensorError) {
+                r = try UnitImages.top(m, data, layer: layer, k: k, units: units, by: by, batch: batch)
+            } catch {
+                throw LuaArgError(error.kind == .index ? 4 : 2, error.message)
+            }
+            let u = r.units.count
+            lua.push(tensor: try Tensor(shape: [u, k], values: r.indices.flatMap { $0.map { Float($0 + 1) } }))
+            lua.push(tensor: try Tensor(shape: [u, k], values: r.values.flatMap { $0 }))
+            lua.push(tensor: try Tensor(shape: [u], values: r.units.map { Float($0 + 1) }))
+            return 3
+        }
+    }
+
+    /// units.heatmap(model, x, layer, unit) -> tensor{N,H,W} for x{N,C,H,W}, {H,W} for x{C,H,W}:
+    /// the unit's activation map upsampled (bilinear) to the image.
+    static let heatmap: LuaFunction = { L in
+        ModelBinding.run(L, "heatmap") { lua, m in
+            let x = try lua.check(2, Tensor.self)
+            let layer = try ModelBinding.layerIndex(lua, m, 3)
+            let unit = try lua.integer(4)
+            guard x.rank == 3 || x.rank == 4 else {
+                throw LuaArgError(2, "expected an image {C,H,W} or images {N,C,H,W}, got \(Tensor.describe(x.shape))")
+            }
+            let batch = x.rank == 3 ? try x.reshaped([1] + x.shape) : x
+            if let s = m.inputShape, Array(batch.shape.dropFirst()) != s {
+                throw LuaArgError(2, "expected \(x.rank == 3 ? "an image" : "images") of {\(s.map(String.init).joined(separator: ","))}, got \(Tensor.describe(x.shape))")
+            }
+            let maps: Tensor
+            do throws(TensorError) {
+                maps = try UnitImages.heatmaps(m, batch, layer: layer, unit: unit - 1)
+            } catch {
+                throw LuaArgError(error.kind == .index ? 4 : 3, error.message)
+            }
+            lua.push(tensor: x.rank == 3 ? try maps.reshaped(Array(maps.shape.dropFirst())) : maps)
+            return 1
         }
     }
 

@@ -58,4 +58,18 @@ function units.attributes(model, set, layer, opts)
   return out
 end
 
+--- units.top_images(model, set, layer, {k = 9, units =, by = "max" | "mean", batch =}): per
+--- unit, the k samples of the set that excite it most, best first. Returns {indices =
+--- tensor{U,k} (1-based samples), values = tensor{U,k} (their scores), units = tensor{U},
+--- k =, by =, layer =}. One pass over the data; cached like a sweep.
+function units.top_images(model, set, layer, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'top_images' (options table expected, got " .. type(opts) .. ")", 2) end
+  local o = opts or {}
+  local key = {model, set, layer, k = o.k, units = o.units, by = o.by}
+  local ok, indices, values, which = pcall(lesion._cached, "units.top_images(" .. tostring(layer) .. ")", key,
+    function() return units._top_images(model, set, layer, opts) end)
+  if not ok then error((tostring(indices):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_top_images'", "'top_images'")), 2) end
+  return {indices = indices, values = values, units = which, k = indices:size(2), by = o.by or "max", layer = layer}
+end
+
 return units

@@ -136,28 +136,66 @@ void lesion_image_free(lesion_image *img) {
     img->pixels = NULL;
 }
 
-int lesion_png_write(const char *path, const unsigned char *pixels, int width, int height, int channels, char *err, size_t errlen) {
+typedef struct {
+    unsigned char *data;
+    size_t size, capacity;
+} png_sink;
+
+static void png_write_mem(png_structp png, png_bytep src, png_size_t n) {
+    png_sink *s = png_get_io_ptr(png);
+    if (s->size + n > s->capacity) {
+        size_t cap = s->capacity ? s->capacity : 4096;
+        while (cap < s->size + n) cap *= 2;
+        unsigned char *d = realloc(s->data, cap);
+        if (!d) png_error(png, "out of memory");
+        s->data = d;
+        s->capacity = cap;
+    }
+    memcpy(s->data + s->size, src, n);
+    s->size += n;
+}
+
+static void png_flush_mem(png_structp png) { (void)png; }
+
+int lesion_png_encode(const unsigned char *pixels, int width, int height, int channels, unsigned char **out, size_t *size,
+                      char *err, size_t errlen) {
     static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+    *out = NULL;
+    *size = 0;
     if (channels < 1 || channels > 4 || width <= 0 || height <= 0) { say(err, errlen, "bad image size or channels"); return -1; }
-    FILE *f = fopen(path, "wb");
-    if (!f) { snprintf(err, errlen, "cannot open '%s' for writing", path); return -1; }
     png_source src = {NULL, 0, 0, ""};
+    png_sink sink = {NULL, 0, 0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &src, png_fail, png_quiet);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) { png_destroy_write_struct(&png, NULL); fclose(f); say(err, errlen, "out of memory"); return -1; }
+    if (!png || !info) { png_destroy_write_struct(&png, NULL); say(err, errlen, "out of memory"); return -1; }
     if (setjmp(png_jmpbuf(png))) {
         snprintf(err, errlen, "cannot write the PNG (%s)", src.message);
         png_destroy_write_struct(&png, &info);
-        fclose(f);
+        free(sink.data);
         return -1;
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, &sink, png_write_mem, png_flush_mem);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, types[channels], PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < height; y++) png_write_row(png, pixels + (size_t)y * (size_t)width * (size_t)channels);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) { snprintf(err, errlen, "cannot finish writing '%s'", path); return -1; }
+    *out = sink.data;
+    *size = sink.size;
+    return 0;
+}
+
+void lesion_free(void *p) { free(p); }
+
+int lesion_png_write(const char *path, const unsigned char *pixels, int width, int height, int channels, char *err, size_t errlen) {
+    unsigned char *png = NULL;
+    size_t size = 0;
+    if (lesion_png_encode(pixels, width, height, channels, &png, &size, err, errlen) != 0) return -1;
+    FILE *f = fopen(path, "wb");
+    if (!f) { free(png); snprintf(err, errlen, "cannot open '%s' for writing", path); return -1; }
+    size_t written = fwrite(png, 1, size, f);
+    free(png);
+    if (fclose(f) != 0 || written != size) { snprintf(err, errlen, "cannot finish writing '%s'", path); return -1; }
     return 0;
 }

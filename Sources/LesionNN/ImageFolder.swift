@@ -10,6 +10,7 @@ public final class ImageFolder: SampleSource {
     /// Full paths, in sample order.
     public let files: [String]
     public let transform: ImageTransform
+    public var normalization: (mean: [Float], std: [Float])? { (transform.mean, transform.std) }
     public let sampleShape: [Int]
     public let identity: String?
     public var count: Int { files.count }

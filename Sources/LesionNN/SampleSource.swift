@@ -12,6 +12,13 @@ public protocol SampleSource: AnyObject {
     /// A text that changes when the samples change (for cache keys); nil for a source whose
     /// contents in memory identify it.
     var identity: String? { get }
+    /// The per-channel mean and std the samples were normalised with (an image folder's
+    /// transform), so that pictures can be shown as they were; nil when not normalised.
+    var normalization: (mean: [Float], std: [Float])? { get }
+}
+
+extension SampleSource {
+    public var normalization: (mean: [Float], std: [Float])? { nil }
 }
 
 /// Samples held in one tensor [M, ...].

@@ -52,6 +52,22 @@ public enum ImageFile {
         do { return try decode(b) } catch { throw TensorError(.format, "'\(path)': \(error.message)") }
     }
 
+    /// The image as PNG bytes (for pictures embedded in reports).
+    public static func encodePNG(_ img: Image8) throws(TensorError) -> [UInt8] {
+        guard img.pixels.count == img.width * img.height * img.channels else {
+            throw TensorError(.shape, "\(img.pixels.count) bytes for a \(img.width)x\(img.height) image of \(img.channels) channels")
+        }
+        var err = [CChar](repeating: 0, count: 256)
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var size = 0
+        let rc = img.pixels.withUnsafeBufferPointer { p in
+            lesion_png_encode(p.baseAddress, Int32(img.width), Int32(img.height), Int32(img.channels), &out, &size, &err, err.count)
+        }
+        defer { lesion_free(out) }
+        guard rc == 0, let out else { throw TensorError(.memory, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        return Array(UnsafeBufferPointer(start: out, count: size))
+    }
+
     public static func writePNG(_ img: Image8, path: String) throws(TensorError) {
         guard img.pixels.count == img.width * img.height * img.channels else {
             throw TensorError(.shape, "\(img.pixels.count) bytes for a \(img.width)x\(img.height) image of \(img.channels) channels")

@@ -2,13 +2,14 @@
 // the running cell's output and is returned as an SVG string.
 import CLua
 import LuaShim
+import LesionNN
 import LesionTensor
 import Notebook
 
 enum PlotBinding {
     static func register(_ lua: Lua) {
         LuaHost.from(lua.L).registerModule(lua, "plot", [
-            ("scatter", scatter), ("line", line), ("bar", bar), ("hist", hist), ("heatmap", heatmap),
+            ("scatter", scatter), ("line", line), ("bar", bar), ("hist", hist), ("heatmap", heatmap), ("images", images),
         ])
     }
 
@@ -118,6 +119,108 @@ enum PlotBinding {
             return try Plot.heatmap(values: v, rows: t.shape[0], cols: t.shape[1],
                                     rowLabels: try o.with("rows") { try strings(lua, $0, "rows") },
                                     colLabels: try o.with("cols") { try strings(lua, $0, "cols") }, labels: labels)
+        }
+    }
+
+    /// plot.images{images = tensor{N,C,H,W} | {N,H,W} | {C,H,W} or a data set, indices =, overlay =
+    /// tensor{N,h,w}, threshold = number or one per image, titles =, cols =, scale =, mean =, std =,
+    /// title =}: a grid of pictures as PNG (see docs/api.md).
+    static let images: LuaFunction = { L in
+        Lua.bind(L, "plot.images") { lua in
+            guard lua.type(1) == LUA_TTABLE else { throw lua.argError(1, expected: "table") }
+            let o = try Options(lua, 1, allowed: ["images", "indices", "overlay", "threshold", "titles", "cols", "scale", "mean", "std", "title"])
+            var mean = try o.with("mean") { try numbers(lua, $0, "mean").map(Float.init) }
+            var std = try o.with("std") { try numbers(lua, $0, "std").map(Float.init) }
+            let indices = try o.with("indices") { try numbers(lua, $0, "indices") }
+            // The pictures as [N, C, H, W].
+            let x: Tensor = try o.with("images") { i throws -> Tensor in
+                if let t = lua.test(i, Tensor.self) {
+                    guard indices == nil else { throw LuaArgError(1, "'indices' goes with a data set; index the tensor instead") }
+                    switch t.rank {
+                    case 4: return t
+                    case 3 where t.shape[0] == 1 || t.shape[0] == 3: return try t.reshaped([1] + t.shape)
+                    case 3: return try t.reshaped([t.shape[0], 1, t.shape[1], t.shape[2]])
+                    case 2: return try t.reshaped([1, 1] + t.shape)
+                    default: throw LuaArgError(1, "'images' must be {N,C,H,W}, {N,H,W} or {C,H,W}, got \(Tensor.describe(t.shape))")
+                    }
+                }
+                guard let ds = lua.test(i, Dataset.self) else {
+                    throw LuaArgError(1, "'images' must be a tensor or a data set, got \(lua.typeName(i))")
+                }
+                guard ds.sampleShape.count == 3 else { throw LuaArgError(1, "'images': the data set's samples are not images (\(Tensor.describe(ds.sampleShape)))") }
+                let picks = try indices.map { v throws -> [Int] in
+                    try v.map { d throws -> Int in
+                        guard d == d.rounded(), d >= 1, d <= Double(ds.count) else {
+                            throw LuaArgError(1, "'indices': \(d) is not a sample of the set (1 to \(ds.count))")
+                        }
+                        return Int(d) - 1
+                    }
+                } ?? Array(0..<min(ds.count, 100))
+                guard !picks.isEmpty else { throw LuaArgError(1, "'indices' is empty") }
+                if mean == nil, std == nil, let n = ds.source.normalization { (mean, std) = (n.mean, n.std) }
+                let out = try Tensor(uninitialized: [picks.count] + ds.sampleShape)
+                let per = ds.sampleShape.reduce(1, *)
+                for (k, p) in picks.enumerated() {
+                    let (sample, _) = try lua.about(1) { () throws(TensorError) in try ds.sample(p) }
+                    out.data.advanced(by: k * per).update(from: sample.data, count: per)
+                }
+                return out
+            } ?? { throw LuaArgError(1, "field 'images' is required") }()
+            let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+            guard c == 1 || c == 3 else { throw LuaArgError(1, "'images' must have 1 or 3 channels, got \(c)") }
+            for (name, v) in [("mean", mean), ("std", std)] {
+                if let v, v.count != c { throw LuaArgError(1, "'\(name)' needs \(c) values (one per channel), got \(v.count)") }
+            }
+            if let std, std.contains(where: { !($0 > 0) }) { throw LuaArgError(1, "'std' values must be positive") }
+            let overlay: Tensor? = try o.with("overlay") { i throws -> Tensor in
+                guard let t = lua.test(i, Tensor.self) else { throw LuaArgError(1, "'overlay' must be a tensor {N,H,W}, got \(lua.typeName(i))") }
+                let maps = t.rank == 2 ? try t.reshaped([1] + t.shape) : t
+                guard maps.rank == 3, maps.shape[0] == n else {
+                    throw LuaArgError(1, "'overlay' must be {N,H,W} with one map per image (\(n)), got \(Tensor.describe(t.shape))")
+                }
+                if maps.shape[1] == h && maps.shape[2] == w { return maps }
+                return try lua.about(1) { () throws(TensorError) in try maps.interpolatedBilinear(height: h, width: w) }
+            }
+            let thresholds: [Float]? = try o.with("threshold") { i throws -> [Float] in
+                if lua.type(i) == LUA_TNUMBER { return [Float](repeating: Float(lua_tonumberx(lua.L, i, nil)), count: n) }
+                let v = try numbers(lua, i, "threshold").map(Float.init)
+                guard v.count == n else { throw LuaArgError(1, "'threshold' must be a number or one per image (\(n)), got \(v.count)") }
+                return v
+            }
+            if thresholds != nil && overlay == nil { throw LuaArgError(1, "'threshold' outlines an overlay: give 'overlay' too") }
+            let titles = try o.with("titles") { try strings(lua, $0, "titles") }
+            if let titles, titles.count != n { throw LuaArgError(1, "'titles' must have one title per image (\(n)), got \(titles.count)") }
+            let plane = h * w
+            var tiles: [ImageGrid.Tile] = []
+            for k in 0..<n {
+                var px = Array(UnsafeBufferPointer(start: x.data + k * c * plane, count: c * plane))
+                if mean != nil || std != nil {
+                    for ch in 0..<c {
+                        let (m, sd) = (mean?[ch] ?? 0, std?[ch] ?? 1)
+                        for p in 0..<plane { px[ch * plane + p] = px[ch * plane + p] * sd + m }
+                    }
+                } else if let lo = px.min(), let hi = px.max(), lo < 0 || hi > 1 {
+                    // Not in [0, 1] and no transform to undo: stretched to it, image by image.
+                    let span = hi > lo ? hi - lo : 1
+                    for p in 0..<px.count { px[p] = (px[p] - lo) / span }
+                }
+                tiles.append(ImageGrid.Tile(pixels: px, channels: c, height: h, width: w,
+                                            overlay: overlay.map { Array(UnsafeBufferPointer(start: $0.data + k * plane, count: plane)) },
+                                            threshold: thresholds?[k], title: titles?[k]))
+            }
+            let title = try o.string("title")
+            let svg: String
+            let png: [UInt8]
+            do {
+                let grid = try ImageGrid(tiles: tiles, cols: try o.integer("cols"), scale: try o.integer("scale"))
+                png = try grid.png()
+                svg = grid.svg(png: png, title: title)
+            } catch let e as PlotError {
+                throw LuaArgError(1, e.description)
+            }
+            LuaHost.from(lua.L).record?.add(.image(png: png, svg: svg, title: title))
+            lua.push(svg)
+            return 1
         }
     }
 }

@@ -191,7 +191,13 @@ public enum Plot {
         var xr: Span
         var yr: Span
         var labels: Labels
-        var categories: [String]? = nil
+        /// Category labels under the x axis (bars); set before drawing, since long labels take
+        /// room from the plot.
+        var categories: [String]? = nil {
+            didSet { layOutCategories() }
+        }
+        /// Whether the category labels are turned 45 degrees.
+        var turned = false
         var legend: [String]? = nil
         let width = 680
         let plotH = 320
@@ -212,16 +218,24 @@ public enum Plot {
         func px(_ x: Double) -> Double { Double(left) + (x - xr.lo) / (xr.hi - xr.lo) * Double(plotW) }
         func py(_ y: Double) -> Double { Double(top + plotH) - (y - yr.lo) / (yr.hi - yr.lo) * Double(plotH) }
 
-        mutating func svg(_ body: String) -> String {
-            // Category labels: horizontal when they fit their slot, else turned 45 degrees
-            // (and the bottom margin grows to hold them).
-            var turn = false
-            if let cats = categories {
-                let slot = Double(plotW) / Double(max(cats.count, 1))
-                let longest = Double(cats.map(\.count).max() ?? 1) * 6.6
-                turn = longest > slot - 4
-                if turn { bottom = min(170, Int(longest * 0.72) + 30) + (labels.xlabel == nil ? 0 : 18) }
+        /// Category labels: horizontal when they fit their slot, else turned 45 degrees; the
+        /// bottom margin grows to hold them, and the left one so that the first label, which
+        /// reaches left of its bar, is not cut off.
+        mutating func layOutCategories() {
+            guard let cats = categories, !cats.isEmpty else { return }
+            let longest = Double(cats.map(\.count).max() ?? 1) * 6.6
+            turned = longest > Double(plotW) / Double(cats.count) - 4
+            guard turned else { return }
+            bottom = min(170, Int(longest * 0.72) + 30) + (labels.xlabel == nil ? 0 : 18)
+            // A turned label of length L ends at its slot's centre and reaches 0.71 L to the left.
+            for _ in 0..<2 {
+                let slot = Double(plotW) / Double(cats.count)
+                left = min(300, max(70, Int((longest * 0.71 - slot / 2).rounded(.up)) + 8))
             }
+        }
+
+        mutating func svg(_ body: String) -> String {
+            let turn = turned
             var s = Plot.header(width: width, height: height)
             let h = height
             let pt = Double(top), pb = Double(top + plotH), pl = Double(left), pr = Double(left + plotW)

@@ -220,7 +220,7 @@ extension RunRecord {
             case .text(let t): h += "<pre class=\"out\">\(HTML.escape(t.hasSuffix("\n") ? String(t.dropLast()) : t))</pre>\n"
             case .markdown(let m): h += "<div class=\"md\">\n\(HTML.markdown(m))\n</div>\n"
             case .table(let t): h += HTML.table(t) + "\n"
-            case .svg(let s, _): h += "<figure>\n\(s)\n</figure>\n"
+            case .svg(let s, _), .image(_, let s, _): h += "<figure>\n\(s)\n</figure>\n"
             case .error(let m, let tb): h += "<pre class=\"error\">\(HTML.escape(m))\(tb.isEmpty ? "" : "\n\n" + HTML.escape(tb))</pre>\n"
             }
         }
@@ -257,6 +257,9 @@ extension RunRecord {
                     outputs.append(display(["text/html": RunRecord.lines(HTML.table(t)), "text/plain": RunRecord.lines(HTML.plainTable(t))]))
                 case .svg(let s, let title):
                     outputs.append(display(["image/svg+xml": RunRecord.lines(s), "text/plain": RunRecord.lines("<plot\(title.map { ": " + $0 } ?? "")>")]))
+                case .image(let png, _, let title):
+                    outputs.append(display(["image/png": .string(Data(png).base64EncodedString()),
+                                            "text/plain": RunRecord.lines("<images\(title.map { ": " + $0 } ?? "")>")]))
                 case .error(let m, let tb):
                     outputs.append(.object([("output_type", .string("error")), ("ename", .string("LuaError")),
                                             ("evalue", .string(m)), ("traceback", .array(([m] + tb.components(separatedBy: "\n")).filter { !$0.isEmpty }.map { .string($0) }))]))

@@ -28,6 +28,8 @@ public enum Output: Sendable {
     case markdown(String)
     case table(Table)
     case svg(String, title: String?)
+    /// A picture: PNG bytes, and the SVG that shows it with its captions (report.html).
+    case image(png: [UInt8], svg: String, title: String?)
     case error(message: String, traceback: String)
 }
 

@@ -196,6 +196,45 @@ func sampleRecord() -> RunRecord {
         #expect(!short.contains("rotate(-45"))
     }
 
+    @Test func turnedLabelsStayInsideTheFigure() throws {
+        // A comparison page's bars: the first label is long. Each turned label ends at its bar's
+        // centre and reaches 0.71 x its length (6.6 px a character) to the left; none may start
+        // left of the figure.
+        let names = ["model=resnet,bn=false,dropout=0.5,seed=3", "b", "c", "d", "e", "f", "g", "h"]
+        let s = try Plot.bar(labels: names, values: names.indices.map(Double.init), labels: Labels())
+        let anchors = s.components(separatedBy: "transform=\"rotate(-45 ").dropFirst().map { part in
+            Double(part.prefix { $0 != " " })!
+        }
+        #expect(anchors.count == names.count)
+        for (x, name) in zip(anchors, names) { #expect(x - 0.71 * 6.6 * Double(name.count) >= 0, "'\(name)' at \(x)") }
+        // The bars moved with the axis: the first starts right of the plot's left edge.
+        let firstBar = Double(s.components(separatedBy: "<rect x=\"").dropFirst(2).first!.prefix { $0 != "\"" })!
+        #expect(firstBar > 0.71 * 6.6 * Double(names[0].count) - 40)
+    }
+
+    @Test func imageGridDrawsTilesOverlayAndOutline() throws {
+        // Two 2x3 gray images scaled by 2, one with an overlay outlined above 0.5.
+        let a = ImageGrid.Tile(pixels: [0, 0.5, 1, 1, 0.5, 0], channels: 1, height: 2, width: 3, title: "a")
+        let b = ImageGrid.Tile(pixels: [Float](repeating: 0, count: 6), channels: 1, height: 2, width: 3,
+                               overlay: [0, 0, 0, 0, 0, 2], threshold: 0.5, title: "b & c")
+        let g = try ImageGrid(tiles: [a, b], cols: 2, scale: 2)
+        #expect(g.width == 2 * 6 + 4 && g.height == 4 + 16)
+        let px = g.pixels()
+        func at(_ x: Int, _ y: Int) -> [UInt8] { Array(px[(y * g.width + x) * 3..<(y * g.width + x) * 3 + 3]) }
+        #expect(at(0, 0) == [0, 0, 0] && at(2, 0) == [128, 128, 128] && at(5, 3) == [0, 0, 0] && at(4, 1) == [255, 255, 255])
+        #expect(at(6, 0) == [255, 255, 255])                   // the gap
+        #expect(at(10, 0) == [0, 0, 0])                        // no overlay there
+        #expect(at(14, 3) == [0, 255, 255])                    // the thresholded pixel's outline
+        let png = try g.png()
+        #expect(Array(png.prefix(4)) == [0x89, 0x50, 0x4e, 0x47])
+        let decoded = try ImageFile.decode(png)
+        #expect(decoded.width == g.width && decoded.height == g.height && decoded.pixels == px)
+        let svg = g.svg(png: png, title: "T")
+        #expect(try Markup.check(svg, html: false).first == "svg")
+        #expect(svg.contains("b &amp; c") && svg.contains("data:image/png;base64,"))
+        #expect(throws: PlotError.self) { try ImageGrid(tiles: [a, ImageGrid.Tile(pixels: [0], channels: 1, height: 1, width: 1)]) }
+    }
+
     @Test func niceTicks() {
         let t = Plot.ticks(Plot.Span(0, 1), count: 6).map(Plot.num)
         #expect(t == ["0", "0.2", "0.4", "0.6", "0.8", "1"])

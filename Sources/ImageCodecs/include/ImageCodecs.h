@@ -19,6 +19,13 @@ int lesion_image_decode(const unsigned char *data, size_t size, long max_pixels,
 
 void lesion_image_free(lesion_image *img);
 
+/// Encodes 8-bit pixels (1, 2, 3 or 4 channels) as PNG bytes in memory: *out (free it with
+/// lesion_free) holding *size bytes. Returns 0, or -1 with a message.
+int lesion_png_encode(const unsigned char *pixels, int width, int height, int channels, unsigned char **out, size_t *size,
+                      char *err, size_t errlen);
+
+void lesion_free(void *p);
+
 /// Writes 8-bit pixels (1, 2, 3 or 4 channels) as a PNG file. Returns 0, or -1 with a message.
 int lesion_png_write(const char *path, const unsigned char *pixels, int width, int height, int channels, char *err, size_t errlen);
 

@@ -22,7 +22,7 @@ public enum UnitImages {
     /// NaN scores never rank.
     public static func top(_ model: Sequential, _ data: Dataset, layer: Int, k: Int, units: [Int]? = nil,
                            by score: Score = .max, batch: Int = 256) throws(TensorError) -> TopImages {
-        try model.checkFits(data)
+        try model.checkReads(data)
         guard k >= 1 else { throw TensorError(.value, "k must be at least 1, got \(k)") }
         guard k <= data.count else { throw TensorError(.value, "k (\(k)) is larger than the set (\(data.count) samples)") }
         var heaps: [Heap] = []

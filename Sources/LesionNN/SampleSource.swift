@@ -15,16 +15,21 @@ public protocol SampleSource: AnyObject {
     /// The per-channel mean and std the samples were normalised with (an image folder's
     /// transform), so that pictures can be shown as they were; nil when not normalised.
     var normalization: (mean: [Float], std: [Float])? { get }
+    /// Labelled concepts per pixel (data.concepts, segmentation data), nil when the samples
+    /// have none: what Network Dissection compares units with.
+    var concepts: ConceptLabels? { get }
 }
 
 extension SampleSource {
     public var normalization: (mean: [Float], std: [Float])? { nil }
+    public var concepts: ConceptLabels? { nil }
 }
 
 /// Samples held in one tensor [M, ...].
 public final class TensorSource: SampleSource {
     public let tensor: Tensor
-    public init(_ tensor: Tensor) { self.tensor = tensor }
+    public let concepts: ConceptLabels?
+    public init(_ tensor: Tensor, concepts: ConceptLabels? = nil) { self.tensor = tensor; self.concepts = concepts }
     public var count: Int { tensor.shape[0] }
     public var sampleShape: [Int] { Array(tensor.shape.dropFirst()) }
 

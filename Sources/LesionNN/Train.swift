@@ -45,6 +45,10 @@ extension Sequential {
     /// Throws when the data's samples or classes do not fit the model.
     public func checkFits(_ data: Dataset) throws(TensorError) { try checkData(data) }
 
+    /// Whether the model can read the data's samples (its classes need not be the model's:
+    /// looking at units on other data, as dissection on concept images does).
+    public func checkReads(_ data: Dataset) throws(TensorError) { _ = try lastWidth(data) }
+
     func checkData(_ data: Dataset) throws(TensorError) {
         let nClasses = try lastWidth(data)
         if let nClasses, nClasses != data.numClasses {

@@ -33,7 +33,7 @@ extension Tensor {
 
     /// For each output index: the two source indices and their weights (PyTorch's
     /// area_pixel_compute_source_index with align_corners = False, in float).
-    static func sourceWeights(in n: Int, out m: Int) -> [(Int, Int, Float, Float)] {
+    public static func sourceWeights(in n: Int, out m: Int) -> [(Int, Int, Float, Float)] {
         let scale = Float(n) / Float(m)
         return (0..<m).map { i in
             let src = max(scale * (Float(i) + 0.5) - 0.5, 0)

@@ -14,11 +14,11 @@ enum DataBinding {
     static func register(_ lua: Lua) {
         lua.createMetatable(Dataset.self, methods: [
             ("get", get), ("subset", subset), ("split", split), ("balanced", balanced), ("labels", labels),
-            ("tensors", tensors),
+            ("tensors", tensors), ("masks", masks),
         ], metamethods: [("__index", index), ("__len", len), ("__tostring", tostring)])
         LuaHost.from(lua.L).registerModule(lua, "data", [
             ("fashion_mnist", fashionMNIST), ("idx", idx), ("cifar10", cifar10), ("npy", npy),
-            ("from_tensors", fromTensors), ("shapes", shapes),
+            ("from_tensors", fromTensors), ("shapes", shapes), ("concepts", concepts),
         ] + ImageBinding.functions)
     }
 
@@ -159,6 +159,32 @@ enum DataBinding {
         }
     }
 
+    /// data.concepts{n = 1000, size = 32, seed = 0}: generated images with concepts labelled per pixel.
+    static let concepts: LuaFunction = { L in
+        Lua.bind(L, "data.concepts") { lua in
+            let o = try Options(lua, 1, allowed: ["n", "size", "seed"])
+            let n = try o.integer("n") ?? 1000, size = try o.integer("size") ?? 32
+            guard n >= 1 && n <= 1_000_000 else { throw LuaArgError(1, "option 'n' must be in 1..1000000, got \(n)") }
+            guard size >= 8 && size <= 256 else { throw LuaArgError(1, "option 'size' must be in 8..256, got \(size)") }
+            lua.push(try DataFiles.concepts(n: n, size: size, seed: try o.seed() ?? 0))
+            return 1
+        }
+    }
+
+    /// ds:masks(i): sample i's concept masks, tensor{concepts, H, W} of 0 and 1.
+    static let masks: LuaFunction = { L in
+        Lua.bind(L, "masks") { lua in
+            let d = try lua.check(1, Dataset.self)
+            guard let c = d.source.concepts else {
+                throw LuaArgError(1, "the data set '\(d.name)' has no concept labels (data.concepts or a folder with label maps has)")
+            }
+            let i = try lua.integer(2)
+            guard i >= 1 && i <= d.count else { throw LuaArgError(2, "sample \(i) is out of range (1 to \(d.count))") }
+            lua.push(tensor: try c.masks(d.indices[i - 1]))
+            return 1
+        }
+    }
+
     // MARK: - data-set methods
 
     static let len: LuaFunction = { L in
@@ -184,6 +210,10 @@ enum DataBinding {
             case "num_classes": lua.push(d.numClasses)
             case "name": lua.push(d.name)
             case "shape": TensorBinding.pushShape(lua, d.sampleShape)
+            case "concepts":
+                guard let c = d.source.concepts else { lua.pushNil(); break }
+                lua.newTable(array: Int32(c.names.count))
+                for (i, n) in c.names.enumerated() { lua.push(n); lua.setIndex(-2, i + 1) }
             default:
                 _ = lua_getmetatable(L, 1)
                 lua.rawField(-1, "__methods")

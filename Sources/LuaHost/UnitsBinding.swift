@@ -9,7 +9,7 @@ import LesionTensor
 enum UnitsBinding {
     static func register(_ lua: Lua) {
         LuaHost.from(lua.L).registerModule(lua, "units", [("_attributes", attributes), ("class_means", classMeans),
-                                                          ("_top_images", topImages), ("heatmap", heatmap)])
+                                                          ("_top_images", topImages), ("heatmap", heatmap), ("_dissect", dissect)])
     }
 
     /// units._attributes(model, set, layer, names) -> {name = tensor{U}}, activations{N,U}, probs{N,K}, labels{N}
@@ -97,6 +97,35 @@ enum UnitsBinding {
             }
             lua.push(tensor: x.rank == 3 ? try maps.reshaped(Array(maps.shape.dropFirst())) : maps)
             return 1
+        }
+    }
+
+    /// units._dissect(model, set, layer, {quantile =, batch =}) -> iou{U,C}, thresholds{U},
+    /// concept names, each concept's category
+    static let dissect: LuaFunction = { L in
+        ModelBinding.run(L, "dissect") { lua, m in
+            let data = try lua.check(2, Dataset.self)
+            let layer = try ModelBinding.layerIndex(lua, m, 3)
+            let o = try Options(lua, 4, allowed: ["quantile", "batch"])
+            let q = try o.number("quantile") ?? 0.005
+            guard q >= 0 && q < 1 else { throw LuaArgError(4, "option 'quantile' must be in [0, 1), got \(q)") }
+            let batch = try ModelBinding.batchOption(o, default: 256)
+            guard data.source.concepts != nil else {
+                throw LuaArgError(2, "the data set '\(data.name)' has no concept labels (data.concepts, or a folder with label maps, has)")
+            }
+            let d: Dissection
+            do throws(TensorError) {
+                d = try NetworkDissection.dissect(m, data, layer: layer, quantile: q, batch: batch)
+            } catch {
+                throw LuaArgError(error.kind == .shape ? 3 : 2, error.message)
+            }
+            lua.push(tensor: try Tensor(shape: [d.units, d.concepts.count], values: d.iou.flatMap { $0.map(Float.init) }))
+            lua.push(tensor: try Tensor(shape: [d.units], values: d.thresholds))
+            for names in [d.concepts, d.categoryOf] {
+                lua.newTable(array: Int32(names.count))
+                for (i, n) in names.enumerated() { lua.push(n); lua.setIndex(-2, i + 1) }
+            }
+            return 4
         }
     }
 

@@ -58,3 +58,38 @@ T.raises(function() plot.images{images = x:narrow(1, 1, 2), threshold = 1} end, 
 T.raises(function() plot.images{images = x:narrow(1, 1, 2), overlay = tensor.zeros{3, 28, 28}} end, "one map per image (2)")
 T.raises(function() plot.images{images = tensor.zeros{2, 2, 8, 8}} end, "1 or 3 channels")
 T.raises(function() plot.images{images = x:narrow(1, 1, 2), mean = {0, 0}} end, "'mean' needs 1 values")
+
+-- Concept data and Network Dissection.
+local cs = data.concepts{n = 60, size = 16, seed = 2}
+T.eq(#cs.concepts, 16, "concepts: 5 shapes, 6 colours, 5 textures")
+T.eq(cs.concepts[1], "circle", "the first concept")
+T.eq(cs.num_classes, 5, "classes are the shapes")
+local mk = cs:masks(3)
+T.shape(mk, {16, 16, 16}, "masks")
+T.eq(mk:sum(), 2 * 16 * 16, "every pixel has a shape or texture, and a colour")
+T.eq(cs:subset({3}):masks(1):sum(), mk:sum(), "a subset keeps its samples' masks")
+T.eq(data.shapes{n = 3}.concepts, nil, "a set without concepts")
+local det = nn.Sequential{nn.Conv2d(3, 4, 1), nn.ReLU(), input = {3, 16, 16}, seed = 3}
+local d = units.dissect(det, cs, "relu1", {quantile = 0.1})
+T.shape(d.iou, {4, 16}, "iou")
+T.eq(#d.best_concept, 4, "a best concept per unit")
+for u = 1, 4 do
+  T.close(d.best_iou[u], d.iou[u]:max(), "best IoU")
+  T.eq(d.best_concept[u], d.concepts[d.best[u]], "best concept's name")
+end
+local n = 0
+for u = 1, 4 do if d.best_iou[u] > 0.04 then n = n + 1 end end
+T.eq(d.detectors, n, "detectors above 0.04")
+T.eq(units.dissect(det, cs, "relu1", {quantile = 0.1, iou = 1}).detectors, 0, "no unit passes IoU 1")
+T.raises(function() units.dissect(det, data.shapes{n = 5, size = 16}, "relu1") end, "has no concept labels")
+T.raises(function() units.dissect(det, cs, "relu1", {quantile = 1}) end, "option 'quantile' must be in [0, 1)")
+T.raises(function() units.dissect(det, cs, "relu1", {iou = "x"}) end, "option 'iou' must be a number")
+T.raises(function() units.dissect(det, cs, "relu1", {q = 1}) end, "unknown option 'q'")
+T.raises(function() data.shapes{n = 3}:masks(1) end, "has no concept labels")
+T.raises(function() cs:masks(61) end, "sample 61 is out of range (1 to 60)")
+T.raises(function() data.concepts{n = 0} end, "option 'n' must be in 1..1000000")
+local flat = nn.Sequential{nn.Conv2d(3, 2, 1), nn.Flatten(), input = {3, 16, 16}}
+T.raises(function() units.dissect(flat, cs, "flatten1") end, "has no spatial extent")
+local big = nn.Sequential{nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 16 * 16, 1000), input = {3, 16, 16}}
+T.eq(units.dissect(big, cs, "relu1").iou:size(1), 4, "a model of 1000 classes on concept data")
+T.eq(units.top_images(big, cs, "relu1", {k = 2}).indices:size(1), 4, "top images of a model of other classes")

@@ -72,4 +72,37 @@ function units.top_images(model, set, layer, opts)
   return {indices = indices, values = values, units = which, k = indices:size(2), by = o.by or "max", layer = layer}
 end
 
+--- units.dissect(model, set, layer, {quantile = 0.005, iou = 0.04, batch =}): Network
+--- Dissection of the layer's units against the concepts labelled in the set's pixels. Returns
+--- {iou = tensor{U,C}, best = tensor{U} (1-based concept), best_iou = tensor{U}, best_concept =
+--- {names}, best_category = {names}, concepts = {names}, categories = {each concept's},
+--- thresholds = tensor{U}, detectors = number of units whose best IoU passes `iou`, layer =}.
+--- Cached like a sweep (the cut `iou` is applied after).
+function units.dissect(model, set, layer, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'dissect' (options table expected, got " .. type(opts) .. ")", 2) end
+  local o = opts or {}
+  local cut = o.iou or 0.04
+  if type(cut) ~= "number" or cut ~= cut or cut < 0 or cut > 1 then
+    error("bad argument #4 to 'dissect' (option 'iou' must be a number in [0, 1], got " .. tostring(o.iou) .. ")", 2)
+  end
+  local native = {quantile = o.quantile, batch = o.batch}
+  for k in pairs(o) do
+    if k ~= "quantile" and k ~= "iou" and k ~= "batch" then
+      error("bad argument #4 to 'dissect' (unknown option '" .. tostring(k) .. "'; expected one of: batch, iou, quantile)", 2)
+    end
+  end
+  local ok, iou, thresholds, concepts, categories = pcall(lesion._cached, "units.dissect(" .. tostring(layer) .. ")",
+    {model, set, layer, quantile = o.quantile}, function() return units._dissect(model, set, layer, native) end)
+  if not ok then error((tostring(iou):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_dissect'", "'dissect'")), 2) end
+  local best_iou, best = iou:max(2)
+  local d = {iou = iou, best = best, best_iou = best_iou, thresholds = thresholds, concepts = concepts,
+             categories = categories, best_concept = {}, best_category = {}, detectors = 0, layer = layer, cut = cut}
+  for u = 1, iou:size(1) do
+    d.best_concept[u] = concepts[best[u]]
+    d.best_category[u] = categories[best[u]]
+    if best_iou[u] > cut then d.detectors = d.detectors + 1 end
+  end
+  return d
+end
+
 return units

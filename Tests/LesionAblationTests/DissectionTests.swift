@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import LesionAblation
+@testable import LesionNN
+@testable import LesionTensor
+
+/// Network Dissection: planted colour detectors are found, a dead unit scores 0, and the IoU
+/// of every unit and concept equals a brute-force computation (all activations kept, the
+/// quantile by sorting, each map resized and thresholded).
+@Suite struct DissectionTests {
+    /// conv (1x1: red, green, blue detectors and a dead unit), ReLU, 2x2 max-pool: maps at half
+    /// the labels' size, so they are upsampled.
+    func detectors() throws -> Sequential {
+        let conv = try Conv2d(cin: 3, cout: 4, k: 1)
+        let w: [Float] = [1, -1, -1, -1, 1, -1, -1, -1, 1, 0, 0, 0]
+        for i in 0..<12 { conv.weight.value.data[i] = w[i] }
+        let b: [Float] = [-0.2, -0.2, -0.2, -1]
+        for i in 0..<4 { conv.bias!.value.data[i] = b[i] }
+        return try Sequential([conv, ReLU(), MaxPool2d(2)], inputShape: [3, 16, 16], initialize: false)
+    }
+
+    /// The fraction of pixels labelled with concept c.
+    func share(_ labels: ConceptLabels, _ c: Int) throws -> Double {
+        var n = 0.0
+        for i in 0..<labels.samples { let m = try labels.masks(i); for p in 0..<(16 * 16) { n += Double(m.data[c * 256 + p]) } }
+        return n / Double(labels.samples * 256)
+    }
+
+    @Test func plantedDetectorsAreFound() throws {
+        let data = try DataFiles.concepts(n: 120, size: 16, seed: 1)
+        let labels = try #require(data.source.concepts)
+        let names = labels.names
+        let (red, green, blue) = (names.firstIndex(of: "red")!, names.firstIndex(of: "green")!, names.firstIndex(of: "blue")!)
+        let q = (try share(labels, red) + share(labels, green) + share(labels, blue)) / 3
+        let d = try NetworkDissection.dissect(try detectors(), data, layer: 2, quantile: q, batch: 50)
+        #expect(d.best[0] == red && d.best[1] == green && d.best[2] == blue, "best: \(d.best.map { names[$0] })")
+        for u in 0..<3 { #expect(d.bestIoU[u] > 0.5, "unit \(u): IoU \(d.bestIoU[u])") }
+        #expect(d.iou[3].allSatisfy { $0 == 0 }, "a unit that never fires")
+        #expect(d.detectors(above: 0.04) == 3)
+        #expect(d.categoryOf[red] == "color")
+    }
+
+    @Test func iouEqualsBruteForce() throws {
+        let data = try DataFiles.concepts(n: 37, size: 16, seed: 4)
+        let labels = try #require(data.source.concepts)
+        let m = try detectors()
+        // Random weights too, so that every unit has many distinct values.
+        (m.layers[0] as! Conv2d).reset(RandomStream(seed: 3))
+        let q = 0.05
+        let d = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 10)
+        let x = try Tensor(uninitialized: [37, 3, 16, 16])
+        var y = [Int32](repeating: 0, count: 37)
+        try y.withUnsafeMutableBufferPointer { p throws(TensorError) in try data.gather(Array(0..<37)[...], into: x, labels: p.baseAddress!) }
+        let acts = try Layout.toNCHW(m.forwardInternal(x, through: 2, training: false))     // [37, 4, 8, 8]
+        for u in 0..<4 {
+            var vals: [Float] = []
+            for i in 0..<37 { for p in 0..<64 { vals.append(acts.data[(i * 4 + u) * 64 + p]) } }
+            vals.sort()
+            let pos = Double(vals.count - 1) * (1 - q), lo = Int(pos.rounded(.down)), f = pos - Double(lo)
+            let (a, b) = (Double(vals[lo]), Double(vals[min(lo + 1, vals.count - 1)]))
+            let T = Float(f >= 0.5 ? b - (b - a) * (1 - f) : a + (b - a) * f)
+            #expect(T == d.thresholds[u])
+            var inter = [Double](repeating: 0, count: labels.names.count), unit = 0.0, concept = inter
+            for i in 0..<37 {
+                let plane = try Tensor(uninitialized: [8, 8])
+                for p in 0..<64 { plane.data[p] = acts.data[(i * 4 + u) * 64 + p] }
+                let up = try plane.interpolatedBilinear(height: 16, width: 16)
+                let masks = try labels.masks(i)
+                for p in 0..<256 {
+                    let on = up.data[p] > T
+                    if on { unit += 1 }
+                    for c in 0..<labels.names.count where masks.data[c * 256 + p] == 1 {
+                        concept[c] += 1
+                        if on { inter[c] += 1 }
+                    }
+                }
+            }
+            for c in 0..<labels.names.count {
+                let union = unit + concept[c] - inter[c]
+                let expected = union > 0 ? inter[c] / union : 0
+                #expect(abs(d.iou[u][c] - expected) <= 1e-12, "unit \(u), \(labels.names[c]): \(d.iou[u][c]) vs \(expected)")
+            }
+        }
+    }
+
+    @Test func badRequests() throws {
+        let plain = try DataFiles.shapes(n: 10, size: 16)
+        #expect(throws: TensorError.self) {
+            try NetworkDissection.dissect(try Sequential([Conv2d(cin: 1, cout: 2, k: 1)], inputShape: [1, 16, 16]), plain, layer: 0)
+        }
+        let data = try DataFiles.concepts(n: 5, size: 16)
+        let flat = try Sequential([Conv2d(cin: 3, cout: 2, k: 1), Flatten()], inputShape: [3, 16, 16])
+        #expect(throws: TensorError.self) { try NetworkDissection.dissect(flat, data, layer: 1) }
+        #expect(throws: TensorError.self) { try NetworkDissection.dissect(try detectors(), data, layer: 2, quantile: 1) }
+    }
+}

@@ -18,7 +18,7 @@ func makeHost() throws -> LuaHost {
 
 @Suite struct LuaScriptTests {
     /// Every Lua-side test script; a new file under Tests/lua must be listed here.
-    static let scripts = ["tensor_api.lua", "tensor_misuse.lua", "tensor_memory.lua", "nn_api.lua", "nn_misuse.lua", "stats.lua", "ablation.lua", "cache.lua", "report.lua", "residual.lua", "images.lua", "units_seeing.lua"]
+    static let scripts = ["tensor_api.lua", "tensor_misuse.lua", "tensor_memory.lua", "nn_api.lua", "nn_misuse.lua", "stats.lua", "ablation.lua", "cache.lua", "report.lua", "residual.lua", "images.lua", "units_seeing.lua", "dissection.lua"]
 
     @Test(arguments: scripts)
     func luaScript(_ name: String) throws {

@@ -122,6 +122,24 @@ enum PlotBinding {
         }
     }
 
+    /// One image's planes as a person sees them: `mean`/`std` undone, or else values outside
+    /// [0, 1] stretched to it.
+    static func picture(_ p: UnsafePointer<Float>, count: Int, channels c: Int, mean: [Float]?, std: [Float]?) -> [Float] {
+        var px = Array(UnsafeBufferPointer(start: p, count: count))
+        let plane = count / c
+        if mean != nil || std != nil {
+            for ch in 0..<c {
+                let (m, sd) = (mean?[ch] ?? 0, std?[ch] ?? 1)
+                for i in 0..<plane { px[ch * plane + i] = px[ch * plane + i] * sd + m }
+            }
+        } else if let lo = px.min(), let hi = px.max(), lo < 0 || hi > 1 {
+            // Not in [0, 1] and no transform to undo: stretched to it, image by image.
+            let span = hi > lo ? hi - lo : 1
+            for i in 0..<px.count { px[i] = (px[i] - lo) / span }
+        }
+        return px
+    }
+
     /// plot.images{images = tensor{N,C,H,W} | {N,H,W} | {C,H,W} or a data set, indices =, overlay =
     /// tensor{N,h,w}, threshold = number or one per image, titles =, cols =, scale =, mean =, std =,
     /// title =}: a grid of pictures as PNG (see docs/api.md).
@@ -193,17 +211,7 @@ enum PlotBinding {
             let plane = h * w
             var tiles: [ImageGrid.Tile] = []
             for k in 0..<n {
-                var px = Array(UnsafeBufferPointer(start: x.data + k * c * plane, count: c * plane))
-                if mean != nil || std != nil {
-                    for ch in 0..<c {
-                        let (m, sd) = (mean?[ch] ?? 0, std?[ch] ?? 1)
-                        for p in 0..<plane { px[ch * plane + p] = px[ch * plane + p] * sd + m }
-                    }
-                } else if let lo = px.min(), let hi = px.max(), lo < 0 || hi > 1 {
-                    // Not in [0, 1] and no transform to undo: stretched to it, image by image.
-                    let span = hi > lo ? hi - lo : 1
-                    for p in 0..<px.count { px[p] = (px[p] - lo) / span }
-                }
+                let px = picture(x.data + k * c * plane, count: c * plane, channels: c, mean: mean, std: std)
                 tiles.append(ImageGrid.Tile(pixels: px, channels: c, height: h, width: w,
                                             overlay: overlay.map { Array(UnsafeBufferPointer(start: $0.data + k * plane, count: plane)) },
                                             threshold: thresholds?[k], title: titles?[k]))

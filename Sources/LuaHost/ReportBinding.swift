@@ -9,7 +9,7 @@ import Notebook
 enum ReportBinding {
     static func register(_ lua: Lua) {
         LuaHost.from(lua.L).registerModule(lua, "report", [
-            ("md", md), ("table", table), ("value", value), ("path", path),
+            ("md", md), ("table", table), ("value", value), ("path", path), ("_units", units),
         ])
         lua.push(print as LuaFunction)
         lua.setGlobal("print")

@@ -221,6 +221,7 @@ extension RunRecord {
             case .markdown(let m): h += "<div class=\"md\">\n\(HTML.markdown(m))\n</div>\n"
             case .table(let t): h += HTML.table(t) + "\n"
             case .svg(let s, _), .image(_, let s, _): h += "<figure>\n\(s)\n</figure>\n"
+            case .html(let s, _): h += s + "\n"
             case .error(let m, let tb): h += "<pre class=\"error\">\(HTML.escape(m))\(tb.isEmpty ? "" : "\n\n" + HTML.escape(tb))</pre>\n"
             }
         }
@@ -257,6 +258,8 @@ extension RunRecord {
                     outputs.append(display(["text/html": RunRecord.lines(HTML.table(t)), "text/plain": RunRecord.lines(HTML.plainTable(t))]))
                 case .svg(let s, let title):
                     outputs.append(display(["image/svg+xml": RunRecord.lines(s), "text/plain": RunRecord.lines("<plot\(title.map { ": " + $0 } ?? "")>")]))
+                case .html(let s, let title):
+                    outputs.append(display(["text/html": RunRecord.lines(s), "text/plain": RunRecord.lines("<\(title ?? "html")>")]))
                 case .image(let png, _, let title):
                     outputs.append(display(["image/png": .string(Data(png).base64EncodedString()),
                                             "text/plain": RunRecord.lines("<images\(title.map { ": " + $0 } ?? "")>")]))

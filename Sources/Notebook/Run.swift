@@ -30,6 +30,9 @@ public enum Output: Sendable {
     case svg(String, title: String?)
     /// A picture: PNG bytes, and the SVG that shows it with its captions (report.html).
     case image(png: [UInt8], svg: String, title: String?)
+    /// A block of HTML made by Lesion itself (unit cards): into report.html as it is, and as
+    /// text/html in report.ipynb.
+    case html(String, title: String?)
     case error(message: String, traceback: String)
 }
 

@@ -235,6 +235,21 @@ func sampleRecord() -> RunRecord {
         #expect(throws: PlotError.self) { try ImageGrid(tiles: [a, ImageGrid.Tile(pixels: [0], channels: 1, height: 1, width: 1)]) }
     }
 
+    @Test func unitCardsAreWellFormedAndSortable() throws {
+        let png = try ImageGrid(tiles: [ImageGrid.Tile(pixels: [0.5], channels: 1, height: 1, width: 1)], scale: 2).png()
+        let cards = [
+            UnitCard(unit: 3, picture: (png, 2, 2), concepts: [("red", 0.25)], values: [("drop", 0.5), ("mean", .nan)],
+                     classDrop: [("a & b", 0.2), ("c", -0.1)]),
+            UnitCard(unit: 7, values: [("drop", -1)]),
+        ]
+        let html = UnitCards.html(layer: "layer1.0", cards: cards)
+        _ = try Markup.check("<div>" + html.components(separatedBy: "<style>")[0] + "</div>", html: true)
+        #expect(html.contains("id=\"units-layer1-0-3\"") && html.contains("href=\"#units-layer1-0-7\""))
+        #expect(html.contains("<title>a &amp; b: 0.2</title>"))
+        #expect(html.contains("data-v=\"0.5\"") && html.contains("data-v=\"\">NaN"))
+        #expect(html.contains("window.lesionSort"))
+    }
+
     @Test func niceTicks() {
         let t = Plot.ticks(Plot.Span(0, 1), count: 6).map(Plot.num)
         #expect(t == ["0", "0.2", "0.4", "0.6", "0.8", "1"])

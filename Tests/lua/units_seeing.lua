@@ -93,3 +93,22 @@ T.raises(function() units.dissect(flat, cs, "flatten1") end, "has no spatial ext
 local big = nn.Sequential{nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 16 * 16, 1000), input = {3, 16, 16}}
 T.eq(units.dissect(big, cs, "relu1").iou:size(1), 4, "a model of 1000 classes on concept data")
 T.eq(units.top_images(big, cs, "relu1", {k = 2}).indices:size(1), 4, "top images of a model of other classes")
+
+-- Unit cards.
+local sw = ablation.sweep(m, ds, "relu1")
+local at = units.attributes(m, ds, "relu1", {names = {"mean", "selectivity"}})
+local cards = report.units(m, ds, "relu1", {sweep = sw, attributes = at, k = 3})
+local _, ncards = cards:gsub('<div class="card" id=', "")
+T.eq(ncards, 4, "a card per unit")
+T.eq(select(2, cards:gsub("data:image/png;base64,", "")), 4, "a picture per card")
+T.eq(cards:find('href="#units-relu1-3"', 1, true) ~= nil, true, "the table links to the cards")
+T.eq(cards:find("max class drop", 1, true) ~= nil and cards:find("selectivity", 1, true) ~= nil, true, "columns")
+-- A dissection's fields (concept data has 3 channels, this model reads 1).
+local fake = {iou = tensor.from{{0.1, 0.3}, {0.2, 0}, {0, 0}, {0.5, 0.05}}, concepts = {"sky", "grass"}, thresholds = tensor.from{0.1, 0.2, 0.3, 0.4}}
+local two = report.units(m, ds, "relu1", {units = {2, 4}, dissection = fake, k = 2})
+T.eq(select(2, two:gsub('<div class="card" id=', "")), 2, "the units asked for")
+T.eq(two:find("sky <span>0.5</span> · grass <span>0.05</span>", 1, true) ~= nil, true, "unit 4's concepts, best first")
+T.raises(function() report.units(m, ds, "relu1", {k = 0}) end, "option 'k' must be a positive integer")
+T.raises(function() report.units(m, ds, "relu1", {sweep = {}}) end, "option 'sweep' must be the result of ablation.sweep")
+T.raises(function() report.units(m, ds, "relu1", {colour = 1}) end, "unknown option 'colour'")
+T.raises(function() report.units(m, ds, "relu1", {units = {9}}) end, "unit 9 is out of range")

@@ -32,6 +32,7 @@ models = require "lesion.models"
 -- lesion/ablation.lua extends the native ablation table (found through package.loaded).
 dofile(package.searchpath("lesion.ablation", package.path))
 dofile(package.searchpath("lesion.units", package.path))
+dofile(package.searchpath("lesion.report", package.path))
 
 --- lesion.plugins(): the plugins loaded, {file =, ok =, error =, registers = {...}} each.
 function lesion.plugins() return require("lesion.plugins").list() end

@@ -81,6 +81,17 @@ plot.heatmap{values = tensor.from(drops), rows = names, cols = test.classes,
              title = "Class accuracy drop when one unit is ablated", xlabel = "class", ylabel = "unit"}
 
 -- %% [markdown]
+-- ## What do the most damaging units respond to?
+-- A card per unit: the nine test images that excite it most, with its activation map over each
+-- (red to yellow where it fires), the accuracy each class loses without it, and its attributes.
+-- The table above the cards sorts by any column.
+
+-- %% Unit cards
+local worst = {}
+for i, row in ipairs(r:top(5, "max_class_drop")) do worst[i] = row.unit end
+report.units(model, test, p.layer, {units = worst, sweep = r, attributes = attrs, k = 9})
+
+-- %% [markdown]
 -- ## What predicts a unit's importance?
 -- The paper's finding: class selectivity and the L1 norm of a unit's outgoing weights predict
 -- how much its ablation hurts the class it hurts most, but not the overall accuracy.

@@ -112,3 +112,11 @@ T.raises(function() report.units(m, ds, "relu1", {k = 0}) end, "option 'k' must 
 T.raises(function() report.units(m, ds, "relu1", {sweep = {}}) end, "option 'sweep' must be the result of ablation.sweep")
 T.raises(function() report.units(m, ds, "relu1", {colour = 1}) end, "unknown option 'colour'")
 T.raises(function() report.units(m, ds, "relu1", {units = {9}}) end, "unit 9 is out of range")
+
+-- concept_iou: the best IoU of units.dissect, among the defaults only for a set with concepts.
+local cls = nn.Sequential{nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 256, 5), input = {3, 16, 16}, seed = 3}
+local a3 = units.attributes(cls, cs, "relu1", {quantile = 0.1})
+T.close(a3.concept_iou, units.dissect(cls, cs, "relu1", {quantile = 0.1}).best_iou, "concept_iou")
+T.eq(units.attributes(m, ds, "relu1").concept_iou, nil, "no concept_iou without concepts")
+T.raises(function() units.attributes(m, ds, "relu1", {names = {"concept_iou"}}) end, "has no concept labels")
+T.raises(function() units.register("concept_iou", function() end) end, "is built in")

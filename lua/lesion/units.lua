@@ -4,6 +4,7 @@ local units = assert(package.loaded["lesion.units"], "the native units module is
 local builtin = {"selectivity", "l1_in", "l1_out", "mean", "sparsity", "top_class", "class_correlation"}
 local isBuiltin = {}
 for _, n in ipairs(builtin) do isBuiltin[n] = true end
+isBuiltin.concept_iou = true   -- from units.dissect, for sets with concept labels
 local plugins = {}   -- name -> fn(ctx)
 
 --- units.register(name, fn): fn(ctx) returns a tensor{U}; ctx has activations (N x U spatial
@@ -35,18 +36,29 @@ end
 function units.attributes(model, set, layer, opts)
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'attributes' (options table expected, got " .. type(opts) .. ")", 2) end
   for k in pairs(opts or {}) do
-    if k ~= "names" then error("bad argument #4 to 'attributes' (unknown option '" .. tostring(k) .. "'; expected one of: names)", 2) end
+    if k ~= "names" and k ~= "quantile" then error("bad argument #4 to 'attributes' (unknown option '" .. tostring(k) .. "'; expected one of: names, quantile)", 2) end
   end
   local names = (opts and opts.names) or units.names()
-  local native, extra = {}, {}
+  if not (opts and opts.names) and set.concepts ~= nil then
+    names = {table.unpack(names)}
+    names[#names + 1] = "concept_iou"
+  end
+  local native, extra, dissect = {}, {}, false
   for i, n in ipairs(names) do
-    if isBuiltin[n] then native[#native + 1] = n
+    if n == "concept_iou" then dissect = true
+    elseif isBuiltin[n] then native[#native + 1] = n
     elseif plugins[n] then extra[#extra + 1] = n
     else error(string.format("bad argument #4 to 'attributes' (unknown attribute '%s'; known: %s)", tostring(n), table.concat(units.names(), ", ")), 2) end
   end
   local ok, out, acts, probs, labels = pcall(lesion._cached, "units.attributes(" .. tostring(layer) .. ")",
     {model, set, layer, native}, function() return units._attributes(model, set, layer, native) end)
   if not ok then error((tostring(out):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_attributes'", "'attributes'")), 2) end
+  if dissect then
+    -- concept_iou: the unit's best IoU with a labelled concept (units.dissect).
+    local okd, d = pcall(units.dissect, model, set, layer, {quantile = opts and opts.quantile})
+    if not okd then error((tostring(d):gsub("^[^:]*:%d+: ", ""):gsub("'dissect'", "'attributes'")), 2) end
+    out.concept_iou = d.best_iou
+  end
   for _, n in ipairs(extra) do
     local v = plugins[n]{activations = acts, labels = labels, probs = probs, model = model, layer = layer}
     if not tensor.is_tensor(v) or v:numel() ~= acts:size(2) then

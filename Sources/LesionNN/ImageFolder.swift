@@ -14,6 +14,8 @@ public final class ImageFolder: SampleSource {
     public let sampleShape: [Int]
     public let identity: String?
     public var count: Int { files.count }
+    /// Label maps of the images (ImageFolder.concepts), nil for a plain folder.
+    public internal(set) var concepts: ConceptLabels?
 
     /// Extensions read (lower case).
     public static let extensions = ["jpg", "jpeg", "png"]

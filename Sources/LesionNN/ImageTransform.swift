@@ -81,16 +81,7 @@ public struct ImageTransform: Sendable, Equatable {
         var px = ImageTransform.convert(img, channels: channels)
         let (rh, rw) = resized(h: img.height, w: img.width)
         if rh != img.height || rw != img.width { px = ImageTransform.resample(px, h: img.height, w: img.width, c: channels, toH: rh, toW: rw) }
-        var (top, left, oh, ow) = (0, 0, rh, rw)
-        if let (ch, cw) = crop {
-            guard ch <= rh, cw <= rw else {
-                throw TensorError(.shape, "the image is \(rh)x\(rw) after resizing, smaller than the \(ch)x\(cw) crop")
-            }
-            // torchvision: int(round((h - ch) / 2.0)), Python's round (halves to even).
-            top = Int((Double(rh - ch) / 2).rounded(.toNearestOrEven))
-            left = Int((Double(rw - cw) / 2).rounded(.toNearestOrEven))
-            (oh, ow) = (ch, cw)
-        }
+        let (top, left, oh, ow) = try cropBox(rh, rw)
         let nc = channels
         px.withUnsafeBufferPointer { p in
             for c in 0..<nc {
@@ -102,6 +93,32 @@ public struct ImageTransform: Sendable, Equatable {
                 }
             }
         }
+    }
+
+    /// The crop's top, left, height and width in a resized image of rh x rw (all of it without a crop).
+    func cropBox(_ rh: Int, _ rw: Int) throws(TensorError) -> (Int, Int, Int, Int) {
+        guard let (ch, cw) = crop else { return (0, 0, rh, rw) }
+        guard ch <= rh, cw <= rw else {
+            throw TensorError(.shape, "the image is \(rh)x\(rw) after resizing, smaller than the \(ch)x\(cw) crop")
+        }
+        // torchvision: int(round((h - ch) / 2.0)), Python's round (halves to even).
+        return (Int((Double(rh - ch) / 2).rounded(.toNearestOrEven)), Int((Double(rw - cw) / 2).rounded(.toNearestOrEven)), ch, cw)
+    }
+
+    /// A label map (one byte per pixel, h x w) under the same geometry as an image: resized by
+    /// nearest neighbour (labels are not blended), then cropped alike.
+    public func applyNearest(labels: [UInt8], h: Int, w: Int) throws(TensorError) -> [UInt8] {
+        let (rh, rw) = resized(h: h, w: w)
+        let (top, left, oh, ow) = try cropBox(rh, rw)
+        var out = [UInt8](repeating: 0, count: oh * ow)
+        for y in 0..<oh {
+            let sy = min(h - 1, Int((Double(top + y) + 0.5) * Double(h) / Double(rh)))
+            for x in 0..<ow {
+                let sx = min(w - 1, Int((Double(left + x) + 0.5) * Double(w) / Double(rw)))
+                out[y * ow + x] = labels[sy * w + sx]
+            }
+        }
+        return out
     }
 
     /// PIL's convert("RGB") or convert("L") of 8-bit pixels.

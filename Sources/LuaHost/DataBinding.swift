@@ -159,9 +159,19 @@ enum DataBinding {
         }
     }
 
-    /// data.concepts{n = 1000, size = 32, seed = 0}: generated images with concepts labelled per pixel.
+    /// data.concepts{n = 1000, size = 32, seed = 0}: generated images with concepts labelled per
+    /// pixel; data.concepts(dir, {transform = "none", classes =}): a folder of images with label
+    /// maps and concepts.csv (ConceptFolder.swift).
     static let concepts: LuaFunction = { L in
         Lua.bind(L, "data.concepts") { lua in
+            if lua.type(1) == LUA_TSTRING {
+                let dir = try lua.string(1)
+                let o = try Options(lua, 2, allowed: ["transform", "classes"])
+                let tf = try ImageBinding.transform(lua, o, fallback: .plain)
+                let classes = try o.with("classes") { try PlotBinding.strings(lua, $0, "classes") }
+                lua.push(try lua.about(1) { () throws(TensorError) in try ImageFolder.concepts(root: dir, transform: tf, classes: classes) })
+                return 1
+            }
             let o = try Options(lua, 1, allowed: ["n", "size", "seed"])
             let n = try o.integer("n") ?? 1000, size = try o.integer("size") ?? 32
             guard n >= 1 && n <= 1_000_000 else { throw LuaArgError(1, "option 'n' must be in 1..1000000, got \(n)") }

@@ -2,7 +2,7 @@
 // high activations coincide with labelled concepts. Per unit, the threshold T is the top
 // `quantile` of all its values over all positions of all images; the unit's map, upsampled to
 // the labels' size, marks where it passes T; IoU(unit, concept) = |M ∩ L| / |M ∪ L| summed over
-// the data set. Two passes: thresholds, then counts.
+// the data set. One pass over the data.
 import LesionNN
 import LesionTensor
 
@@ -23,30 +23,276 @@ public struct Dissection: Sendable {
 }
 
 public enum NetworkDissection {
-    /// Dissects the units of `layer` against the concepts labelled in `data`'s pixels.
-    /// The threshold is NumPy's default (linear) quantile at 1 - quantile of each unit's values,
-    /// computed exactly from the largest values (a bounded heap of quantile x values + 2 per
-    /// unit); maps are upsampled bilinearly (PyTorch's interpolate, align_corners = False) and a
-    /// pixel is in the unit's mask when its value is above the threshold.
+    /// Dissects the units of `layer` against the concepts labelled in `data`'s pixels, in one
+    /// pass over the data. The threshold is NumPy's default (linear) quantile at 1 - quantile of
+    /// each unit's values, computed exactly from its largest values (a bounded heap of
+    /// quantile x values + 2 per unit); maps are upsampled bilinearly (PyTorch's interpolate,
+    /// align_corners = False) and a pixel is in the unit's mask when its value is above the
+    /// threshold. A map can hold such a pixel only if its largest value reaches the threshold,
+    /// which is at least the heap's smallest value at any time: maps below it are never kept,
+    /// so only the few maps that may count are held until the threshold is known.
     public static func dissect(_ model: Sequential, _ data: Dataset, layer: Int, quantile: Double = 0.005,
-                               batch: Int = 256) throws(TensorError) -> Dissection {
+                               batch: Int = 256, keptBudget: Int = keptBudget) throws(TensorError) -> Dissection {
         try model.checkReads(data)
         guard let labels = data.source.concepts else {
             throw TensorError(.value, "the data set '\(data.name)' has no concept labels (data.concepts, or a folder with label maps, has)")
         }
         guard quantile >= 0 && quantile < 1 else { throw TensorError(.value, "quantile must be in [0, 1), got \(quantile)") }
-        let thresholds = try self.thresholds(model, data, layer: layer, quantile: quantile, batch: batch)
-        let counts = try self.counts(model, data, labels, layer: layer, thresholds: thresholds, batch: batch)
-        let iou = (0..<thresholds.count).map { u in
-            (0..<labels.names.count).map { c -> Double in
-                let inter = Double(counts.inter[u * labels.names.count + c])
-                let union = Double(counts.unit[u]) + Double(counts.concept[c]) - inter
-                return union > 0 ? inter / union : 0
+        let (H, W) = (labels.height, labels.width), HW = H * W
+        let nc = labels.names.count
+        let starts = labels.categories.map(\.concepts.lowerBound)
+        var heaps: [TopValues] = []
+        var kept: [KeptMaps] = []
+        var conceptCount = [Int](repeating: 0, count: nc)
+        var total = 0, mapSize = (0, 0)
+        var storing = true, overflow = false
+        try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
+            let (n, h, w, units) = try maps(out, model, layer)
+            if heaps.isEmpty {
+                let m = data.count * h * w
+                let lowest = Int((Double(m - 1) * (1 - quantile)).rounded(.down))
+                heaps = (0..<units).map { _ in TopValues(keep: m - lowest) }
+                kept = Array(repeating: KeptMaps(), count: units)
+                mapSize = (h, w)
+            }
+            let samples = range.map { data.indices[$0] }
+            for s in samples {
+                for (k, start) in starts.enumerated() {
+                    let m = labels.maps[k]
+                    for p in 0..<HW where m[s * HW + p] > 0 { conceptCount[start + Int(m[s * HW + p]) - 1] += 1 }
+                }
+            }
+            let hw = h * w
+            var bad = false
+            let store = storing
+            heaps.withUnsafeMutableBufferPointer { hp in kept.withUnsafeMutableBufferPointer { kp in
+                nonisolated(unsafe) let heapsP = hp, keptP = kp
+                nonisolated(unsafe) var nan = [Bool](repeating: false, count: units)
+                nan.withUnsafeMutableBufferPointer { np in
+                    nonisolated(unsafe) let nanP = np
+                    Threads.parallelFor(Threads.count) { t in
+                        let (lo, hi) = Threads.range(t, of: units)
+                        guard hi > lo else { return }
+                        // One image at a time, its maps for this thread's units turned into
+                        // planes (the NHWC block is read once, in order).
+                        var planes = [Float](repeating: 0, count: (hi - lo) * hw)
+                        for b in 0..<n {
+                            transpose(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes)
+                            for u in lo..<hi {
+                                let base = (u - lo) * hw
+                                var mx = -Float.infinity, mag: Float = 0
+                                for q in 0..<hw {
+                                    let v = planes[base + q]
+                                    if v.isNaN { nanP[u] = true; return }
+                                    heapsP[u].offer(v)
+                                    mx = max(mx, v)
+                                    mag = max(mag, abs(v))
+                                }
+                                // Keep a map that may reach the threshold, which is at least the
+                                // heap's smallest value from now on.
+                                if store && reaches(mx, mag, heapsP[u].floor) {
+                                    planes.withUnsafeBufferPointer { pp in
+                                        keptP[u].append(sample: samples[b], largest: mx, size: mag, plane: pp.baseAddress! + base, count: hw)
+                                    }
+                                }
+                            }
+                        }
+                        // Drop the maps kept before that no longer can.
+                        for u in lo..<hi {
+                            let floor = heapsP[u].floor
+                            keptP[u].keep(hw) { reaches($0, $1, floor) }
+                        }
+                    }
+                }
+                bad = nan.contains(true)
+            } }
+            if bad { throw TensorError(.value, "the activations of layer '\(model.layers[layer].name)' contain NaN") }
+            total += n * hw
+            if storing && kept.reduce(0, { $0 + $1.samples.count }) * hw > keptBudget {
+                // Too many maps may still count: drop them and count in a second pass instead.
+                overflow = true
+                storing = false
+                kept = Array(repeating: KeptMaps(), count: units)
+            }
+        }
+        let thresholds = self.thresholds(heaps, values: total, quantile: quantile)
+        // Counts: per unit |M| and |M ∩ L| for each concept, from the kept maps, or (when they
+        // passed the memory budget) from a second pass over the data.
+        let units = thresholds.count, (h, w) = mapSize
+        let geometry = Geometry(h: h, w: w, H: H, W: W, labels: labels, starts: starts)
+        var unitCount = [Int](repeating: 0, count: units), inter = [Int](repeating: 0, count: units * nc)
+        if !overflow {
+            unitCount.withUnsafeMutableBufferPointer { ucp in inter.withUnsafeMutableBufferPointer { ip in
+                nonisolated(unsafe) let uc = ucp, ic = ip
+                let keptMaps = kept
+                Threads.parallelFor(Threads.count) { t in
+                    let (lo, hi) = Threads.range(t, of: units)
+                    var scratch = Geometry.Scratch(geometry)
+                    let hw = h * w
+                    for u in lo..<hi {
+                        let k = keptMaps[u]
+                        k.planes.withUnsafeBufferPointer { pp in
+                            for i in 0..<k.samples.count where reaches(k.largest[i], k.size[i], thresholds[u]) {
+                                geometry.count(pp.baseAddress! + i * hw, size: k.size[i], threshold: thresholds[u], sample: k.samples[i],
+                                               scratch: &scratch, unit: &uc[u], inter: ic.baseAddress! + u * nc)
+                            }
+                        }
+                    }
+                }
+            } }
+        } else {
+            try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
+                let (n, _, _, _) = try maps(out, model, layer)
+                let samples = range.map { data.indices[$0] }
+                let hw = h * w
+                unitCount.withUnsafeMutableBufferPointer { ucp in inter.withUnsafeMutableBufferPointer { ip in
+                    nonisolated(unsafe) let uc = ucp, ic = ip
+                    Threads.parallelFor(Threads.count) { t in
+                        let (lo, hi) = Threads.range(t, of: units)
+                        guard hi > lo else { return }
+                        var scratch = Geometry.Scratch(geometry)
+                        var planes = [Float](repeating: 0, count: (hi - lo) * hw)
+                        for b in 0..<n {
+                            transpose(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes)
+                            planes.withUnsafeBufferPointer { pp in
+                                for u in lo..<hi {
+                                    let src = pp.baseAddress! + (u - lo) * hw
+                                    var mx = -Float.infinity, mag: Float = 0
+                                    for q in 0..<hw { mx = max(mx, src[q]); mag = max(mag, abs(src[q])) }
+                                    guard reaches(mx, mag, thresholds[u]) else { continue }
+                                    geometry.count(src, size: mag, threshold: thresholds[u], sample: samples[b],
+                                                   scratch: &scratch, unit: &uc[u], inter: ic.baseAddress! + u * nc)
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        let iou = (0..<units).map { u in
+            (0..<nc).map { c -> Double in
+                let i = Double(inter[u * nc + c])
+                let union = Double(unitCount[u]) + Double(conceptCount[c]) - i
+                return union > 0 ? i / union : 0
             }
         }
         var categoryOf: [String] = []
         for cat in labels.categories { categoryOf += Array(repeating: cat.name, count: cat.concepts.count) }
         return Dissection(concepts: labels.names, categoryOf: categoryOf, thresholds: thresholds, iou: iou)
+    }
+
+    /// planes[(u - units.lowerBound) * positions + q] = block[q * stride + u]: one image's NHWC
+    /// values of some units as a plane per unit.
+    @inline(__always)
+    static func transpose(_ block: UnsafePointer<Float>, positions: Int, units stride: Int, _ units: Range<Int>, into planes: inout [Float]) {
+        planes.withUnsafeMutableBufferPointer { pp in
+            let dst = pp.baseAddress!
+            for q in 0..<positions {
+                let row = block + q * stride
+                for u in units { dst[(u - units.lowerBound) * positions + q] = row[u] }
+            }
+        }
+    }
+
+    /// Floats of maps kept until the thresholds are known (256 MB); past it, a second pass.
+    public static let keptBudget = 1 << 26
+
+    /// How maps become masks and counts: the upsampling's weights and the labels.
+    struct Geometry {
+        let h: Int, w: Int, H: Int, W: Int
+        let labels: ConceptLabels
+        let starts: [Int]
+        let rows: [(Int, Int, Float, Float)], cols: [(Int, Int, Float, Float)]
+
+        init(h: Int, w: Int, H: Int, W: Int, labels: ConceptLabels, starts: [Int]) {
+            (self.h, self.w, self.H, self.W, self.labels, self.starts) = (h, w, H, W, labels, starts)
+            rows = Tensor.sourceWeights(in: max(h, 1), out: H)
+            cols = Tensor.sourceWeights(in: max(w, 1), out: W)
+        }
+
+        struct Scratch {
+            var hot: [Bool]
+            init(_ g: Geometry) { hot = [Bool](repeating: false, count: g.h) }
+        }
+
+        /// Adds one map's mask to the unit's count and its intersections with the concepts.
+        /// Output rows read two source rows; a row none of whose sources may reach the
+        /// threshold holds no pixel above it and is skipped.
+        func count(_ src: UnsafePointer<Float>, size: Float, threshold T: Float, sample s: Int, scratch: inout Scratch,
+                   unit: inout Int, inter: UnsafeMutablePointer<Int>) {
+            let HW = H * W
+            if h == H && w == W {
+                // Maps at the labels' size: upsampling is the identity (weights 1 and 0).
+                for p in 0..<HW where src[p] > T {
+                    unit += 1
+                    for (k, start) in starts.enumerated() {
+                        let l = labels.maps[k][s * HW + p]
+                        if l > 0 { inter[start + Int(l) - 1] += 1 }
+                    }
+                }
+                return
+            }
+            for r in 0..<h {
+                var any = false
+                for c in 0..<w where reaches(src[r * w + c], size, T) { any = true; break }
+                scratch.hot[r] = any
+            }
+            for i in 0..<H {
+                let (r0, r1, a0, a1) = rows[i]
+                guard scratch.hot[r0] || scratch.hot[r1] else { continue }
+                for j in 0..<W {
+                    let (c0, c1, b0, b1) = cols[j]
+                    let v = a0 * (b0 * src[r0 * w + c0] + b1 * src[r0 * w + c1]) + a1 * (b0 * src[r1 * w + c0] + b1 * src[r1 * w + c1])
+                    guard v > T else { continue }
+                    unit += 1
+                    let p = i * W + j
+                    for (k, start) in starts.enumerated() {
+                        let l = labels.maps[k][s * HW + p]
+                        if l > 0 { inter[start + Int(l) - 1] += 1 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A unit's maps that may hold pixels above its threshold, one after another.
+    struct KeptMaps {
+        var samples: [Int] = []
+        /// Each map's largest value and largest magnitude.
+        var largest: [Float] = [], size: [Float] = []
+        var planes: [Float] = []
+
+        mutating func append(sample: Int, largest l: Float, size m: Float, plane: UnsafePointer<Float>, count: Int) {
+            samples.append(sample)
+            largest.append(l)
+            size.append(m)
+            planes.append(contentsOf: UnsafeBufferPointer(start: plane, count: count))
+        }
+
+        /// Keeps the maps for which `keep(largest, size)` holds, in order.
+        mutating func keep(_ hw: Int, _ keep: (Float, Float) -> Bool) {
+            var j = 0
+            for i in 0..<samples.count where keep(largest[i], size[i]) {
+                if i != j {
+                    (samples[j], largest[j], size[j]) = (samples[i], largest[i], size[i])
+                    for q in 0..<hw { planes[j * hw + q] = planes[i * hw + q] }
+                }
+                j += 1
+            }
+            samples.removeLast(samples.count - j)
+            largest.removeLast(largest.count - j)
+            size.removeLast(size.count - j)
+            planes.removeLast(planes.count - j * hw)
+        }
+    }
+
+    /// Whether a map whose largest value is `largest` (and largest magnitude `size`) may have an
+    /// upsampled pixel above `t`: an upsampled value is a weighted mean of four values, so at
+    /// most their largest, give or take rounding (a few float epsilons of the magnitudes
+    /// involved, allowed for generously).
+    @inline(__always)
+    static func reaches(_ largest: Float, _ size: Float, _ t: Float) -> Bool {
+        largest + 1e-5 * size + Float.leastNormalMagnitude >= t
     }
 
     /// The layer's output for a batch, checked to be spatial: [n, h, w, U].
@@ -57,43 +303,8 @@ public enum NetworkDissection {
         return (out.shape[0], out.shape[1], out.shape[2], out.shape[3])
     }
 
-    /// Pass 1: each unit's (1 - quantile) quantile over all its values.
-    static func thresholds(_ model: Sequential, _ data: Dataset, layer: Int, quantile: Double, batch: Int) throws(TensorError) -> [Float] {
-        var heaps: [TopValues] = []
-        var total = 0
-        try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
-            let (n, h, w, units) = try maps(out, model, layer)
-            if heaps.isEmpty {
-                // All values of a unit: every position of every image (NumPy's index (M - 1) q').
-                let m = data.count * h * w
-                let lowest = Int((Double(m - 1) * (1 - quantile)).rounded(.down))
-                heaps = (0..<units).map { _ in TopValues(keep: m - lowest) }
-            }
-            let per = n * h * w
-            var bad = false
-            heaps.withUnsafeMutableBufferPointer { hp in
-                nonisolated(unsafe) let heapsP = hp
-                nonisolated(unsafe) var nan = [Bool](repeating: false, count: units)
-                nan.withUnsafeMutableBufferPointer { np in
-                    nonisolated(unsafe) let nanP = np
-                    Threads.parallelFor(Threads.count) { t in
-                        let (lo, hi) = Threads.range(t, of: units)
-                        for u in lo..<hi {
-                            for p in 0..<per {
-                                let v = out.data[p * units + u]
-                                if v.isNaN { nanP[u] = true; break }
-                                heapsP[u].offer(v)
-                            }
-                        }
-                    }
-                }
-                bad = nan.contains(true)
-            }
-            if bad { throw TensorError(.value, "the activations of layer '\(model.layers[layer].name)' contain NaN") }
-            total += per
-            _ = range
-        }
-        let m = total
+    /// Each unit's (1 - quantile) quantile of its `values` values, from the heap of its largest.
+    static func thresholds(_ heaps: [TopValues], values m: Int, quantile: Double) -> [Float] {
         let position = Double(m - 1) * (1 - quantile)
         let lowest = Int(position.rounded(.down)), frac = position - Double(lowest)
         return heaps.map { heap in
@@ -104,70 +315,28 @@ public enum NetworkDissection {
         }
     }
 
-    /// Pass 2: per unit |M|, per concept |L|, per unit and concept |M ∩ L|, over the data set.
-    static func counts(_ model: Sequential, _ data: Dataset, _ labels: ConceptLabels, layer: Int, thresholds: [Float],
-                       batch: Int) throws(TensorError) -> (unit: [Int], concept: [Int], inter: [Int]) {
-        let (H, W) = (labels.height, labels.width), HW = H * W
-        let nc = labels.names.count, units = thresholds.count
-        var unitCount = [Int](repeating: 0, count: units), conceptCount = [Int](repeating: 0, count: nc)
-        var inter = [Int](repeating: 0, count: units * nc)
-        let starts = labels.categories.map(\.concepts.lowerBound)
-        try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
-            let (n, h, w, _) = try maps(out, model, layer)
-            let rows = Tensor.sourceWeights(in: h, out: H), cols = Tensor.sourceWeights(in: w, out: W)
-            let samples = range.map { data.indices[$0] }
-            for s in samples {
-                for (k, start) in starts.enumerated() {
-                    let m = labels.maps[k]
-                    for p in 0..<HW where m[s * HW + p] > 0 { conceptCount[start + Int(m[s * HW + p]) - 1] += 1 }
-                }
-            }
-            unitCount.withUnsafeMutableBufferPointer { ucp in inter.withUnsafeMutableBufferPointer { ip in
-                nonisolated(unsafe) let uc = ucp, ic = ip
-                Threads.parallelFor(Threads.count) { t in
-                    let (lo, hi) = Threads.range(t, of: units)
-                    var up = [Float](repeating: 0, count: HW)
-                    for u in lo..<hi {
-                        let T = thresholds[u]
-                        for b in 0..<n {
-                            // The unit's map of image b upsampled to the labels' size.
-                            let src = out.data + b * h * w * units + u
-                            for i in 0..<H {
-                                let (r0, r1, a0, a1) = rows[i]
-                                for j in 0..<W {
-                                    let (c0, c1, b0, b1) = cols[j]
-                                    up[i * W + j] = a0 * (b0 * src[(r0 * w + c0) * units] + b1 * src[(r0 * w + c1) * units])
-                                        + a1 * (b0 * src[(r1 * w + c0) * units] + b1 * src[(r1 * w + c1) * units])
-                                }
-                            }
-                            let s = samples[b]
-                            for p in 0..<HW where up[p] > T {
-                                uc[u] += 1
-                                for (k, start) in starts.enumerated() {
-                                    let l = labels.maps[k][s * HW + p]
-                                    if l > 0 { ic[u * nc + start + Int(l) - 1] += 1 }
-                                }
-                            }
-                        }
-                    }
-                }
-            } }
-        }
-        return (unitCount, conceptCount, inter)
-    }
-
     /// The `keep` largest values offered (a min-heap).
     struct TopValues {
         let keep: Int
         var items: [Float] = []
+        /// The smallest value kept once the heap is full (every later threshold is at least
+        /// this); -infinity before.
+        private(set) var floor = -Float.infinity
         init(keep: Int) { self.keep = max(1, keep) }
 
+        /// Most values are below the floor: one comparison.
+        @inline(__always)
         mutating func offer(_ v: Float) {
+            if v > floor { insert(v) }
+        }
+
+        mutating func insert(_ v: Float) {
             if items.count < keep {
                 items.append(v)
                 var i = items.count - 1
                 while i > 0, case let p = (i - 1) / 2, items[p] > items[i] { items.swapAt(i, p); i = p }
-            } else if v > items[0] {
+                if items.count == keep { floor = items[0] }
+            } else {
                 items[0] = v
                 var i = 0
                 while true {
@@ -179,6 +348,7 @@ public enum NetworkDissection {
                     items.swapAt(i, least)
                     i = least
                 }
+                floor = items[0]
             }
         }
 

@@ -239,6 +239,10 @@ if wanted("notebook") {
     results += [("notebook_cold_seconds", cold), ("notebook_rerun_seconds", warm), ("notebook_rerun_fraction", warm / cold)]
 }
 
+if wanted("units") {
+    results += try unitsBench()
+}
+
 if wanted("imagenet") {
     // Not in the default set (VGG-16 alone takes a minute): `scripts/bench imagenet`.
     results += try imagenetBench()

@@ -10,13 +10,15 @@ import Testing
 @Suite struct DissectionTests {
     /// conv (1x1: red, green, blue detectors and a dead unit), ReLU, 2x2 max-pool: maps at half
     /// the labels' size, so they are upsampled.
-    func detectors() throws -> Sequential {
+    func detectors(relu: Bool = true, pool: Bool = true) throws -> Sequential {
         let conv = try Conv2d(cin: 3, cout: 4, k: 1)
         let w: [Float] = [1, -1, -1, -1, 1, -1, -1, -1, 1, 0, 0, 0]
         for i in 0..<12 { conv.weight.value.data[i] = w[i] }
         let b: [Float] = [-0.2, -0.2, -0.2, -1]
         for i in 0..<4 { conv.bias!.value.data[i] = b[i] }
-        return try Sequential([conv, ReLU(), MaxPool2d(2)], inputShape: [3, 16, 16], initialize: false)
+        // Without the ReLU, values of both signs (a Dropout stands in, the identity here).
+        // Without the pool, maps at the labels' size (upsampling is the identity).
+        return try Sequential([conv, relu ? ReLU() : try Dropout(0), pool ? try MaxPool2d(2) : try Dropout(0)], inputShape: [3, 16, 16], initialize: false)
     }
 
     /// The fraction of pixels labelled with concept c.
@@ -40,21 +42,26 @@ import Testing
         #expect(d.categoryOf[red] == "color")
     }
 
-    @Test func iouEqualsBruteForce() throws {
+    /// With a ReLU (many zeros) and without (both signs); maps that cannot reach a threshold
+    /// are dropped as the data goes by, which must not change any count.
+    /// A budget of 0 kept floats counts in a second pass instead.
+    @Test(arguments: [(true, 0.05, 1 << 26, true), (false, 0.05, 1 << 26, true), (false, 0.3, 1 << 26, true), (true, 0.05, 0, true),
+                      (false, 0.3, 0, true), (true, 0.05, 1 << 26, false), (false, 0.1, 0, false)])
+    func iouEqualsBruteForce(relu: Bool, q: Double, budget: Int, pool: Bool) throws {
         let data = try DataFiles.concepts(n: 37, size: 16, seed: 4)
         let labels = try #require(data.source.concepts)
-        let m = try detectors()
+        let m = try detectors(relu: relu, pool: pool)
+        let side = pool ? 8 : 16, plane = side * side
         // Random weights too, so that every unit has many distinct values.
         (m.layers[0] as! Conv2d).reset(RandomStream(seed: 3))
-        let q = 0.05
-        let d = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 10)
+        let d = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 10, keptBudget: budget)
         let x = try Tensor(uninitialized: [37, 3, 16, 16])
         var y = [Int32](repeating: 0, count: 37)
         try y.withUnsafeMutableBufferPointer { p throws(TensorError) in try data.gather(Array(0..<37)[...], into: x, labels: p.baseAddress!) }
-        let acts = try Layout.toNCHW(m.forwardInternal(x, through: 2, training: false))     // [37, 4, 8, 8]
+        let acts = try Layout.toNCHW(m.forwardInternal(x, through: 2, training: false))     // [37, 4, side, side]
         for u in 0..<4 {
             var vals: [Float] = []
-            for i in 0..<37 { for p in 0..<64 { vals.append(acts.data[(i * 4 + u) * 64 + p]) } }
+            for i in 0..<37 { for p in 0..<plane { vals.append(acts.data[(i * 4 + u) * plane + p]) } }
             vals.sort()
             let pos = Double(vals.count - 1) * (1 - q), lo = Int(pos.rounded(.down)), f = pos - Double(lo)
             let (a, b) = (Double(vals[lo]), Double(vals[min(lo + 1, vals.count - 1)]))
@@ -62,9 +69,9 @@ import Testing
             #expect(T == d.thresholds[u])
             var inter = [Double](repeating: 0, count: labels.names.count), unit = 0.0, concept = inter
             for i in 0..<37 {
-                let plane = try Tensor(uninitialized: [8, 8])
-                for p in 0..<64 { plane.data[p] = acts.data[(i * 4 + u) * 64 + p] }
-                let up = try plane.interpolatedBilinear(height: 16, width: 16)
+                let map = try Tensor(uninitialized: [side, side])
+                for p in 0..<plane { map.data[p] = acts.data[(i * 4 + u) * plane + p] }
+                let up = try map.interpolatedBilinear(height: 16, width: 16)
                 let masks = try labels.masks(i)
                 for p in 0..<256 {
                     let on = up.data[p] > T

@@ -64,7 +64,7 @@ public enum NetworkDissection {
             }
             let hw = h * w
             var bad = false
-            let store = storing
+            let store = storing, identity = h == H && w == W
             heaps.withUnsafeMutableBufferPointer { hp in kept.withUnsafeMutableBufferPointer { kp in
                 nonisolated(unsafe) let heapsP = hp, keptP = kp
                 nonisolated(unsafe) var nan = [Bool](repeating: false, count: units)
@@ -74,25 +74,31 @@ public enum NetworkDissection {
                         let (lo, hi) = Threads.range(t, of: units)
                         guard hi > lo else { return }
                         // One image at a time, its maps for this thread's units turned into
-                        // planes (the NHWC block is read once, in order).
+                        // planes (the NHWC block is read once, in order), with each map's largest
+                        // value and magnitude.
                         var planes = [Float](repeating: 0, count: (hi - lo) * hw)
+                        var largest = [Float](repeating: 0, count: hi - lo), size = largest
                         for b in 0..<n {
-                            transpose(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes)
+                            if scan(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes, largest: &largest, size: &size) {
+                                nanP[lo] = true
+                                return
+                            }
                             for u in lo..<hi {
+                                let (mx, mag) = (largest[u - lo], size[u - lo])
+                                // A map below the heap's floor adds nothing to the heap, and the
+                                // threshold will be at least that floor: nothing to keep.
+                                guard reaches(mx, mag, heapsP[u].floor) else { continue }
                                 let base = (u - lo) * hw
-                                var mx = -Float.infinity, mag: Float = 0
-                                for q in 0..<hw {
-                                    let v = planes[base + q]
-                                    if v.isNaN { nanP[u] = true; return }
-                                    heapsP[u].offer(v)
-                                    mx = max(mx, v)
-                                    mag = max(mag, abs(v))
-                                }
-                                // Keep a map that may reach the threshold, which is at least the
-                                // heap's smallest value from now on.
-                                if store && reaches(mx, mag, heapsP[u].floor) {
-                                    planes.withUnsafeBufferPointer { pp in
-                                        keptP[u].append(sample: samples[b], largest: mx, size: mag, plane: pp.baseAddress! + base, count: hw)
+                                planes.withUnsafeBufferPointer { pp in
+                                    let plane = pp.baseAddress! + base
+                                    for q in 0..<hw { heapsP[u].offer(plane[q]) }
+                                    let floor = heapsP[u].floor
+                                    if store && reaches(mx, mag, floor) {
+                                        if identity {
+                                            for q in 0..<hw where plane[q] > floor { keptP[u].append(point: q, sample: samples[b], value: plane[q]) }
+                                        } else {
+                                            keptP[u].append(sample: samples[b], largest: mx, size: mag, plane: plane, count: hw)
+                                        }
                                     }
                                 }
                             }
@@ -101,6 +107,7 @@ public enum NetworkDissection {
                         for u in lo..<hi {
                             let floor = heapsP[u].floor
                             keptP[u].keep(hw) { reaches($0, $1, floor) }
+                            keptP[u].keepPoints { $0 > floor }
                         }
                     }
                 }
@@ -108,7 +115,7 @@ public enum NetworkDissection {
             } }
             if bad { throw TensorError(.value, "the activations of layer '\(model.layers[layer].name)' contain NaN") }
             total += n * hw
-            if storing && kept.reduce(0, { $0 + $1.samples.count }) * hw > keptBudget {
+            if storing && kept.reduce(0, { $0 + $1.samples.count * hw + 3 * $1.values.count }) > keptBudget {
                 // Too many maps may still count: drop them and count in a second pass instead.
                 overflow = true
                 storing = false
@@ -137,6 +144,10 @@ public enum NetworkDissection {
                                                scratch: &scratch, unit: &uc[u], inter: ic.baseAddress! + u * nc)
                             }
                         }
+                        // Maps at the labels' size keep only their values above the floor.
+                        for i in 0..<k.values.count where k.values[i] > thresholds[u] {
+                            geometry.countPixel(Int(k.points[i]), sample: Int(k.pointSamples[i]), unit: &uc[u], inter: ic.baseAddress! + u * nc)
+                        }
                     }
                 }
             } }
@@ -152,13 +163,13 @@ public enum NetworkDissection {
                         guard hi > lo else { return }
                         var scratch = Geometry.Scratch(geometry)
                         var planes = [Float](repeating: 0, count: (hi - lo) * hw)
+                        var largest = [Float](repeating: 0, count: hi - lo), size = largest
                         for b in 0..<n {
-                            transpose(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes)
+                            _ = scan(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes, largest: &largest, size: &size)
                             planes.withUnsafeBufferPointer { pp in
                                 for u in lo..<hi {
                                     let src = pp.baseAddress! + (u - lo) * hw
-                                    var mx = -Float.infinity, mag: Float = 0
-                                    for q in 0..<hw { mx = max(mx, src[q]); mag = max(mag, abs(src[q])) }
+                                    let (mx, mag) = (largest[u - lo], size[u - lo])
                                     guard reaches(mx, mag, thresholds[u]) else { continue }
                                     geometry.count(src, size: mag, threshold: thresholds[u], sample: samples[b],
                                                    scratch: &scratch, unit: &uc[u], inter: ic.baseAddress! + u * nc)
@@ -182,16 +193,28 @@ public enum NetworkDissection {
     }
 
     /// planes[(u - units.lowerBound) * positions + q] = block[q * stride + u]: one image's NHWC
-    /// values of some units as a plane per unit.
+    /// values of some units as a plane per unit, with each plane's largest value and largest
+    /// magnitude. Returns whether a value is NaN.
     @inline(__always)
-    static func transpose(_ block: UnsafePointer<Float>, positions: Int, units stride: Int, _ units: Range<Int>, into planes: inout [Float]) {
-        planes.withUnsafeMutableBufferPointer { pp in
-            let dst = pp.baseAddress!
+    static func scan(_ block: UnsafePointer<Float>, positions: Int, units stride: Int, _ units: Range<Int>, into planes: inout [Float],
+                     largest: inout [Float], size: inout [Float]) -> Bool {
+        let k = units.count
+        var nan = false
+        planes.withUnsafeMutableBufferPointer { pp in largest.withUnsafeMutableBufferPointer { lp in size.withUnsafeMutableBufferPointer { sp in
+            let dst = pp.baseAddress!, mx = lp.baseAddress!, mag = sp.baseAddress!
+            for j in 0..<k { mx[j] = -.infinity; mag[j] = 0 }
             for q in 0..<positions {
-                let row = block + q * stride
-                for u in units { dst[(u - units.lowerBound) * positions + q] = row[u] }
+                let row = block + q * stride + units.lowerBound
+                for j in 0..<k {
+                    let v = row[j]
+                    dst[j * positions + q] = v
+                    mx[j] = max(mx[j], v)
+                    mag[j] = max(mag[j], abs(v))
+                    nan = nan || v.isNaN
+                }
             }
-        }
+        } } }
+        return nan
     }
 
     /// Floats of maps kept until the thresholds are known (256 MB); past it, a second pass.
@@ -213,6 +236,16 @@ public enum NetworkDissection {
         struct Scratch {
             var hot: [Bool]
             init(_ g: Geometry) { hot = [Bool](repeating: false, count: g.h) }
+        }
+
+        /// Adds one pixel of a unit's mask (at position p of sample s's labels).
+        @inline(__always)
+        func countPixel(_ p: Int, sample s: Int, unit: inout Int, inter: UnsafeMutablePointer<Int>) {
+            unit += 1
+            for (k, start) in starts.enumerated() {
+                let l = labels.maps[k][s * H * W + p]
+                if l > 0 { inter[start + Int(l) - 1] += 1 }
+            }
         }
 
         /// Adds one map's mask to the unit's count and its intersections with the concepts.
@@ -261,6 +294,25 @@ public enum NetworkDissection {
         /// Each map's largest value and largest magnitude.
         var largest: [Float] = [], size: [Float] = []
         var planes: [Float] = []
+        /// Maps at the labels' size keep single values instead: position, sample, value.
+        var points: [Int32] = [], pointSamples: [Int32] = [], values: [Float] = []
+
+        mutating func append(point q: Int, sample: Int, value: Float) {
+            points.append(Int32(q))
+            pointSamples.append(Int32(sample))
+            values.append(value)
+        }
+
+        mutating func keepPoints(_ keep: (Float) -> Bool) {
+            var j = 0
+            for i in 0..<values.count where keep(values[i]) {
+                (points[j], pointSamples[j], values[j]) = (points[i], pointSamples[i], values[i])
+                j += 1
+            }
+            points.removeLast(points.count - j)
+            pointSamples.removeLast(pointSamples.count - j)
+            values.removeLast(values.count - j)
+        }
 
         mutating func append(sample: Int, largest l: Float, size m: Float, plane: UnsafePointer<Float>, count: Int) {
             samples.append(sample)

@@ -99,5 +99,9 @@ import Testing
         let flat = try Sequential([Conv2d(cin: 3, cout: 2, k: 1), Flatten()], inputShape: [3, 16, 16])
         #expect(throws: TensorError.self) { try NetworkDissection.dissect(flat, data, layer: 1) }
         #expect(throws: TensorError.self) { try NetworkDissection.dissect(try detectors(), data, layer: 2, quantile: 1) }
+        // NaN activations are an error, not a threshold.
+        let broken = try detectors(relu: false, pool: false)
+        (broken.layers[0] as! Conv2d).weight.value.data[4] = .nan
+        #expect(throws: TensorError.self) { try NetworkDissection.dissect(broken, data, layer: 1) }
     }
 }

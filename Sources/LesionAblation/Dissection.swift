@@ -199,7 +199,7 @@ public enum NetworkDissection {
     static func scan(_ block: UnsafePointer<Float>, positions: Int, units stride: Int, _ units: Range<Int>, into planes: inout [Float],
                      largest: inout [Float], size: inout [Float]) -> Bool {
         let k = units.count
-        var nan = false
+        var probe: Float = 0
         planes.withUnsafeMutableBufferPointer { pp in largest.withUnsafeMutableBufferPointer { lp in size.withUnsafeMutableBufferPointer { sp in
             let dst = pp.baseAddress!, mx = lp.baseAddress!, mag = sp.baseAddress!
             for j in 0..<k { mx[j] = -.infinity; mag[j] = 0 }
@@ -210,11 +210,13 @@ public enum NetworkDissection {
                     dst[j * positions + q] = v
                     mx[j] = max(mx[j], v)
                     mag[j] = max(mag[j], abs(v))
-                    nan = nan || v.isNaN
+                    probe += v - v          // NaN after a NaN (or an infinity), else 0
                 }
             }
         } } }
-        return nan
+        guard probe.isNaN else { return false }
+        for q in 0..<positions { for j in 0..<k where block[q * stride + units.lowerBound + j].isNaN { return true } }
+        return false
     }
 
     /// Floats of maps kept until the thresholds are known (256 MB); past it, a second pass.
@@ -321,10 +323,20 @@ public enum NetworkDissection {
             planes.append(contentsOf: UnsafeBufferPointer(start: plane, count: count))
         }
 
-        /// Keeps the maps for which `keep(largest, size)` holds, in order.
+        /// Maps marked dropped (largest = -infinity) but not yet removed.
+        var dropped = 0
+
+        /// Drops the maps for which `keep(largest, size)` fails: marked at once, removed (the
+        /// others moved up, in order) once they are half of all, so that a map is moved only a
+        /// few times however many batches pass.
         mutating func keep(_ hw: Int, _ keep: (Float, Float) -> Bool) {
+            for i in 0..<samples.count where largest[i] != -.infinity && !keep(largest[i], size[i]) {
+                largest[i] = -.infinity
+                dropped += 1
+            }
+            guard dropped > 0 && 2 * dropped >= samples.count else { return }
             var j = 0
-            for i in 0..<samples.count where keep(largest[i], size[i]) {
+            for i in 0..<samples.count where largest[i] != -.infinity {
                 if i != j {
                     (samples[j], largest[j], size[j]) = (samples[i], largest[i], size[i])
                     for q in 0..<hw { planes[j * hw + q] = planes[i * hw + q] }
@@ -335,6 +347,7 @@ public enum NetworkDissection {
             largest.removeLast(largest.count - j)
             size.removeLast(size.count - j)
             planes.removeLast(planes.count - j * hw)
+            dropped = 0
         }
     }
 

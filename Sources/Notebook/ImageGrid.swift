@@ -93,10 +93,13 @@ public struct ImageGrid {
             if t.channels == 1 { let v = unit(t.pixels[p]); rgb = (v, v, v) }
             else { rgb = (unit(t.pixels[p]), unit(t.pixels[h * w + p]), unit(t.pixels[2 * h * w + p])) }
             if let o = t.overlay, overlayMax > 0 {
+                // Heat from dark red through red and orange to yellow, more opaque where stronger
+                // (a unit silent at a pixel leaves the picture as it is).
                 let s = max(0, min(1, o[p] / overlayMax))
                 if s > 0 {
-                    let a = 0.6 * s
-                    rgb = (rgb.0 * (1 - a) + a, rgb.1 * (1 - a) + a * s, rgb.2 * (1 - a))
+                    let a = 0.25 + 0.55 * s
+                    let heat = (min(1, 0.45 + 1.1 * s), max(0, min(1, 1.6 * s - 0.45)), max(0, 2.2 * s - 1.7))
+                    rgb = (rgb.0 * (1 - a) + a * heat.0, rgb.1 * (1 - a) + a * heat.1, rgb.2 * (1 - a) + a * heat.2)
                 }
             }
             out[p * 3] = byte(rgb.0); out[p * 3 + 1] = byte(rgb.1); out[p * 3 + 2] = byte(rgb.2)

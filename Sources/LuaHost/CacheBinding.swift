@@ -101,6 +101,34 @@ extension LuaHost {
         case .miss:
             break
         }
+        // One computation among the processes sharing the cache: claim the entry, or wait for
+        // its owner to store it (taking the claim over if the owner dies).
+        var claim: DiskCache.Claim?
+        var waited = false
+        claiming: while true {
+            switch diskCache.claim(key) {
+            case .claimed(let c):
+                claim = c
+                break claiming
+            case .unavailable:
+                break claiming
+            case .held(let owner):
+                if !waited {
+                    FileHandle.standardError.write(Data("lesion: \(label) is being computed by \(owner.isEmpty ? "another process" : "process " + owner); waiting for it\n".utf8))
+                    waited = true
+                }
+                usleep(200_000)
+                if case .hit(let e) = diskCache.load(key), case .array(let values)? = e.value["values"] {
+                    let top = lua.top
+                    if (try? values.forEach { try lua.pushCached($0, e.tensors) }) != nil {
+                        noteCache(label, key, "hit", Date().timeIntervalSince(started))
+                        return Int32(values.count)
+                    }
+                    lua_settop(lua.L, top)
+                }
+            }
+        }
+        defer { if let claim { diskCache.release(claim) } }
         let n = try compute()
         let seconds = Date().timeIntervalSince(started)
         var tensors: [(String, Tensor)] = []

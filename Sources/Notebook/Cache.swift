@@ -6,7 +6,7 @@
 import Foundation
 import LesionTensor
 
-public final class DiskCache {
+public final class DiskCache: Sendable {
     public let root: String
 
     public init(root: String) { self.root = root }
@@ -77,6 +77,69 @@ public final class DiskCache {
                     "created": (RunRecord.iso(Date()).string ?? ""), "checksum": DiskCache.checksum(text, tensors)]
         try Safetensors.write(path: p, tensors.map { ($0.0, .f32($0.1)) }, metadata: meta)
     }
+
+    // MARK: - claims: one computation of an entry among processes sharing the cache
+
+    /// A claim on an entry: this process computes it; others wait for the entry.
+    public struct Claim {
+        public let path: String
+    }
+
+    public enum ClaimResult {
+        case claimed(Claim)
+        /// Another live process holds the claim (its "host pid" and since when).
+        case held(owner: String)
+        /// No claim can be made here (a read-only cache): compute without one.
+        case unavailable
+    }
+
+    /// This process as a claim's owner: host name and pid.
+    static let me: String = {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        return "\(String(cString: name)) \(getpid())"
+    }()
+
+    /// Claims `key`: a file created exclusively next to the entry, naming its owner. A claim is
+    /// taken over when its owner is a process of this host that no longer runs, or when it is
+    /// older than `stale` seconds (an owner on another host that died); the taker renames the
+    /// stale file away first, so of two takers only one succeeds.
+    public func claim(_ key: String, stale: TimeInterval = 6 * 3600) -> ClaimResult {
+        let p = path(key) + ".claim"
+        do {
+            try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        } catch { return .unavailable }
+        for _ in 0..<3 {
+            let fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            if fd >= 0 {
+                let text = DiskCache.me + "\n"
+                _ = text.withCString { write(fd, $0, strlen($0)) }
+                close(fd)
+                return .claimed(Claim(path: p))
+            }
+            guard errno == EEXIST else { return .unavailable }
+            let owner = (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard DiskCache.isStale(owner: owner, path: p, after: stale) else { return .held(owner: owner) }
+            // Stale: move it aside (atomic; one taker wins), then try again to create ours.
+            let aside = p + ".stale-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            if rename(p, aside) == 0 { unlink(aside) }
+        }
+        return .held(owner: "")
+    }
+
+    /// Whether a claim's owner is gone: a process of this host that does not run, or a claim
+    /// older than `after` seconds. An unreadable claim (being written) is young.
+    static func isStale(owner: String, path: String, after: TimeInterval) -> Bool {
+        let parts = owner.split(separator: " ")
+        let host = DiskCache.me.split(separator: " ").first
+        if parts.count == 2, parts[0] == host, let pid = pid_t(parts[1]) {
+            return !(kill(pid, 0) == 0 || errno == EPERM)
+        }
+        guard let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
+        return Date().timeIntervalSince(modified) > after
+    }
+
+    public func release(_ c: Claim) { unlink(c.path) }
 
     public struct Info {
         public var key: String

@@ -44,6 +44,9 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("plugin"), help: ArgumentHelp("Also load the plugins (*.lua) in this folder (repeatable).", valueName: "dir"))
     var pluginDirectories: [String] = []
 
+    @Option(help: ArgumentHelp("The cache folder (default: $LESION_CACHE, else .lesion/cache); runs that share one compute each cached call once.", valueName: "dir"))
+    var cache: String?
+
     func validate() throws {
         if let t = threads, !(1...256).contains(t) {
             throw ValidationError("--threads must be between 1 and 256, got \(t)")
@@ -56,6 +59,7 @@ struct CommonOptions: ParsableArguments {
         let host: LuaHost
         do {
             host = try LuaHost()
+            if let cache { host.cacheRoot = cache }
             for p in try host.loadPlugins(extra: pluginDirectories) where !p.ok && !quiet {
                 FileHandle.standardError.write(Data("lesion: plugin \(p.file) failed to load: \(p.error ?? "?")\n".utf8))
             }
@@ -182,8 +186,11 @@ struct CacheCommand: ParsableCommand {
     @Argument(help: "ls (one line per entry), size (bytes in all) or clear.")
     var action: Action
 
+    @Option(help: ArgumentHelp("The cache folder (default: $LESION_CACHE, else .lesion/cache).", valueName: "dir"))
+    var cache: String?
+
     mutating func run() throws {
-        let cache = DiskCache(root: DiskCache.defaultRoot())
+        let cache = DiskCache(root: self.cache ?? DiskCache.defaultRoot())
         switch action {
         case .ls:
             let entries = cache.list()
@@ -238,6 +245,9 @@ struct SweepCommand: ParsableCommand {
 
     @Option(name: .customLong("plugin"), help: ArgumentHelp("Plugin folder for every variant (repeatable).", valueName: "dir"))
     var pluginDirectories: [String] = []
+
+    @Option(help: ArgumentHelp("The cache folder of every variant (default: $LESION_CACHE, else .lesion/cache).", valueName: "dir"))
+    var cache: String?
 
     @Argument(help: "The script to run.")
     var script: String
@@ -295,6 +305,7 @@ struct SweepCommand: ParsableCommand {
             for (k, v) in c { args += ["--set", "\(k)=\(v)"] }
             if noCache { args.append("--no-cache") }
             for d in pluginDirectories { args += ["--plugin", d] }
+            if let cache { args += ["--cache", cache] }
             p.arguments = args
             p.standardOutput = log
             p.standardError = log

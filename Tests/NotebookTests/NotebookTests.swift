@@ -270,6 +270,44 @@ func sampleRecord() -> RunRecord {
         return d
     }
 
+    /// Claims: one holder at a time; a claim whose owner is a dead process of this host, or an
+    /// old claim of another host, is taken over; a young claim of another host is respected.
+    @Test func claims() throws {
+        let c = DiskCache(root: CacheTests.tempRoot())
+        defer { try? FileManager.default.removeItem(atPath: c.root) }
+        guard case .claimed(let first) = c.claim("k1") else { Issue.record("expected a claim"); return }
+        guard case .held(let owner) = c.claim("k1") else { Issue.record("a second claim must wait"); return }
+        #expect(owner == DiskCache.me)
+        c.release(first)
+        guard case .claimed(let again) = c.claim("k1") else { Issue.record("released, so claimable"); return }
+        c.release(again)
+        let host = String(DiskCache.me.split(separator: " ")[0])
+        // A process of this host that has exited.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let claimPath = c.path("k2") + ".claim"
+        try FileManager.default.createDirectory(atPath: (claimPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "\(host) \(p.processIdentifier)\n".write(toFile: claimPath, atomically: true, encoding: .utf8)
+        guard case .claimed(let taken) = c.claim("k2") else { Issue.record("a dead owner's claim is taken over"); return }
+        #expect((try? String(contentsOfFile: claimPath, encoding: .utf8))?.hasPrefix(DiskCache.me) == true)
+        c.release(taken)
+        // Another host: young, then old.
+        try "elsewhere 1\n".write(toFile: claimPath, atomically: true, encoding: .utf8)
+        guard case .held(let other) = c.claim("k2") else { Issue.record("a young claim of another host is held"); return }
+        #expect(other == "elsewhere 1")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: claimPath)
+        guard case .claimed(let old) = c.claim("k2", stale: 3600) else { Issue.record("an old claim is taken over"); return }
+        c.release(old)
+        // Threads racing for one claim: exactly one wins.
+        let wins = ManagedAtomicCounter()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            if case .claimed = c.claim("k3") { wins.increment() }
+        }
+        #expect(wins.value == 1)
+    }
+
     @Test func storeAndLoad() throws {
         let c = DiskCache(root: CacheTests.tempRoot())
         defer { try? FileManager.default.removeItem(atPath: c.root) }
@@ -332,4 +370,12 @@ func sampleRecord() -> RunRecord {
         #expect(ParameterType.boolean.parse("maybe") == nil)
         #expect(ParameterType.string.parse("a=b") == .string("a=b"))
     }
+}
+
+/// A counter several threads add to.
+final class ManagedAtomicCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }

@@ -164,5 +164,33 @@ check "a broken plugin names its file and line" 1 'broken\.lua:2: attempt to ind
 check "LESION_PLUGINS" 0 'model models.envnet' -- env LESION_PLUGINS="$dir/plugins2" "$lesion" plugins
 check "a broken plugin does not stop a run" 0 '^half,max,mean,zero$' -- "$lesion" --plugin "$dir/plugins" -e 'print(table.concat(ablation.modes(), ","))'
 
+# A shared cache: runs at once compute a cached call once (the others wait for it); a run
+# killed while computing leaves a claim that the next run takes over.
+cat >"$dir/slow.lua" <<'LUA'
+local v = cache("slow", function()
+  local f = assert(io.open(os.getenv("SLOW_LOG"), "a")); f:write("computed\n"); f:close()
+  os.execute("sleep 2")
+  return 42
+end)
+print("value", v)
+LUA
+export SLOW_LOG="$dir/slow.log"
+"$lesion" run "$dir/slow.lua" --cache "$dir/shared" --out r1 >"$dir/r1.txt" 2>&1 &
+first=$!
+sleep 0.5
+"$lesion" run "$dir/slow.lua" --cache "$dir/shared" --out r2 >"$dir/r2.txt" 2>&1
+wait "$first"
+check "two runs on one cache compute it once" 0 '^1$' -- sh -c "wc -l <'$SLOW_LOG' | tr -d ' '"
+check "the waiting run gets the value" 0 '^value	42$' -- cat "$dir/r2.txt"
+check "and says whom it waited for" 0 'slow\) is being computed by process' -- cat "$dir/r2.txt"
+rm -f "$SLOW_LOG"
+"$lesion" run "$dir/slow.lua" --cache "$dir/shared2" --out r3 >/dev/null 2>&1 &
+victim=$!
+sleep 0.7
+kill -9 "$victim"; wait "$victim" 2>/dev/null
+check "a killed owner's claim is taken over" 0 '^value	42$' -- "$lesion" run "$dir/slow.lua" --cache "$dir/shared2" --out r4
+check "so the call ran twice" 0 '^2$' -- sh -c "wc -l <'$SLOW_LOG' | tr -d ' '"
+unset SLOW_LOG
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -92,10 +92,16 @@ enum Tile6: EvaluationTile {
         o[7 * ost] = d7 - d1 + 5.25 * (d3 - d5)
     }
 
-    @inline(__always) static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+    /// The sums of the eight values that A^T of these points combines (shared with F(4x4, 5x5)):
+    /// m0, m7, and the sums a, c, e and differences b, d, f of the pairs at ±1, ±2, ±1/2.
+    @inline(__always) static func pairs(_ s: UnsafePointer<V8>, _ st: Int) -> (V8, V8, V8, V8, V8, V8, V8, V8) {
         let (m0, m1, m2, m3) = (s[0], s[st], s[2 * st], s[3 * st])
         let (m4, m5, m6, m7) = (s[4 * st], s[5 * st], s[6 * st], s[7 * st])
-        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4, e = m5 + m6, f = m5 - m6
+        return (m0, m7, m1 + m2, m1 - m2, m3 + m4, m3 - m4, m5 + m6, m5 - m6)
+    }
+
+    @inline(__always) static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
+        let (m0, m7, a, b, c, d, e, f) = pairs(s, st)
         o[0] = m0 + a + c + e
         o[ost] = b + 2 * d + 0.5 * f
         o[2 * ost] = a + 4 * c + 0.25 * e
@@ -131,9 +137,7 @@ enum Tile4x5: EvaluationTile {
     }
 
     @inline(__always) static func output(_ s: UnsafePointer<V8>, _ st: Int, _ o: UnsafeMutablePointer<V8>, _ ost: Int) {
-        let (m0, m1, m2, m3) = (s[0], s[st], s[2 * st], s[3 * st])
-        let (m4, m5, m6, m7) = (s[4 * st], s[5 * st], s[6 * st], s[7 * st])
-        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4, e = m5 + m6, f = m5 - m6
+        let (m0, m7, a, b, c, d, e, f) = Tile6.pairs(s, st)
         o[0] = m0 + a + c + e
         o[ost] = b + 2 * d + 0.5 * f
         o[2 * ost] = a + 4 * c + 0.25 * e

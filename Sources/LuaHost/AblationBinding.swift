@@ -45,19 +45,23 @@ enum AblationBinding {
         return units
     }
 
+    /// The option `units` (1-based, a list) as 0-based units; nil when absent.
+    static func unitsOption(_ lua: Lua, _ o: Options) throws -> [Int]? {
+        guard o.present, lua.rawField(o.arg, "units") != LUA_TNIL else {
+            if o.present { lua.pop() }
+            return nil
+        }
+        defer { lua.pop() }
+        return try unitList(lua, arg: o.arg, what: "option 'units'")
+    }
+
     /// ablation._sweep(model, set, layer, {units =, mode =, batch =}) -> units, base, correct{U,K}, totals{K}
     static let sweep: LuaFunction = { L in
         ModelBinding.run(L, "sweep") { lua, m in
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
             let o = try Options(lua, 4, allowed: ["units", "mode", "batch", "values"])
-            var units: [Int]?
-            if o.present, lua.rawField(4, "units") != LUA_TNIL {
-                defer { lua.pop() }
-                units = try unitList(lua, arg: 4, what: "option 'units'")
-            } else if o.present {
-                lua.pop()
-            }
+            let units = try unitsOption(lua, o)
             let batch = try ModelBinding.batchOption(o, default: 500)
             let md = try mode(o)
             let r = try lua.about(2) { () throws(TensorError) in try Ablation.sweep(m, data, layer: layer, units: units, mode: md, batch: batch) }

@@ -46,13 +46,7 @@ enum UnitsBinding {
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
             let o = try Options(lua, 4, allowed: ["k", "units", "by", "batch"])
-            var units: [Int]?
-            if o.present, lua.rawField(4, "units") != LUA_TNIL {
-                defer { lua.pop() }
-                units = try AblationBinding.unitList(lua, arg: 4, what: "option 'units'")
-            } else if o.present {
-                lua.pop()
-            }
+            let units = try AblationBinding.unitsOption(lua, o)
             let k = try o.integer("k") ?? 9
             guard k >= 1 else { throw LuaArgError(4, "option 'k' must be at least 1, got \(k)") }
             guard k <= data.count else { throw LuaArgError(4, "option 'k' (\(k)) is larger than the set (\(data.count) samples)") }

@@ -18,9 +18,17 @@ public enum Safetensors {
     static let maxHeader = 100_000_000
 
     public static func read(path: String) throws(TensorError) -> (entries: [Entry], metadata: [String: String]) {
-        guard let file = FileManager.default.contents(atPath: path) else {
-            throw TensorError(.io, "cannot open '\(path)': No such file or directory")
-        }
+        // Read with stdio (FileManager.contents leaks its buffer when a read fails, which
+        // AddressSanitizer reports); only regular files.
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw TensorError(.io, "cannot open '\(path)': No such file or directory") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw TensorError(.io, "cannot open '\(path)': not a file") }
+        guard let f = fopen(path, "rb") else { throw TensorError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { fclose(f) }
+        let size = Int(st.st_size)
+        var file = Data(count: size)
+        let got = file.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, f) }
+        guard got == size else { throw TensorError(.io, "cannot read '\(path)'") }
         return try parse(file, path: path)
     }
 

@@ -236,8 +236,12 @@ public enum NetworkDissection {
         }
 
         struct Scratch {
-            var hot: [Bool]
-            init(_ g: Geometry) { hot = [Bool](repeating: false, count: g.h) }
+            /// Per source row, and per source cell: whether it may reach the threshold.
+            var hot: [Bool], hotCell: [Bool]
+            init(_ g: Geometry) {
+                hot = [Bool](repeating: false, count: g.h)
+                hotCell = [Bool](repeating: false, count: g.h * g.w)
+            }
         }
 
         /// Adds one pixel of a unit's mask (at position p of sample s's labels).
@@ -269,7 +273,11 @@ public enum NetworkDissection {
             }
             for r in 0..<h {
                 var any = false
-                for c in 0..<w where reaches(src[r * w + c], size, T) { any = true; break }
+                for c in 0..<w {
+                    let hot = reaches(src[r * w + c], size, T)
+                    scratch.hotCell[r * w + c] = hot
+                    any = any || hot
+                }
                 scratch.hot[r] = any
             }
             for i in 0..<H {
@@ -277,6 +285,9 @@ public enum NetworkDissection {
                 guard scratch.hot[r0] || scratch.hot[r1] else { continue }
                 for j in 0..<W {
                     let (c0, c1, b0, b1) = cols[j]
+                    // A pixel none of whose four sources may reach the threshold is below it.
+                    guard scratch.hotCell[r0 * w + c0] || scratch.hotCell[r0 * w + c1] || scratch.hotCell[r1 * w + c0]
+                            || scratch.hotCell[r1 * w + c1] else { continue }
                     let v = a0 * (b0 * src[r0 * w + c0] + b1 * src[r0 * w + c1]) + a1 * (b0 * src[r1 * w + c0] + b1 * src[r1 * w + c1])
                     guard v > T else { continue }
                     unit += 1

@@ -368,7 +368,9 @@ public enum NetworkDissection {
     /// involved, allowed for generously).
     @inline(__always)
     static func reaches(_ largest: Float, _ size: Float, _ t: Float) -> Bool {
-        largest + 1e-5 * size + Float.leastNormalMagnitude >= t
+        // Strict: an all-zero map (size 0) upsamples to exact zeros, which never pass a
+        // threshold of 0 (a unit silent on most of the data).
+        largest + 1e-5 * size > t
     }
 
     /// The layer's output for a batch, checked to be spatial: [n, h, w, U].

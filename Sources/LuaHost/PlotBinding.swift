@@ -175,6 +175,9 @@ enum PlotBinding {
                     }
                 } ?? Array(0..<min(ds.count, 100))
                 guard !picks.isEmpty else { throw LuaArgError(1, "'indices' is empty") }
+                guard picks.count * ds.sampleShape[1] * ds.sampleShape[2] <= ImageGrid.maxPixels else {
+                    throw LuaArgError(1, "too many pixels for one figure (\(picks.count) images of \(ds.sampleShape[1])x\(ds.sampleShape[2]))")
+                }
                 if mean == nil, std == nil, let n = ds.source.normalization { (mean, std) = (n.mean, n.std) }
                 let out = try Tensor(uninitialized: [picks.count] + ds.sampleShape)
                 let per = ds.sampleShape.reduce(1, *)
@@ -186,6 +189,10 @@ enum PlotBinding {
             } ?? { throw LuaArgError(1, "field 'images' is required") }()
             let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
             guard c == 1 || c == 3 else { throw LuaArgError(1, "'images' must have 1 or 3 channels, got \(c)") }
+            // The grid's own limit (ImageGrid), checked before any picture is copied.
+            guard n * h * w <= ImageGrid.maxPixels else {
+                throw LuaArgError(1, "too many pixels for one figure (\(n) images of \(h)x\(w))")
+            }
             for (name, v) in [("mean", mean), ("std", std)] {
                 if let v, v.count != c { throw LuaArgError(1, "'\(name)' needs \(c) values (one per channel), got \(v.count)") }
             }

@@ -29,6 +29,8 @@ public struct ImageGrid {
     public let overlayMax: Float
 
     static let gap = 4, captionBand = 16
+    /// Pixels a figure may hold (64 M: 192 MB of RGB before compression).
+    public static let maxPixels = 1 << 26
 
     public init(tiles: [Tile], cols: Int? = nil, scale: Int? = nil) throws {
         guard let first = tiles.first else { throw PlotError.invalid("'images' is empty") }
@@ -47,7 +49,7 @@ public struct ImageGrid {
         // Small images (28 x 28) are enlarged so that a person can see them: at least 64 pixels.
         let s = scale ?? max(1, (64 + first.height - 1) / first.height)
         guard s >= 1 && s <= 16 else { throw PlotError.invalid("'scale' must be 1 to 16, got \(s)") }
-        guard tiles.count * first.height * first.width * s * s <= 1 << 26 else {
+        guard tiles.count * first.height * first.width * s * s <= ImageGrid.maxPixels else {
             throw PlotError.invalid("too many pixels for one figure (\(tiles.count) images of \(first.height * s)x\(first.width * s))")
         }
         self.tiles = tiles

@@ -59,6 +59,22 @@ import Testing
         try check(m, data, point, mode: .mean)
     }
 
+    /// A unit's counts do not depend on which other units share the sweep (what splitting a
+    /// sweep into parts, for shards or resumable runs, relies on), through blocks too.
+    @Test(arguments: ["layer1.0", "layer1.1.relu1", "maxpool"])
+    func sameResultsForAnySplitOfUnits(point: String) throws {
+        let m = try resnet()
+        let data = try dataFor(m, n: 90, shape: [2, 8, 8], classes: 4, seed: 5)
+        let layer = try #require(m.index(of: point))
+        let all = try Ablation.sweep(m, data, layer: layer, batch: 37)
+        let n = all.units.count
+        let odd = Array(stride(from: 1, to: n, by: 2)), even = Array(stride(from: 0, to: n, by: 2))
+        for part in [odd, even, [n - 1, 0]] {
+            let some = try Ablation.sweep(m, data, layer: layer, units: part, batch: 37)
+            #expect(some.correct == part.map { all.correct[$0] }, "\(point), units \(part)")
+        }
+    }
+
     @Test func rotatedBlockOutput() throws {
         let m = try resnet()
         let rotated = try Ablation.rotate(m, layer: try #require(m.index(of: "layer1.0")), units: 4, seed: 3)

@@ -20,15 +20,19 @@ extension Tensor {
             for p in lo..<hi {
                 let s = src + p * h * w, d = dst + p * height * width
                 for i in 0..<height {
-                    let (r0, r1, a0, a1) = rows[i]
-                    for j in 0..<width {
-                        let (c0, c1, b0, b1) = cols[j]
-                        d[i * width + j] = a0 * (b0 * s[r0 * w + c0] + b1 * s[r0 * w + c1]) + a1 * (b0 * s[r1 * w + c0] + b1 * s[r1 * w + c1])
-                    }
+                    for j in 0..<width { d[i * width + j] = Tensor.bilinear(s, w, rows[i], cols[j]) }
                 }
             }
         }
         return out
+    }
+
+    /// One output pixel from the plane s (w columns) at its row and column weights: the one
+    /// formula every resize of maps uses (heatmaps, dissection), so their values agree to the bit.
+    @inline(__always)
+    public static func bilinear(_ s: UnsafePointer<Float>, _ w: Int, _ row: (Int, Int, Float, Float), _ col: (Int, Int, Float, Float)) -> Float {
+        let (r0, r1, a0, a1) = row, (c0, c1, b0, b1) = col
+        return a0 * (b0 * s[r0 * w + c0] + b1 * s[r0 * w + c1]) + a1 * (b0 * s[r1 * w + c0] + b1 * s[r1 * w + c1])
     }
 
     /// For each output index: the two source indices and their weights (PyTorch's

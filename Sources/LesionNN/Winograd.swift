@@ -274,13 +274,6 @@ extension Conv2d {
     /// Winograd applies to 3x3 stride-1 kernels with enough channels for the 16 GEMMs to pay.
     var winogradEligible: Bool { k == 3 && stride == 1 && padding <= 2 && min(cin, cout) >= Conv2d.winogradMinChannels }
 
-    /// A 5x5 kernel at stride 1 in evaluation: F(4x4, 5x5) (WinogradEval.swift), on the same
-    /// terms as 3x3 kernels (`winograd` forces it either way, else enough channels).
-    var usesWinograd5x5: Bool {
-        guard k == 5 && stride == 1 && padding <= 4 && groups == 1 else { return false }
-        return winograd ?? (min(cin, cout) >= Conv2d.winogradMinChannels)
-    }
-
     var usesWinograd: Bool {
         guard k == 3 && stride == 1 && padding <= 2 else { return false }
         return winograd ?? winogradEligible

@@ -297,6 +297,13 @@ enum WinogradEval {
 }
 
 extension Conv2d {
+    /// A 5x5 kernel at stride 1 in evaluation: F(4x4, 5x5) (WinogradEval.swift), on the same
+    /// terms as 3x3 kernels (`winograd` forces it either way, else enough channels).
+    var usesWinograd5x5: Bool {
+        guard k == 5 && stride == 1 && padding <= 4 && groups == 1 else { return false }
+        return winograd ?? (min(cin, cout) >= Conv2d.winogradMinChannels)
+    }
+
     /// The Winograd output tile used in evaluation for an hOut x wOut output.
     func evaluationTile(_ hOut: Int, _ wOut: Int) -> Int { winogradTile ?? WinogradEval.bestTile(hOut, wOut) }
 

@@ -21,10 +21,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "LuaShim", dependencies: ["CLua"]),
         .target(name: "ImageCodecs", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "Kernels"),
 
         // MARK: numeric core (no Lua)
         .target(name: "LesionTensor", dependencies: ["COpenBLAS", "CZlib", "ImageCodecs"]),
-        .target(name: "LesionNN", dependencies: ["LesionTensor", "COpenBLAS", "CZlib"]),
+        .target(name: "LesionNN", dependencies: ["LesionTensor", "COpenBLAS", "CZlib", "Kernels"]),
         .target(name: "LesionAblation", dependencies: ["LesionNN", "LesionTensor", "COpenBLAS"]),
         .target(name: "Notebook", dependencies: ["LesionTensor", .product(name: "Ink", package: "Ink")]),
 

@@ -1,6 +1,7 @@
 // Batch normalisation over the channel (last, in NHWC) dimension, as PyTorch's BatchNorm1d/2d:
 // training uses batch statistics (biased variance to normalise, unbiased in the running
 // average, momentum 0.1); evaluation uses the running statistics.
+import Kernels
 import LesionTensor
 
 public final class BatchNorm: InPlaceLayer {
@@ -66,6 +67,11 @@ public final class BatchNorm: InPlaceLayer {
         return c
     }
 
+    /// Whether the passes below run as Kernels' loops (the same arithmetic, vectorised by hand).
+    var usesKernels: Bool { kernelsAvailable && channels % 8 == 0 && !BatchNorm.plainLoops }
+    /// Tests set this to compare the loops with the kernels.
+    nonisolated(unsafe) public static var plainLoops = false
+
     /// Per-channel sums over rows of a [rows, C] buffer, split over threads in a fixed way:
     /// sum of a (when b is nil), of (a - shift)^2 (with `shift`), or of a * b.
     func channelSums(rows: Int, _ a: UnsafeMutablePointer<Float>, times b: UnsafeMutablePointer<Float>? = nil,
@@ -74,13 +80,16 @@ public final class BatchNorm: InPlaceLayer {
         let part = UnsafeMutablePointer<Double>.allocate(capacity: threads * c)
         part.initialize(repeating: 0, count: threads * c)
         defer { part.deallocate() }
-        let squared = shift != nil
+        let squared = shift != nil, fast = usesKernels
         let mu = shift.map { $0.map(Float.init) } ?? [Float](repeating: 0, count: c)
         mu.withUnsafeBufferPointer { mb in
             nonisolated(unsafe) let m = mb.baseAddress!
             Threads.parallelFor(threads) { t in
                 let (lo, hi) = Threads.range(t, of: rows)
                 let acc = part + t * c
+                if fast {
+                    return lesion_channel_sums(a + lo * c, b.map { $0 + lo * c }, squared ? m : nil, hi - lo, Int32(c), acc)
+                }
                 // Accumulate blocks of rows in Float, then add each block to the Double total.
                 var block = [Float](repeating: 0, count: c)
                 block.withUnsafeMutableBufferPointer { bp in
@@ -176,11 +185,14 @@ public final class BatchNorm: InPlaceLayer {
         // xhat = x * scale + shift; y = xhat * gamma + beta (xhat kept for backward).
         let xh: Tensor? = training ? try Buffers.reuse(xhat, x.shape) : nil
         xhat = xh
-        let g = weight.value.data, b = bias.value.data
+        let g = weight.value.data, b = bias.value.data, fast = usesKernels
         scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
             nonisolated(unsafe) let scp = sc.baseAddress!, shp = sh.baseAddress!
             Threads.parallelFor(Threads.count) { t in
                 let (lo, hi) = Threads.range(t, of: rows)
+                if fast {
+                    return lesion_bn_apply(xs + lo * c, hi - lo, Int32(c), scp, shp, g, b, xh.map { $0.data + lo * c }, y.data + lo * c)
+                }
                 if let xh {
                     for r in lo..<hi {
                         let s = xs + r * c, d = y.data + r * c, e = xh.data + r * c
@@ -205,7 +217,7 @@ public final class BatchNorm: InPlaceLayer {
             throw TensorError(.value, "\(name): backward without a training forward")
         }
         let c = channels, rows = dy.count / c
-        let g = dy.data, xd = xh.data
+        let g = dy.data, xd = xh.data, fast = usesKernels
         let dbeta = channelSums(rows: rows, g)
         let dgamma = channelSums(rows: rows, g, times: xd)
         for ch in 0..<c {
@@ -223,6 +235,9 @@ public final class BatchNorm: InPlaceLayer {
             nonisolated(unsafe) let kp = k.baseAddress!, sbp = sb.baseAddress!, sgp = sg.baseAddress!
             Threads.parallelFor(Threads.count) { t in
                 let (lo, hi) = Threads.range(t, of: rows)
+                if fast {
+                    return lesion_bn_backward(g + lo * c, xd + lo * c, hi - lo, Int32(c), kp, n, sbp, sgp, dx.data + lo * c)
+                }
                 for r in lo..<hi {
                     for ch in 0..<c {
                         let i = r * c + ch

@@ -1,4 +1,5 @@
-// 2-D convolution: im2col on NHWC chunks of images + sgemm, each thread on its own images.
+// 2-D convolution: im2col on NHWC chunks of images + sgemm, each thread on its own images;
+// Winograd (Winograd.swift, WinogradEval.swift) and a direct loop for few channels (ConvDirect.swift).
 import COpenBLAS
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +45,10 @@ public final class Conv2d: Layer {
     public var winogradTile: Int?
     /// The evaluation tile's transformed kernel and a copy of the weights it was made from.
     var evalKernel: (tile: Int, source: Tensor, u: Tensor)?
+    /// The direct loop for few channels (ConvDirect.swift): nil follows `directMaxChannels`;
+    /// true uses it wherever the CPU and the shape allow; false never (tests compare both paths).
+    public var direct: Bool?
+    var padBuffers: [Tensor?] = []        // per thread: padded image (and output gradient) of the direct loop
     /// Fewest input and output channels for which Winograd is used.
     public static let winogradMinChannels = 32
     var input: Tensor?
@@ -201,14 +206,15 @@ public final class Conv2d: Layer {
         if !training && usesWinograd5x5 {
             return try winogradEvalForward(Tile4x5.self, x, out: out, hOut: ho, wOut: wo, sink: sink)
         }
+        if usesDirect { return try directForward(x, out: out, hOut: ho, wOut: wo, sink: sink) }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         pack()
         let hw = ho * wo, K = self.K, cout = self.cout
         // Through a pool, a chunk's patches and output share the cache; otherwise the patches have it.
         let per = sink == nil ? chunkImages(hw) : max(1, Conv2d.chunkFloats / 2 / (hw * max(K, cout)))
         let threads = Threads.count
-        let direct = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
-        try ensureThreadBuffers(threads, rows: direct ? 1 : per * hw)
+        let rowsAreInput = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
+        try ensureThreadBuffers(threads, rows: rowsAreInput ? 1 : per * hw)
         try sink?.ensure(threads, floats: per * hw * cout)
         let bias = self.bias?.value
         Threads.parallelParts { t in
@@ -218,7 +224,7 @@ public final class Conv2d: Layer {
             while b0 < hi {
                 let nb = min(per, hi - b0)
                 let a: UnsafeMutablePointer<Float>
-                if direct {
+                if rowsAreInput {
                     a = x.data + b0 * hw * K
                 } else {
                     for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
@@ -309,58 +315,20 @@ public final class Conv2d: Layer {
             try winogradBackward(x, dy, dx: dx)
             return dx
         }
-        // `packed` holds the weights packed by the training forward.
-        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let (ho, wo) = (dy.shape[1], dy.shape[2])
-        let hw = ho * wo, K = self.K, cout = self.cout
-        let per = chunkImages(hw)
-        let threads = Threads.count
-        let direct = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
-        try ensureThreadBuffers(threads, rows: direct ? 1 : per * hw)
-        if needInputGrad {
-            for t in 0..<threads where dcols[t] == nil || dcols[t]!.count < per * hw * K {
-                dcols[t] = try Tensor(uninitialized: [per * hw * K])
-            }
-        }
+        let threads = Threads.count, cout = self.cout
+        if dPacked.count != threads { try ensureThreadBuffers(threads, rows: 1) }
         for t in 0..<threads { dPacked[t] = try Buffers.reuseZeroed(dPacked[t], [K, cout]) }
         let dx: Tensor? = needInputGrad ? try Buffers.reuseZeroed(gradInput, x.shape) : nil
         gradInput = dx
-        let withBias = bias != nil
         // Per-thread bias-gradient partials, each thread writing its own slice.
         let dBias = UnsafeMutablePointer<Double>.allocate(capacity: threads * cout)
         dBias.initialize(repeating: 0, count: threads * cout)
         defer { dBias.deallocate() }
-        Threads.parallelParts { t in
-            let (lo, hi) = Threads.range(t, of: n)
-            let cols = self.cols[t]!.data, dW = self.dPacked[t]!.data
-            let db = dBias + t * cout
-            var b0 = lo
-            while b0 < hi {
-                let nb = min(per, hi - b0)
-                let rows = nb * hw
-                let g = dy.data + b0 * hw * cout
-                let cols = direct ? x.data + b0 * hw * K : cols
-                if !direct {
-                    for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
-                }
-                // dW[K, cout] += cols^T [K, rows] x dy [rows, cout]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(K), Int32(cout), Int32(rows),
-                            1, cols, Int32(K), g, Int32(cout), 1, dW, Int32(cout))
-                if withBias {
-                    for r in 0..<rows { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
-                }
-                if let dx {
-                    // dcols [rows, K] = dy [rows, cout] x packed^T [cout, K]; with a 1x1 kernel
-                    // at stride 1 they are the input gradient's rows themselves.
-                    let dc = direct ? dx.data + b0 * hw * K : self.dcols[t]!.data
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(K), Int32(cout),
-                                1, g, Int32(cout), self.packed.data, Int32(cout), 0, dc, Int32(K))
-                    if !direct {
-                        for i in 0..<nb { self.col2im(dc + i * hw * K, image: b0 + i, into: dx, h: h, w: w, ho: ho, wo: wo) }
-                    }
-                }
-                b0 += nb
-            }
+        // `packed` holds the weights packed by the training forward.
+        if usesDirect && (!needInputGrad || usesDirectInputGrad) {
+            try directBackward(x, dy, dx: dx, dBias: bias != nil ? dBias : nil)
+        } else {
+            try im2colBackward(x, dy, dx: dx, dBias: bias != nil ? dBias : nil)
         }
         // Sum the per-thread partials in a fixed order, then unpack into [cout, cin, k, k].
         let gw = weight.grad.data
@@ -378,6 +346,56 @@ public final class Conv2d: Layer {
             }
         }
         return dx
+    }
+
+    /// The weight gradient into the per-thread partials dPacked (and the bias gradient into
+    /// dBias's), and with `dx` (zeroed) the input gradient: im2col's patches of a chunk of
+    /// images, two GEMMs, and col2im.
+    func im2colBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?, dBias: UnsafeMutablePointer<Double>?) throws(TensorError) {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (ho, wo) = (dy.shape[1], dy.shape[2])
+        let hw = ho * wo, K = self.K, cout = self.cout
+        let per = chunkImages(hw)
+        let threads = Threads.count
+        let rowsAreInput = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
+        try ensureThreadBuffers(threads, rows: rowsAreInput ? 1 : per * hw)
+        if dx != nil {
+            for t in 0..<threads where dcols[t] == nil || dcols[t]!.count < per * hw * K {
+                dcols[t] = try Tensor(uninitialized: [per * hw * K])
+            }
+        }
+        Threads.parallelParts { t in
+            let (lo, hi) = Threads.range(t, of: n)
+            let cols = self.cols[t]!.data, dW = self.dPacked[t]!.data
+            let db = dBias.map { $0 + t * cout }
+            var b0 = lo
+            while b0 < hi {
+                let nb = min(per, hi - b0)
+                let rows = nb * hw
+                let g = dy.data + b0 * hw * cout
+                let cols = rowsAreInput ? x.data + b0 * hw * K : cols
+                if !rowsAreInput {
+                    for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
+                }
+                // dW[K, cout] += cols^T [K, rows] x dy [rows, cout]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(K), Int32(cout), Int32(rows),
+                            1, cols, Int32(K), g, Int32(cout), 1, dW, Int32(cout))
+                if let db {
+                    for r in 0..<rows { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
+                }
+                if let dx {
+                    // dcols [rows, K] = dy [rows, cout] x packed^T [cout, K]; with a 1x1 kernel
+                    // at stride 1 they are the input gradient's rows themselves.
+                    let dc = rowsAreInput ? dx.data + b0 * hw * K : self.dcols[t]!.data
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(K), Int32(cout),
+                                1, g, Int32(cout), self.packed.data, Int32(cout), 0, dc, Int32(K))
+                    if !rowsAreInput {
+                        for i in 0..<nb { self.col2im(dc + i * hw * K, image: b0 + i, into: dx, h: h, w: w, ho: ho, wo: wo) }
+                    }
+                }
+                b0 += nb
+            }
+        }
     }
 }
 

@@ -222,6 +222,7 @@ func winogradPair(padding: Int, h: Int, w: Int, cin: Int, cout: Int, crop: (Int,
     a.winograd = true
     a.winogradTile = tile
     b.winograd = false
+    (a.direct, b.direct) = (false, false)
     if let crop { a.crop = crop; b.crop = crop }
     return (a, b, try Layout.toNHWC(sample([3, cin, h, w], seed: UInt32(seed + 1))))
 }

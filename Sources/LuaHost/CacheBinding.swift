@@ -83,7 +83,7 @@ extension LuaHost {
     /// its results and returns their count) and stores them. Returns the number of values pushed.
     func cached(_ lua: Lua, label: String, keyText: String, compute: () throws -> Int32) throws -> Int32 {
         guard cacheEnabled else { return try compute() }
-        let key = String(SHA256.hex("lesion \(LuaHost.version) engine \(Engine.revision)\nthreads \(Threads.count)\n" + keyText).prefix(40))
+        let key = String(SHA256.hex("lesion \(LuaHost.version) engine \(Engine.identity)\nthreads \(Threads.count)\n" + keyText).prefix(40))
         let started = Date()
         switch diskCache.load(key) {
         case .hit(let e):

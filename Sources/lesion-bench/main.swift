@@ -92,6 +92,25 @@ if only.contains("conv") {
             results.append(("conv_\(name)_f\(tile)_ms_per_500", secs * 1e3))
         }
     }
+    // Training steps of the small ResNet's few-channel convolutions (batch 64): the direct loop
+    // (ConvDirect.swift) against im2col + GEMM, forward then both gradients.
+    for (cin, cout, side) in [(8, 8, 28), (16, 16, 14)] {
+        let x = try Tensor(uninitialized: [64, side, side, cin])
+        RandomStream(seed: 3).fillNormal(x.data, count: x.count)
+        let dy = try Tensor(uninitialized: [64, side, side, cout])
+        RandomStream(seed: 5).fillNormal(dy.data, count: dy.count)
+        for direct in [true, false] {
+            let c = try Conv2d(cin: cin, cout: cout, k: 3, padding: 1, bias: false)
+            c.reset(RandomStream(seed: 4))
+            c.direct = direct
+            let fwd = try median(reps: 15) { _ = try c.forward(x, training: true) }
+            let bwd = try median(reps: 15) { _ = try c.backward(dy, needInputGrad: true) }
+            let gflop = 2.0 * Double(64 * side * side * cout * 9 * cin) / 1e9
+            let kind = direct ? "direct" : "im2col"
+            results.append(("conv_train_c\(cin)_\(kind)_forward_gflops", gflop / fwd))
+            results.append(("conv_train_c\(cin)_\(kind)_backward_gflops", 2 * gflop / bwd))
+        }
+    }
 }
 
 // MARK: - FashionNet eval and train on Fashion-MNIST

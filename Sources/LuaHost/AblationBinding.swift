@@ -7,7 +7,7 @@ import LesionTensor
 
 enum AblationBinding {
     static func register(_ lua: Lua) {
-        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_curve", curve), ("_evaluate", evaluate),
+        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_unit_count", unitCount), ("_curve", curve), ("_evaluate", evaluate),
                                                                   ("rotate", UnitsBinding.rotate)])
     }
 
@@ -53,6 +53,21 @@ enum AblationBinding {
         }
         defer { lua.pop() }
         return try unitList(lua, arg: o.arg, what: "option 'units'")
+    }
+
+    /// ablation._unit_count(model, set, layer) -> the layer's number of units (channels), or nil
+    /// when its shape is known only by running the model (a Lambda layer before it).
+    static let unitCount: LuaFunction = { L in
+        ModelBinding.run(L, "sweep") { lua, m in
+            let data = try lua.check(2, Dataset.self)
+            let layer = try ModelBinding.layerIndex(lua, m, 3)
+            let shape = try lua.about(2) { () throws(TensorError) in
+                try m.checkFits(data)
+                return try m.shapes(batch: 1, sample: data.sampleShape)[layer]
+            }
+            if let shape { lua.push(shape[1]) } else { lua.pushNil() }
+            return 1
+        }
     }
 
     /// ablation._sweep(model, set, layer, {units =, mode =, batch =}) -> units, base, correct{U,K}, totals{K}

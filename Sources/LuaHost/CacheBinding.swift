@@ -83,7 +83,7 @@ extension LuaHost {
     /// its results and returns their count) and stores them. Returns the number of values pushed.
     func cached(_ lua: Lua, label: String, keyText: String, compute: () throws -> Int32) throws -> Int32 {
         guard cacheEnabled else { return try compute() }
-        let key = String(SHA256.hex("lesion \(LuaHost.version) engine \(Engine.identity)\nthreads \(Threads.count)\n" + keyText).prefix(40))
+        let key = cacheKey(keyText)
         let started = Date()
         switch diskCache.load(key) {
         case .hit(let e):
@@ -145,6 +145,12 @@ extension LuaHost {
         }
         noteCache(label, key, "miss", seconds)
         return n
+    }
+
+    /// The entry name for a key's text: what else determines a value (Lesion's version, the
+    /// engine and its loops, the thread count) is part of it.
+    func cacheKey(_ keyText: String) -> String {
+        String(SHA256.hex("lesion \(LuaHost.version) engine \(Engine.identity)\nthreads \(Threads.count)\n" + keyText).prefix(40))
     }
 
     func noteCache(_ label: String, _ key: String, _ what: String, _ seconds: Double) {

@@ -45,6 +45,8 @@ public final class LuaHost {
     /// The cache (`cache`, and m:fit, m:activations, ablation.sweep, units.attributes).
     public var cacheEnabled = true
     public var cacheRoot = DiskCache.defaultRoot()
+    /// `--shard I/N`: this run is one of N sharing the cache (ShardBinding.swift).
+    public var shard: Shard?
     /// Every cache lookup of this state: (call, "hit" | "miss" | "corrupt").
     var cacheLog: [(String, String)] = []
     /// Content hashes of data sets' image tensors (kept with the tensor they describe).
@@ -73,6 +75,7 @@ public final class LuaHost {
         ReportBinding.register(lua)
         PlotBinding.register(lua)
         CacheBinding.register(lua)
+        ShardBinding.register(lua)
         try run(code: "require 'lesion.prelude'", name: "=(lesion)")
     }
 

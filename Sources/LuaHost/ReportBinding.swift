@@ -225,7 +225,8 @@ extension LuaHost {
     public func runDirectory() -> String {
         if let d = outputDirectory { return d }
         guard let r = record else { return "runs/lesion/default" }
-        return "runs/\(r.scriptName)/\(RunRecord.parameterID(r.parameters))"
+        let dir = "runs/\(r.scriptName)/\(RunRecord.parameterID(r.parameters))"
+        return shard.map { dir + "/" + $0.folderName } ?? dir
     }
 
     /// Runs a script as a notebook: cell by cell in one Lua state (it is one chunk whose cell
@@ -237,6 +238,7 @@ extension LuaHost {
         }
         let text = String(decoding: data, as: UTF8.self)
         let record = RunRecord(scriptPath: file, scriptText: text, version: LuaHost.version, threads: Threads.count)
+        record.shard = shard
         self.record = record
         let lua = Lua(L)
         lua.newTable(array: Int32(args.count), record: 1)

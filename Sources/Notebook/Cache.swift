@@ -141,6 +141,13 @@ public final class DiskCache: Sendable {
 
     public func release(_ c: Claim) { unlink(c.path) }
 
+    /// Whether a live process holds a claim on `key` (without claiming it).
+    public func isClaimed(_ key: String, stale: TimeInterval = 6 * 3600) -> Bool {
+        let p = path(key) + ".claim"
+        guard let owner = try? String(contentsOfFile: p, encoding: .utf8) else { return false }
+        return !DiskCache.isStale(owner: owner.trimmingCharacters(in: .whitespacesAndNewlines), path: p, after: stale)
+    }
+
     public struct Info {
         public var key: String
         public var label: String

@@ -75,6 +75,8 @@ public final class RunRecord: @unchecked Sendable {
     public var defaultSeed: UInt64 = 0
     public var version: String
     public var threads: Int
+    /// `--shard I/N`: this run was one of N shards.
+    public var shard: Shard?
     public var start = Date()
     public var end: Date?
     /// Index of the cell running now (output goes there); nil before the first hook.
@@ -185,6 +187,7 @@ public final class RunRecord: @unchecked Sendable {
         var kv: [(String, JSON)] = [("script", script), ("lesion_version", .string(version))]
         kv.append(("parameters", .array(parameters.map(parameterJSON))))
         kv.append(("threads", .number(Double(threads))))
+        if let shard { kv.append(("shard", .string(shard.description))) }
         kv.append(("seeds", .object([("default", .number(Double(defaultSeed))), ("passed", .array(seeds))])))
         kv.append(("datasets", .object(datasets)))
         kv.append(("cache", .array(cacheEvents)))

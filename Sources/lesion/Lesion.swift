@@ -108,6 +108,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Compute everything anew: neither read nor write the cache.")
     var noCache = false
 
+    @Option(help: ArgumentHelp("Run as shard I of N sharing the cache: each split call (ablation.sweep) computes its share first; a plain run afterwards only assembles.", valueName: "I/N"))
+    var shard: String?
+
     @Argument(help: "The script to run.")
     var script: String
 
@@ -122,6 +125,10 @@ struct Run: ParsableCommand {
             guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
                 throw ValidationError("--set takes key=value, got '\(o)'")
             }
+        }
+        if let shard {
+            do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.description) }
+            guard !noCache else { throw ValidationError("--shard needs the cache (shards share their work through it); drop --no-cache") }
         }
     }
 
@@ -151,6 +158,7 @@ struct Run: ParsableCommand {
         }
         host.outputDirectory = out
         host.cacheEnabled = !noCache
+        host.shard = try shard.map { try Shard(parsing: $0) }
         var scriptArgs = args
         if let i = scriptArgs.firstIndex(of: "--") { scriptArgs.remove(at: i) }
         let (record, failure) = try common.catching { try host.runNotebook(file: script, args: scriptArgs) }

@@ -192,5 +192,52 @@ check "a killed owner's claim is taken over" 0 '^value	42$' -- "$lesion" run "$d
 check "so the call ran twice" 0 '^2$' -- sh -c "wc -l <'$SLOW_LOG' | tr -d ' '"
 unset SLOW_LOG
 
+# Shards: processes sharing a cache each compute their share of a sweep, and any run then
+# assembles the same bytes as an unsharded run; killed, missing and raced parts.
+cat >"$dir/shard.lua" <<'LUA'
+local p = params{n = 240}
+local set = data.shapes{n = p.n, size = 12, seed = 2}
+local m = nn.Sequential{nn.Conv2d(1, 16, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(576, 10), seed = 3, input = {1, 12, 12}}
+local r = ablation.sweep(m, set, "relu1")
+r:save(arg[1])
+for _, e in ipairs(lesion.cache_log()) do print("cache", e.call, e.result) end
+LUA
+check "--shard 5/4" 64 'shard 5/4 does not exist: shards are numbered 1 to 4' -- "$lesion" run "$dir/shard.lua" --shard 5/4
+check "--shard 0/4" 64 'shard 0/4 does not exist' -- "$lesion" run "$dir/shard.lua" --shard 0/4
+check "--shard x" 64 "--shard takes I/N .*got 'x'" -- "$lesion" run "$dir/shard.lua" --shard x
+check "--shard without the cache" 64 'drop --no-cache' -- "$lesion" run "$dir/shard.lua" --shard 1/2 --no-cache
+"$lesion" run "$dir/shard.lua" --no-cache --out s0 -- "$dir/plain.csv" >/dev/null 2>&1
+for i in 1 2 3; do "$lesion" run "$dir/shard.lua" --cache "$dir/sc" --shard $i/3 -- "$dir/shard$i.csv" >"$dir/shard$i.txt" 2>&1 & done
+wait
+check "three shards at once" 0 '^3$' -- sh -c "cat '$dir'/shard?.txt | grep -c 'report written to runs/shard/.*/shard-[123]-of-3/report.html'"
+check "each computes or assembles the whole sweep" 0 '^ok$' -- sh -c "cmp '$dir/plain.csv' '$dir/shard1.csv' && cmp '$dir/plain.csv' '$dir/shard3.csv' && echo ok"
+check "the merge only reads the cache" 0 'cache	ablation.sweep\(relu1\)	hit' -- "$lesion" run "$dir/shard.lua" --cache "$dir/sc" -- "$dir/merged.csv"
+check "and equals an unsharded run byte for byte" 0 '^ok$' -- sh -c "cmp '$dir/plain.csv' '$dir/merged.csv' && echo ok"
+check "the manifest names the shard" 0 '"shard":"2/3"' -- sh -c "cat runs/shard/*/shard-2-of-3/manifest.json | tr -d ' \n'"
+# A part lost (and the whole entry with it): the next run computes only that part, and says so.
+rm -f $(grep -l 'ablation.sweep(relu1) part 5 of 16' "$dir"/sc/*/*.safetensors) $(grep -l '"label":"ablation.sweep(relu1)"' "$dir"/sc/*/*.safetensors)
+check "a missing part is computed by the final run" 0 '15 of 16 parts are in the cache; computing part 5$' -- "$lesion" run "$dir/shard.lua" --cache "$dir/sc" -- "$dir/mended.csv"
+check "with the same bytes" 0 '^ok$' -- sh -c "cmp '$dir/plain.csv' '$dir/mended.csv' && echo ok"
+# Two processes told they are the same shard: every part is computed once, by one of them.
+"$lesion" run "$dir/shard.lua" --cache "$dir/race" --shard 1/2 --out race1 -- "$dir/race1.csv" >"$dir/race1.txt" 2>&1 &
+"$lesion" run "$dir/shard.lua" --cache "$dir/race" --shard 1/2 --out race2 -- "$dir/race2.csv" >"$dir/race2.txt" 2>&1
+wait
+# The parts named by "computed parts a-b, c of N" in both logs: all of them, then the distinct ones.
+grep -ho 'computed parts [0-9, -]*' "$dir/race1.txt" "$dir/race2.txt" | sed 's/computed parts //; s/,/ /g' | tr ' ' '\n' | grep . |
+  while IFS=- read -r a b; do seq "$a" "${b:-$a}"; done >"$dir/race_parts.txt"
+check "racing shards compute each part once" 0 '^16 16$' -- sh -c "echo \$(wc -l <'$dir/race_parts.txt') \$(sort -un '$dir/race_parts.txt' | wc -l)"
+check "and both end with the whole sweep" 0 '^ok$' -- sh -c "cmp '$dir/plain.csv' '$dir/race1.csv' && cmp '$dir/plain.csv' '$dir/race2.csv' && echo ok"
+# A shard killed halfway leaves claims of a dead process: its re-run takes them over.
+"$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=24000 --shard 1/2 --out k1 -- "$dir/k.csv" >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 1 200); do ls "$dir"/killed/*/*.claim 2>/dev/null | grep -q . && break; sleep 0.05; done
+sleep 0.3
+kill -9 "$victim"; wait "$victim" 2>/dev/null
+check "the killed shard left claims" 0 '^[1-9]' -- sh -c "ls '$dir'/killed/*/*.claim 2>/dev/null | wc -l"
+"$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=24000 --no-cache --out k0 -- "$dir/k_plain.csv" >/dev/null 2>&1
+check "its re-run completes" 0 'cache	ablation.sweep\(relu1\)	computed parts' -- "$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=24000 --shard 1/2 --out k2 -- "$dir/k.csv"
+check "with the unsharded bytes" 0 '^ok$' -- sh -c "cmp '$dir/k_plain.csv' '$dir/k.csv' && echo ok"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

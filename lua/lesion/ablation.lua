@@ -5,7 +5,7 @@ local ablation = assert(package.loaded["lesion.ablation"], "the native ablation 
 local function native(public, f, ...)
   local r = table.pack(pcall(f, ...))
   if not r[1] then
-    error((tostring(r[2]):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_%a+'", "'" .. public .. "'")), 3)
+    error((tostring(r[2]):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_[%w_]+'", "'" .. public .. "'")), 3)
   end
   return table.unpack(r, 2, r.n)
 end
@@ -174,15 +174,8 @@ function Result:save(path)
   f:close()
 end
 
---- ablation.sweep(model, set, layer, {units =, mode = "zero" | "mean", batch =}): each unit
---- ablated alone. See docs/api.md for the fields of the result.
-function ablation.sweep(model, set, layer, opts)
-  local resolved = resolve(opts, model, set, layer, "#4 to 'sweep'")
-  -- Cached by everything that determines the numbers (the batch size does not).
-  local key = {model, set, layer}
-  if type(resolved) == "table" then key.units, key.mode, key.values = resolved.units, resolved.mode, resolved.values end
-  local units, base, correct, totals = native("sweep", lesion._cached, "ablation.sweep(" .. tostring(layer) .. ")", key,
-    function() return ablation._sweep(model, set, layer, resolved) end)
+--- A sweep's result object from the native counts.
+local function result(layer, opts, units, base, correct, totals, set)
   local r = setmetatable({layer = layer, mode = (opts and opts.mode) or "zero", units = units, base = base,
                           classes = set.classes}, Result)
   local n = totals:sum()
@@ -192,6 +185,62 @@ function ablation.sweep(model, set, layer, opts)
   r.class_drop = r.per_class * -1 + base.per_class
   r.max_class_drop = r.class_drop:max(2)
   return r
+end
+
+--- ablation.sweep(model, set, layer, {units =, mode = "zero" | "mean", batch =}): each unit
+--- ablated alone. See docs/api.md for the fields of the result.
+function ablation.sweep(model, set, layer, opts)
+  local resolved = resolve(opts, model, set, layer, "#4 to 'sweep'")
+  -- Cached by everything that determines the numbers (the batch size does not).
+  local key = {model, set, layer}
+  if type(resolved) == "table" then key.units, key.mode, key.values = resolved.units, resolved.mode, resolved.values end
+  -- Cut into parts of the units (as many as units, up to 64) that shards compute and a later
+  -- run assembles (lesion._cached_split); each unit's counts do not depend on its part.
+  local all = type(resolved) == "table" and resolved.units or nil
+  if all == nil then
+    local count = native("sweep", ablation._unit_count, model, set, layer)
+    if count == nil then  -- known only by running the model: one piece
+      local units, base, correct, totals = native("sweep", lesion._cached, "ablation.sweep(" .. tostring(layer) .. ")", key,
+        function() return ablation._sweep(model, set, layer, resolved) end)
+      return result(layer, opts, units, base, correct, totals, set)
+    end
+    all = {}
+    for u = 1, count do all[u] = u end
+  elseif tensor.is_tensor(all) then
+    all = all:totable()
+  end
+  local nparts = math.max(1, math.min(#all, 64))
+  local function part_units(p)
+    local out = {}
+    for i = (p - 1) * #all // nparts + 1, p * #all // nparts do out[#out + 1] = all[i] end
+    return out
+  end
+  local function compute(ps)
+    local us = {}
+    for _, p in ipairs(ps) do for _, u in ipairs(part_units(p)) do us[#us + 1] = u end end
+    local o = {}
+    if type(resolved) == "table" then for k, v in pairs(resolved) do o[k] = v end end
+    o.units = us
+    local u, b, c, t = ablation._sweep(model, set, layer, o)
+    local out, row = {}, 1
+    for _, p in ipairs(ps) do
+      local n = #part_units(p)
+      out[p] = {table.move(u, row, row + n - 1, 1, {}), b, c:narrow(1, row, n), t}
+      row = row + n
+    end
+    return out
+  end
+  local function assemble(parts)
+    local us, rows = {}, {}
+    for p = 1, nparts do
+      table.move(parts[p][1], 1, #parts[p][1], #us + 1, us)
+      rows[p] = parts[p][3]
+    end
+    return us, parts[1][2], tensor.cat(rows, 1), parts[1][4]
+  end
+  local units, base, correct, totals = native("sweep", lesion._cached_split, "ablation.sweep(" .. tostring(layer) .. ")",
+    key, nparts, compute, assemble)
+  return result(layer, opts, units, base, correct, totals, set)
 end
 
 return ablation

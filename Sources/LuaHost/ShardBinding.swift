@@ -1,0 +1,192 @@
+// lesion._cached_split: the cache of an expensive call that splits into parts (ablation.sweep
+// over its units), so that shards (`lesion run --shard I/N`, Notebook's Shard) share its work.
+//
+// A call is cut into P parts whatever the number of shards. A plain run whose cache holds
+// nothing of the call computes it in one piece and stores the whole result. Otherwise (a shard,
+// or a run that finds parts already there) it works part by part: it loads the parts present,
+// computes its own share first (claiming each part, so no two processes compute one), then
+// takes parts nobody has claimed, waits for parts that living processes hold, and assembles.
+// Every shard therefore ends with the whole result and goes on with the script; the parts are
+// bit-identical however they were grouped (each unit's counts do not depend on which units
+// share a call: tested in SweepTests and GraphSweepTests), so the assembled result equals the
+// unsharded one bit for bit.
+import CLua
+import Foundation
+import LuaShim
+import LesionTensor
+import Notebook
+
+enum ShardBinding {
+    static func register(_ lua: Lua) {
+        _ = lua.getGlobal("lesion")
+        lua.push(cachedSplit as LuaFunction)
+        lua.setField(-2, "_cached_split")
+        lua.pop()
+    }
+
+    /// lesion._cached_split(label, key, parts, compute, assemble): compute(list of 1-based part
+    /// numbers) returns a table {[p] = {values of part p}}; assemble(table of every part's
+    /// values, in order) returns the call's results.
+    static let cachedSplit: LuaFunction = { L in
+        Lua.bind(L, "lesion._cached_split") { lua in
+            let label = try lua.string(1)
+            let parts = try lua.integer(3)
+            guard parts >= 1 && parts <= 4096 else { throw LuaArgError(3, "a call is cut into 1 to 4096 parts, got \(parts)") }
+            guard lua.type(4) == LUA_TFUNCTION else { throw lua.argError(4, expected: "function") }
+            guard lua.type(5) == LUA_TFUNCTION else { throw lua.argError(5, expected: "function") }
+            let host = LuaHost.from(lua.L)
+            let split = SplitCall(lua: lua, label: label, parts: parts)
+            guard host.cacheEnabled, let text = try? lua.keyText(2, arg: 2) else { return try split.computeWhole() }
+            return try host.cachedSplit(split, keyText: label + "\n" + text)
+        }
+    }
+}
+
+/// One call of lesion._cached_split: its Lua functions (arguments 4 and 5) and its parts.
+struct SplitCall {
+    let lua: Lua
+    let label: String
+    let parts: Int
+
+    /// Calls compute(parts) and leaves its table of part values on the stack; returns its index.
+    func compute(_ ps: [Int]) throws -> Int32 {
+        lua_pushvalue(lua.L, 4)
+        lua.newTable(array: Int32(ps.count))
+        for (i, p) in ps.enumerated() { lua.push(p + 1); lua.setIndex(-2, i + 1) }
+        guard lesion_pcall(lua.L, 1, 1, 0) == LUA_OK else { throw LuaRaise(lua.string(at: -1) ?? "(error object is not a string)") }
+        guard lua.type(-1) == LUA_TTABLE else { throw LuaRaise("\(label): its parts' function returned \(lua.typeName(-1)), expected a table") }
+        let r = lua.top
+        for p in ps {
+            lua_rawgeti(lua.L, r, lua_Integer(p + 1))
+            defer { lua.pop() }
+            guard lua.type(-1) == LUA_TTABLE else { throw LuaRaise("\(label): part \(p + 1) is missing from its parts' function's result") }
+        }
+        return r
+    }
+
+    /// Calls assemble(table at `t`); returns the number of results left on the stack.
+    func assemble(_ t: Int32) throws -> Int32 {
+        let base = lua.top
+        lua_pushvalue(lua.L, 5)
+        lua_pushvalue(lua.L, t)
+        guard lesion_pcall(lua.L, 1, LUA_MULTRET, 0) == LUA_OK else { throw LuaRaise(lua.string(at: -1) ?? "(error object is not a string)") }
+        return lua.top - base
+    }
+
+    /// Every part in one call, assembled (no cache).
+    func computeWhole() throws -> Int32 { try assemble(try compute(Array(0..<parts))) }
+}
+
+extension LuaHost {
+    func cachedSplit(_ call: SplitCall, keyText: String) throws -> Int32 {
+        let lua = call.lua, label = call.label, parts = call.parts
+        let started = Date()
+        // The whole result, stored by whoever assembled it first.
+        if case .hit(let e) = diskCache.load(cacheKey(keyText)), case .array(let values)? = e.value["values"] {
+            let top = lua.top
+            if (try? values.forEach { try lua.pushCached($0, e.tensors) }) != nil {
+                noteCache(label, cacheKey(keyText), "hit", Date().timeIntervalSince(started))
+                return Int32(values.count)
+            }
+            lua_settop(lua.L, top)
+        }
+        let partKeys = (0..<parts).map { cacheKey(keyText + "\npart \($0 + 1) of \(parts)") }
+        lua.newTable(array: Int32(parts))
+        let table = lua.top
+        var have = Set<Int>()
+        func load(_ p: Int) -> Bool {
+            guard case .hit(let e) = diskCache.load(partKeys[p]), case .array(let values)? = e.value["values"], values.count == 1 else { return false }
+            let top = lua.top
+            guard (try? lua.pushCached(values[0], e.tensors)) != nil, lua.type(-1) == LUA_TTABLE else { lua_settop(lua.L, top); return false }
+            lua.setIndex(table, p + 1)
+            return true
+        }
+        for p in 0..<parts where load(p) { have.insert(p) }
+        let anyHeld = (0..<parts).contains { !have.contains($0) && diskCache.isClaimed(partKeys[$0]) }
+        if shard == nil && have.isEmpty && !anyHeld {
+            // Nothing of this call is in the cache and no shard is at it: one piece, one entry.
+            lua.pop()
+            return try cached(lua, label: label, keyText: keyText) { try call.computeWhole() }
+        }
+        if shard == nil && !have.isEmpty {
+            let missing = (0..<parts).filter { !have.contains($0) }
+            if !missing.isEmpty {
+                FileHandle.standardError.write(Data("lesion: \(label): \(have.count) of \(parts) parts are in the cache; computing part\(missing.count == 1 ? "" : "s") \(Shard.describe(missing))\n".utf8))
+            }
+        }
+        var first = shard.map { Array($0.share(of: parts)) } ?? []
+        var computed: [Int] = []
+        var waiting = false
+        while have.count < parts {
+            let missing = (0..<parts).filter { !have.contains($0) }
+            // This shard's own share first; then parts nobody holds, a fair slice at a time.
+            var candidates = first.filter { !have.contains($0) }
+            first = []
+            if candidates.isEmpty {
+                candidates = Array(missing.prefix(max(1, (missing.count + (shard?.count ?? 1) - 1) / (shard?.count ?? 1))))
+                if shard != nil, let mine = shard?.share(of: parts).lowerBound {
+                    // Start after this shard's share, so shards that steal do not all start at part 1.
+                    let after = missing.filter { $0 >= mine } + missing.filter { $0 < mine }
+                    candidates = Array(after.prefix(candidates.count))
+                }
+            }
+            var batch: [Int] = [], claims: [DiskCache.Claim] = []
+            for p in candidates {
+                switch diskCache.claim(partKeys[p]) {
+                case .claimed(let c):
+                    // Another process may have stored it between our look and our claim.
+                    if load(p) { have.insert(p); diskCache.release(c) } else { batch.append(p); claims.append(c) }
+                case .unavailable: batch.append(p)
+                case .held: continue
+                }
+            }
+            if batch.isEmpty {
+                // Every missing part is held by a living process: wait for it (a dead owner's
+                // claim is taken over by claim() on a later round).
+                if !waiting {
+                    FileHandle.standardError.write(Data("lesion: \(label): waiting for part\(missing.count == 1 ? "" : "s") \(Shard.describe(missing)) of \(parts), computed by other processes\n".utf8))
+                    waiting = true
+                }
+                usleep(200_000)
+                for p in missing where load(p) { have.insert(p) }
+                continue
+            }
+            do {
+            let r = try call.compute(batch)
+            for p in batch {
+                lua_rawgeti(lua.L, r, lua_Integer(p + 1))
+                var tensors: [(String, Tensor)] = []
+                let value: JSON
+                do { value = try lua.cacheValue(lua.top, &tensors, depth: 0) } catch let e as LuaArgError {
+                    throw LuaRaise("\(label): cannot cache part \(p + 1): \(e.message)")
+                }
+                lua.setIndex(table, p + 1)
+                do {
+                    try diskCache.store(partKeys[p], label: "\(label) part \(p + 1) of \(parts)", value: .object([("values", .array([value]))]), tensors: tensors)
+                } catch {
+                    FileHandle.standardError.write(Data("lesion: cannot write the cache entry for \(label) part \(p + 1): \(error)\n".utf8))
+                }
+                have.insert(p)
+            }
+            lua.pop()
+            } catch {
+                for c in claims { diskCache.release(c) }
+                throw error
+            }
+            for c in claims { diskCache.release(c) }
+            computed += batch
+        }
+        let n = try call.assemble(table)
+        var tensors: [(String, Tensor)] = []
+        var values: [JSON] = []
+        do {
+            for i in 0..<n { values.append(try lua.cacheValue(lua.top - n + 1 + i, &tensors, depth: 0)) }
+            try diskCache.store(cacheKey(keyText), label: label, value: .object([("values", .array(values))]), tensors: tensors)
+        } catch {
+            FileHandle.standardError.write(Data("lesion: cannot write the cache entry for \(label): \(error)\n".utf8))
+        }
+        let what = computed.isEmpty ? "assembled" : "computed parts \(Shard.describe(computed)) of \(parts)"
+        noteCache(label, cacheKey(keyText), what, Date().timeIntervalSince(started))
+        return n
+    }
+}

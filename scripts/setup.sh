@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Lesion needs on Debian or Ubuntu: Lua 5.4, OpenBLAS (CBLAS + LAPACK), zlib, libjpeg-turbo, libpng,
-# pkg-config and the Fashion-MNIST data set. Idempotent; returns in about a second when all is there.
+# pkg-config and the Fashion-MNIST data set; and for the tests, Slurm and munge (a one-node cluster in
+# Tests/slurm; Lesion itself only calls sbatch when asked to). Idempotent; returns in about a second when all is there.
 # Swift itself (6.0 or later) must already be on PATH: https://www.swift.org/install/
 set -euo pipefail
 
-pkgs=(liblua5.4-dev libopenblas-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkg-config dataset-fashion-mnist)
+pkgs=(liblua5.4-dev libopenblas-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkg-config dataset-fashion-mnist slurm-wlm munge)
 
 missing=()
 for p in "${pkgs[@]}"; do

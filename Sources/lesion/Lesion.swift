@@ -17,7 +17,7 @@ struct Lesion: ParsableCommand {
               lesion -e 'print(tensor.eye(3))'
             """,
         version: LuaHost.version,
-        subcommands: [Run.self, SweepCommand.self, Repl.self, PluginsCommand.self, CacheCommand.self]
+        subcommands: [Run.self, SweepCommand.self, SlurmCommand.self, Repl.self, PluginsCommand.self, CacheCommand.self]
     )
 
     @Option(name: .customShort("e"), help: ArgumentHelp("Run a chunk of Lua code (may repeat).", valueName: "code"))
@@ -222,7 +222,39 @@ struct CacheCommand: ParsableCommand {
     }
 }
 
+extension Lesion {
+    /// This executable, to start other runs with.
+    static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+extension SweepCommand {
+    /// One array task per variant, then `lesion sweep --gather` for the comparison page.
+    func submitToSlurm(_ combos: [[(String, String)]], dir: String, name: String) throws {
+        let d = SlurmCommand.absolute(dir), exe = Lesion.executable
+        let tasks: [(arguments: [String], folder: String)] = combos.map { c in
+            let vdir = d + "/" + Grid.folder(c)
+            let run = RunCommand(script: SlurmCommand.absolute(script), out: vdir, threads: threads, sets: overrides + c.map { "\($0.0)=\($0.1)" },
+                                 noCache: noCache, plugins: pluginDirectories.map(SlurmCommand.absolute), cache: cache.map(SlurmCommand.absolute))
+            return (run.arguments, vdir)
+        }
+        var final = ["sweep", SlurmCommand.absolute(script), "--gather", "--out", d]
+        for g in grids { final += ["--grid", g] }
+        for o in overrides { final += ["--set", o] }
+        let jobs = SlurmJobs(directory: d, workdir: FileManager.default.currentDirectoryPath, executable: exe, tasks: tasks,
+                             final: final, name: "lesion-\(name)")
+        try SlurmCommand.launch(jobs, sbatch: sbatch, dryRun: dryRun, what: "variant", finalWhat: "comparison",
+                                result: d + "/index.html")
+    }
+}
+
 struct SweepCommand: ParsableCommand {
+    /// The default folder's id: the grid and the common settings.
+    static func id(_ grids: [String], _ sets: [String]) -> String {
+        String(SHA256.hex((grids + ["--"] + sets).joined(separator: "\n")).prefix(8))
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Run a script once per combination of parameter values and compare the variants.",
@@ -257,20 +289,23 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The cache folder of every variant (default: $LESION_CACHE, else .lesion/cache).", valueName: "dir"))
     var cache: String?
 
+    @Flag(help: "Submit the variants to Slurm (one array task each, then the comparison) instead of running them here.")
+    var slurm = false
+
+    @Option(help: ArgumentHelp("With --slurm: more arguments for sbatch (e.g. \"--partition=gpu --time=2:00:00\").", valueName: "args"))
+    var sbatch: String = ""
+
+    @Flag(name: .customLong("dry-run"), help: "With --slurm: write the job scripts, submit nothing.")
+    var dryRun = false
+
+    @Flag(help: "Only (re)build the comparison from the variants' folders (what the Slurm comparison job runs).")
+    var gather = false
+
     @Argument(help: "The script to run.")
     var script: String
 
-    func parsedGrid() throws -> [(String, [String])] {
-        var out: [(String, [String])] = []
-        for g in grids {
-            guard let eq = g.firstIndex(of: "="), eq != g.startIndex else { throw ValidationError("--grid takes key=v1,v2,..., got '\(g)'") }
-            let key = String(g[..<eq])
-            let values = g[g.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard !values.contains(where: \.isEmpty) else { throw ValidationError("--grid \(key): empty value in '\(g)'") }
-            guard !out.contains(where: { $0.0 == key }) else { throw ValidationError("--grid \(key) is given twice") }
-            out.append((key, values))
-        }
-        return out
+    func parsedGrid() throws -> Grid {
+        do { return try Grid(parsing: grids) } catch { throw ValidationError(error.description) }
     }
 
     func validate() throws {
@@ -283,60 +318,39 @@ struct SweepCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        let grid = try parsedGrid()
-        var combos: [[(String, String)]] = [[]]
-        for (k, vs) in grid { combos = combos.flatMap { c in vs.map { c + [(k, $0)] } } }
+        let combos = try parsedGrid().combinations
         let name = ((script as NSString).lastPathComponent as NSString).deletingPathExtension
-        let id = String(SHA256.hex((grids + ["--"] + overrides).joined(separator: "\n")).prefix(8))
-        let dir = out ?? "runs/\(name)/sweep-\(id)"
+        let dir = out ?? "runs/\(name)/sweep-\(SweepCommand.id(grids, overrides))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        if slurm { return try submitToSlurm(combos, dir: dir, name: name) }
+        if gather {
+            let variants = Grid.gather(combos, in: dir, status: { _ in nil }, seconds: { _ in 0 })
+            try RunRecord.atomicWrite(Comparison.html(script: name, variants), to: dir + "/index.html")
+            try RunRecord.atomicWrite(Comparison.csv(variants), to: dir + "/comparison.csv")
+            print("comparison written to \(dir)/index.html and \(dir)/comparison.csv")
+            if variants.contains(where: { $0.status != 0 }) { throw ExitCode(1) }
+            return
+        }
         let perJob = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
-        func folder(_ c: [(String, String)]) -> String {
-            String(c.map { "\($0.0)=\($0.1)" }.joined(separator: ",").map { "/\\:*?\"<>| ".contains($0) ? "_" : $0 })
-        }
-        var results = [Variant?](repeating: nil, count: combos.count)
-        var running: [(Process, FileHandle, Int, Date)] = []
-        var next = 0
-        func start(_ i: Int) throws {
-            let c = combos[i]
-            let vdir = dir + "/" + folder(c)
+        var jobsToRun: [ProcessPool.Job] = []
+        for c in combos {
+            let vdir = dir + "/" + Grid.folder(c)
             try FileManager.default.createDirectory(atPath: vdir, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: vdir + "/log.txt", contents: nil) else {
-                throw ValidationError("cannot write '\(vdir)/log.txt'")
-            }
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: vdir + "/log.txt"))
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            var args = ["run", script, "--out", vdir, "--threads", String(perJob)]
-            for o in overrides { args += ["--set", o] }
-            for (k, v) in c { args += ["--set", "\(k)=\(v)"] }
-            if noCache { args.append("--no-cache") }
-            for d in pluginDirectories { args += ["--plugin", d] }
-            if let cache { args += ["--cache", cache] }
-            p.arguments = args
-            p.standardOutput = log
-            p.standardError = log
-            try p.run()
-            running.append((p, log, i, Date()))
-            print("[\(i + 1)/\(combos.count)] \(folder(c)) started")
+            let run = RunCommand(script: script, out: vdir, threads: perJob, sets: overrides + c.map { "\($0.0)=\($0.1)" },
+                                 noCache: noCache, plugins: pluginDirectories, cache: cache)
+            jobsToRun.append(ProcessPool.Job(arguments: run.arguments, log: vdir + "/log.txt"))
         }
-        while next < combos.count || !running.isEmpty {
-            while running.count < jobs && next < combos.count { try start(next); next += 1 }
-            usleep(50_000)
-            for (k, (p, log, i, t0)) in running.enumerated().reversed() where !p.isRunning {
-                running.remove(at: k)
-                try? log.close()
-                let secs = Date().timeIntervalSince(t0)
-                let vdir = folder(combos[i])
-                var values: [(String, JSON)] = []
-                if let data = FileManager.default.contents(atPath: dir + "/" + vdir + "/results.json"),
-                   case .object(let kv)? = (try? JSON.parse(data))?["values"] { values = kv }
-                results[i] = Variant(settings: combos[i], folder: vdir, status: p.terminationStatus, seconds: secs, values: values)
-                print("[\(i + 1)/\(combos.count)] \(vdir) \(p.terminationStatus == 0 ? "ok" : "FAILED (see \(dir)/\(vdir)/log.txt)") in \(String(format: "%.1f", secs)) s")
-            }
-        }
-        let variants = results.compactMap { $0 }
+        var status = [Int32?](repeating: nil, count: combos.count), seconds = [Double](repeating: 0, count: combos.count)
+        do {
+            try ProcessPool.run(Lesion.executable, jobsToRun, parallel: jobs, started: { i in
+                print("[\(i + 1)/\(combos.count)] \(Grid.folder(combos[i])) started")
+            }, finished: { i, st, secs in
+                (status[i], seconds[i]) = (st, secs)
+                let vdir = Grid.folder(combos[i])
+                print("[\(i + 1)/\(combos.count)] \(vdir) \(st == 0 ? "ok" : "FAILED (see \(dir)/\(vdir)/log.txt)") in \(String(format: "%.1f", secs)) s")
+            })
+        } catch let e as LaunchError { throw ValidationError(e.description) }
+        let variants = Grid.gather(combos, in: dir, status: { status[$0] }, seconds: { seconds[$0] })
         try RunRecord.atomicWrite(Comparison.html(script: name, variants), to: dir + "/index.html")
         try RunRecord.atomicWrite(Comparison.csv(variants), to: dir + "/comparison.csv")
         print("comparison written to \(dir)/index.html and \(dir)/comparison.csv")
@@ -398,5 +412,129 @@ struct Repl: ParsableCommand {
         }
         if !buffer.isEmpty, case .error(let m) = host.replEval(buffer) { FileHandle.standardError.write(Data((m + "\n").utf8)) }
         if tty { print("") }
+    }
+}
+
+struct SlurmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slurm",
+        abstract: "Run a script on a Slurm cluster as N shards sharing the cache, then a merge run.",
+        discussion: """
+            Writes tasks.sbatch (an array job: task I runs `lesion run SCRIPT --shard I/N`) and \
+            final.sbatch (the merge: a plain run that assembles the shards' parts from the cache, \
+            after all tasks succeeded) into the run folder, and submits both with sbatch. Called \
+            again, it submits only the tasks whose folders do not say they finished. The run \
+            folder and the cache must be on a file system the nodes share. Example:
+              lesion slurm examples/unit_importance.lua --shards 4 --sbatch "--time=1:00:00"
+            A grid of variants goes through `lesion sweep ... --slurm`.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "The number of shards (array tasks).")
+    var shards: Int
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter declared with params{} (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("More arguments for sbatch (e.g. \"--partition=long --time=2:00:00\").", valueName: "args"))
+    var sbatch: String = ""
+
+    @Option(help: ArgumentHelp("The run folder (default: runs/<script>/slurm-<id>).", valueName: "dir"))
+    var out: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Write the job scripts, submit nothing.")
+    var dryRun = false
+
+    @Flag(help: "List each shard as finished, failed (with its log) or not run, and the merge; submit nothing.")
+    var status = false
+
+    @Argument(help: "The script to run.")
+    var script: String
+
+    func validate() throws {
+        guard FileManager.default.isReadableFile(atPath: script) else { throw ValidationError("cannot read script '\(script)'") }
+        guard (1...10_000).contains(shards) else { throw ValidationError("--shards must be between 1 and 10000, got \(shards)") }
+        for o in overrides where o.firstIndex(of: "=") == nil { throw ValidationError("--set takes key=value, got '\(o)'") }
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    func jobs() -> SlurmJobs {
+        let name = ((script as NSString).lastPathComponent as NSString).deletingPathExtension
+        let dir = SlurmCommand.absolute(out ?? "runs/\(name)/slurm-\(SweepCommand.id(["shards=\(shards)"], overrides))")
+        let cache = SlurmCommand.absolute(common.cache ?? DiskCache.defaultRoot())
+        func run(_ out: String, shard: String?) -> [String] {
+            RunCommand(script: SlurmCommand.absolute(script), out: out, threads: common.threads, sets: overrides,
+                       plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: cache, shard: shard).arguments
+        }
+        let n = shards
+        let tasks = (1...n).map { i -> (arguments: [String], folder: String) in
+            let shard = try! Shard(index: i, count: n)
+            let folder = dir + "/" + shard.folderName
+            return (run(folder, shard: shard.description), folder)
+        }
+        return SlurmJobs(directory: dir, workdir: FileManager.default.currentDirectoryPath, executable: Lesion.executable,
+                         tasks: tasks, final: run(dir + "/merged", shard: nil), name: "lesion-\(name)")
+    }
+
+    mutating func run() throws {
+        let jobs = jobs()
+        if status { return SlurmCommand.printStatus(jobs, what: "shard", result: jobs.directory + "/merged") }
+        try SlurmCommand.launch(jobs, sbatch: sbatch, dryRun: dryRun, what: "shard", finalWhat: "merge",
+                                result: jobs.directory + "/merged/report.html")
+    }
+
+    static func printStatus(_ jobs: SlurmJobs, what: String, result: String) {
+        for i in 1...jobs.tasks.count {
+            switch jobs.state(task: i) {
+            case .finished: print("\(what) \(i)/\(jobs.tasks.count): finished")
+            case .failed(let why): print("\(what) \(i)/\(jobs.tasks.count): FAILED: \(why) (log: \(jobs.log(task: i)))")
+            case .notRun: print("\(what) \(i)/\(jobs.tasks.count): not finished (log: \(jobs.log(task: i)))")
+            }
+        }
+        let done = FileManager.default.fileExists(atPath: result + "/manifest.json") || FileManager.default.fileExists(atPath: result)
+        print("final: \(done ? "written to \(result)" : "not yet (log: \(jobs.finalLog))")")
+    }
+
+    /// Writes the scripts; unless `dryRun`, submits the pending tasks and the final job.
+    static func launch(_ jobs: SlurmJobs, sbatch: String, dryRun: Bool, what: String, finalWhat: String, result: String) throws {
+        do { try jobs.write() } catch {
+            FileHandle.standardError.write(Data("lesion: cannot write the job scripts into \(jobs.directory): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let extra = SlurmJobs.words(sbatch)
+        let pending = jobs.pending
+        print("lesion: wrote \(jobs.arrayScriptPath) and \(jobs.finalScriptPath)")
+        for i in 1...jobs.tasks.count where !pending.contains(i) { print("lesion: \(what) \(i) finished before; not submitted again") }
+        if dryRun {
+            if !pending.isEmpty { print("sbatch " + jobs.sbatchArray(pending, extra: extra).joined(separator: " ")) }
+            print("sbatch " + jobs.sbatchFinal(after: pending.isEmpty ? nil : "<array job id>", extra: extra).joined(separator: " "))
+            return
+        }
+        guard let sbatchPath = SlurmJobs.which("sbatch") else {
+            FileHandle.standardError.write(Data("lesion: sbatch is not on PATH (is this a Slurm login node?); --dry-run writes the job scripts without submitting\n".utf8))
+            throw ExitCode(1)
+        }
+        do {
+            var ids: [String] = []
+            var arrayJob: String?
+            if !pending.isEmpty {
+                arrayJob = try SlurmJobs.submit(sbatchPath, jobs.sbatchArray(pending, extra: extra))
+                ids.append(arrayJob!)
+                print("lesion: submitted job \(arrayJob!) (\(what)\(pending.count == 1 ? "" : "s") \(SlurmJobs.arrayList(pending)) of \(jobs.tasks.count))")
+            }
+            let final = try SlurmJobs.submit(sbatchPath, jobs.sbatchFinal(after: arrayJob, extra: extra))
+            ids.append(final)
+            print("lesion: submitted job \(final) (the \(finalWhat)\(arrayJob == nil ? "" : ", after all \(what)s succeed"))")
+            print("  follow:  squeue -j \(ids.joined(separator: ","))    afterwards: sacct -j \(ids.joined(separator: ","))")
+            print("  logs:    \(jobs.directory)/logs/")
+            print("  result:  \(result)")
+        } catch {
+            FileHandle.standardError.write(Data("lesion: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

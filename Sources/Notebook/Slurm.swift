@@ -18,12 +18,16 @@ public struct SlurmJobs {
     public let final: [String]
     /// A name for the jobs ("lesion-<script>").
     public let name: String
+    /// CPUs per task (`#SBATCH --cpus-per-task`): the runs' --threads.
+    public let cpus: Int?
 
     public init(directory: String, workdir: String, executable: String, tasks: [(arguments: [String], folder: String)],
-                final: [String], name: String) {
+                final: [String], name: String, cpus: Int? = nil) {
         self.directory = directory; self.workdir = workdir; self.executable = executable
-        self.tasks = tasks; self.final = final; self.name = name
+        self.tasks = tasks; self.final = final; self.name = name; self.cpus = cpus
     }
+
+    var cpusLine: String { cpus.map { "#SBATCH --cpus-per-task=\($0)\n" } ?? "" }
 
     public var arrayScriptPath: String { directory + "/tasks.sbatch" }
     public var finalScriptPath: String { directory + "/final.sbatch" }
@@ -38,7 +42,7 @@ public struct SlurmJobs {
     /// The array job: task i (1-based) runs tasks[i - 1].
     public var arrayScript: String {
         var s = "#!/bin/bash\n# Written by `lesion slurm`: one array task for each of \(tasks.count) task\(tasks.count == 1 ? "" : "s").\n"
-        s += "#SBATCH --job-name=\(name)\n#SBATCH --output=\(directory)/logs/task-%a.out\n"
+        s += "#SBATCH --job-name=\(name)\n#SBATCH --output=\(directory)/logs/task-%a.out\n" + cpusLine
         s += "set -euo pipefail\ncd \(SlurmJobs.quote(workdir))\ncase \"${SLURM_ARRAY_TASK_ID:?run me with sbatch --array}\" in\n"
         for (i, t) in tasks.enumerated() { s += "  \(i + 1)) exec \(commandLine(t.arguments)) ;;\n" }
         s += "  *) echo \"no task ${SLURM_ARRAY_TASK_ID}\" >&2; exit 2 ;;\nesac\n"
@@ -48,7 +52,7 @@ public struct SlurmJobs {
     /// The final job (the merge or the comparison), run after every task succeeded.
     public var finalScript: String {
         "#!/bin/bash\n# Written by `lesion slurm`: runs after all tasks succeeded.\n#SBATCH --job-name=\(name)-final\n"
-            + "#SBATCH --output=\(finalLog)\nset -euo pipefail\ncd \(SlurmJobs.quote(workdir))\nexec \(commandLine(final))\n"
+            + "#SBATCH --output=\(finalLog)\n" + cpusLine + "set -euo pipefail\ncd \(SlurmJobs.quote(workdir))\nexec \(commandLine(final))\n"
     }
 
     /// What a task's run folder says: finished, failed (with the error), or nothing yet.

@@ -235,15 +235,16 @@ extension SweepCommand {
         let d = SlurmCommand.absolute(dir), exe = Lesion.executable
         let tasks: [(arguments: [String], folder: String)] = combos.map { c in
             let vdir = d + "/" + Grid.folder(c)
-            let run = RunCommand(script: SlurmCommand.absolute(script), out: vdir, threads: threads, sets: overrides + c.map { "\($0.0)=\($0.1)" },
-                                 noCache: noCache, plugins: pluginDirectories.map(SlurmCommand.absolute), cache: cache.map(SlurmCommand.absolute))
+            let run = RunCommand(script: SlurmCommand.absolute(script), out: vdir, threads: SlurmCommand.threads(common.threads),
+                                 sets: overrides + c.map { "\($0.0)=\($0.1)" }, noCache: noCache,
+                                 plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: common.cache.map(SlurmCommand.absolute))
             return (run.arguments, vdir)
         }
         var final = ["sweep", SlurmCommand.absolute(script), "--gather", "--out", d]
         for g in grids { final += ["--grid", g] }
         for o in overrides { final += ["--set", o] }
         let jobs = SlurmJobs(directory: d, workdir: FileManager.default.currentDirectoryPath, executable: exe, tasks: tasks,
-                             final: final, name: "lesion-\(name)")
+                             final: final, name: "lesion-\(name)", cpus: SlurmCommand.threads(common.threads))
         try SlurmCommand.launch(jobs, sbatch: sbatch, dryRun: dryRun, what: "variant", finalWhat: "comparison",
                                 result: d + "/index.html")
     }
@@ -274,20 +275,14 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Variants run at once (each gets cores / jobs threads unless --threads says otherwise).")
     var jobs = 1
 
-    @Option(help: "Threads of each variant.")
-    var threads: Int?
-
     @Option(help: ArgumentHelp("Where the comparison and the variants' folders go (default: runs/<script>/sweep-<id>).", valueName: "dir"))
     var out: String?
 
     @Flag(name: .customLong("no-cache"), help: "Variants neither read nor write the cache.")
     var noCache = false
 
-    @Option(name: .customLong("plugin"), help: ArgumentHelp("Plugin folder for every variant (repeatable).", valueName: "dir"))
-    var pluginDirectories: [String] = []
-
-    @Option(help: ArgumentHelp("The cache folder of every variant (default: $LESION_CACHE, else .lesion/cache).", valueName: "dir"))
-    var cache: String?
+    /// --threads (of each variant), --plugin and --cache (of every variant).
+    @OptionGroup var common: CommonOptions
 
     @Flag(help: "Submit the variants to Slurm (one array task each, then the comparison) instead of running them here.")
     var slurm = false
@@ -313,7 +308,6 @@ struct SweepCommand: ParsableCommand {
         guard !grids.isEmpty else { throw ValidationError("give at least one --grid key=v1,v2,...") }
         _ = try parsedGrid()
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
-        if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads must be between 1 and 256, got \(t)") }
         for o in overrides where o.firstIndex(of: "=") == nil { throw ValidationError("--set takes key=value, got '\(o)'") }
     }
 
@@ -331,13 +325,13 @@ struct SweepCommand: ParsableCommand {
             if variants.contains(where: { $0.status != 0 }) { throw ExitCode(1) }
             return
         }
-        let perJob = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        let perJob = common.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         var jobsToRun: [ProcessPool.Job] = []
         for c in combos {
             let vdir = dir + "/" + Grid.folder(c)
             try FileManager.default.createDirectory(atPath: vdir, withIntermediateDirectories: true)
             let run = RunCommand(script: script, out: vdir, threads: perJob, sets: overrides + c.map { "\($0.0)=\($0.1)" },
-                                 noCache: noCache, plugins: pluginDirectories, cache: cache)
+                                 noCache: noCache, plugins: common.pluginDirectories, cache: common.cache)
             jobsToRun.append(ProcessPool.Job(arguments: run.arguments, log: vdir + "/log.txt"))
         }
         var status = [Int32?](repeating: nil, count: combos.count), seconds = [Double](repeating: 0, count: combos.count)
@@ -458,6 +452,9 @@ struct SlurmCommand: ParsableCommand {
         for o in overrides where o.firstIndex(of: "=") == nil { throw ValidationError("--set takes key=value, got '\(o)'") }
     }
 
+    /// --threads, else this machine's core count: what every job of a submission runs with.
+    static func threads(_ given: Int?) -> Int { given ?? ProcessInfo.processInfo.activeProcessorCount }
+
     static func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
@@ -466,8 +463,11 @@ struct SlurmCommand: ParsableCommand {
         let name = ((script as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = SlurmCommand.absolute(out ?? "runs/\(name)/slurm-\(SweepCommand.id(["shards=\(shards)"], overrides))")
         let cache = SlurmCommand.absolute(common.cache ?? DiskCache.defaultRoot())
+        // One thread count for every task and the merge: it is part of every cache key, so a
+        // merge on a node of another size would not find the shards' parts.
+        let threads = SlurmCommand.threads(common.threads)
         func run(_ out: String, shard: String?) -> [String] {
-            RunCommand(script: SlurmCommand.absolute(script), out: out, threads: common.threads, sets: overrides,
+            RunCommand(script: SlurmCommand.absolute(script), out: out, threads: threads, sets: overrides,
                        plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: cache, shard: shard).arguments
         }
         let n = shards
@@ -477,7 +477,7 @@ struct SlurmCommand: ParsableCommand {
             return (run(folder, shard: shard.description), folder)
         }
         return SlurmJobs(directory: dir, workdir: FileManager.default.currentDirectoryPath, executable: Lesion.executable,
-                         tasks: tasks, final: run(dir + "/merged", shard: nil), name: "lesion-\(name)")
+                         tasks: tasks, final: run(dir + "/merged", shard: nil), name: "lesion-\(name)", cpus: threads)
     }
 
     mutating func run() throws {

@@ -242,7 +242,7 @@ check "with the unsharded bytes" 0 '^ok$' -- sh -c "cmp '$dir/k_plain.csv' '$dir
 # lesion slurm without a cluster: the job scripts, and clear errors.
 check "slurm --shards 0" 64 '--shards must be between 1 and 10000, got 0' -- "$lesion" slurm "$dir/shard.lua" --shards 0
 check "slurm --dry-run writes the scripts" 0 'sbatch --parsable --array=1-3 .*/tasks.sbatch' -- "$lesion" slurm "$dir/shard.lua" --shards 3 --dry-run --out "$dir/dry"
-check "one task per shard" 0 "^  3\) exec '.*' 'run' '$dir/shard.lua' '--out' '$dir/dry/shard-3-of-3' '--cache' '.*' '--shard' '3/3' ;;$" -- cat "$dir/dry/tasks.sbatch"
+check "one task per shard" 0 "^  3\) exec '.*' 'run' '$dir/shard.lua' '--out' '$dir/dry/shard-3-of-3' '--threads' '[0-9]+' '--cache' '.*' '--shard' '3/3' ;;$" -- cat "$dir/dry/tasks.sbatch"
 check "slurm without sbatch" 1 'sbatch is not on PATH' -- env PATH=/nonexistent "$lesion" slurm "$dir/shard.lua" --shards 2 --out "$dir/nosbatch"
 check "sweep --slurm without sbatch" 1 'sbatch is not on PATH' -- env PATH=/nonexistent "$lesion" sweep "$dir/shard.lua" --grid n=100,200 --slurm --out "$dir/nosbatch2"
 check "slurm --status before anything ran" 0 'shard 2/2: not finished' -- "$lesion" slurm "$dir/shard.lua" --shards 2 --out "$dir/nosbatch" --status

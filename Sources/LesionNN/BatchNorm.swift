@@ -69,6 +69,8 @@ public final class BatchNorm: InPlaceLayer {
 
     /// Whether the passes below run as Kernels' loops (the same arithmetic, vectorised by hand).
     var usesKernels: Bool { kernelsAvailable && channels % 8 == 0 && !BatchNorm.plainLoops }
+    /// Rows of a part of `channelSums`.
+    static let rowsPerPart = 4096
     /// Tests set this to compare the loops with the kernels.
     nonisolated(unsafe) public static var plainLoops = false
 
@@ -76,16 +78,18 @@ public final class BatchNorm: InPlaceLayer {
     /// sum of a (when b is nil), of (a - shift)^2 (with `shift`), or of a * b.
     func channelSums(rows: Int, _ a: UnsafeMutablePointer<Float>, times b: UnsafeMutablePointer<Float>? = nil,
                      squaredAround shift: [Double]? = nil) -> [Double] {
-        let c = channels, threads = Threads.count
-        let part = UnsafeMutablePointer<Double>.allocate(capacity: threads * c)
-        part.initialize(repeating: 0, count: threads * c)
+        // Parts of a fixed number of rows, each summed on its own, the parts then added in
+        // order: the same bits whatever the thread count.
+        let c = channels, parts = max(1, (rows + BatchNorm.rowsPerPart - 1) / BatchNorm.rowsPerPart)
+        let part = UnsafeMutablePointer<Double>.allocate(capacity: parts * c)
+        part.initialize(repeating: 0, count: parts * c)
         defer { part.deallocate() }
         let squared = shift != nil, fast = usesKernels
         let mu = shift.map { $0.map(Float.init) } ?? [Float](repeating: 0, count: c)
         mu.withUnsafeBufferPointer { mb in
             nonisolated(unsafe) let m = mb.baseAddress!
-            Threads.parallelFor(threads) { t in
-                let (lo, hi) = Threads.range(t, of: rows)
+            Threads.forEachPart(parts) { t, _ in
+                let (lo, hi) = (t * BatchNorm.rowsPerPart, min(rows, (t + 1) * BatchNorm.rowsPerPart))
                 let acc = part + t * c
                 if fast {
                     return lesion_channel_sums(a + lo * c, b.map { $0 + lo * c }, squared ? m : nil, hi - lo, Int32(c), acc)
@@ -112,7 +116,7 @@ public final class BatchNorm: InPlaceLayer {
             }
         }
         var out = [Double](repeating: 0, count: c)
-        for t in 0..<threads { for ch in 0..<c { out[ch] += part[t * c + ch] } }
+        for t in 0..<parts { for ch in 0..<c { out[ch] += part[t * c + ch] } }
         return out
     }
 

@@ -35,6 +35,7 @@ public final class Conv2d: Layer {
     var winogradKernel: Tensor?
     var winogradFlipped: Tensor?
     var dU: [Tensor?] = []
+    var dUTotal: Tensor?
     /// The transformed input tiles of the last training forward (the weight gradient reads them).
     var transformedInput: Tensor?
     /// Winograd: nil follows `winogradEligible`; true uses it wherever the kernel allows
@@ -56,7 +57,8 @@ public final class Conv2d: Layer {
     var gradInput: Tensor?
     var cols: [Tensor?]                   // per thread: patches of a chunk of images
     var dcols: [Tensor?]                  // per thread: gradients of those patches
-    var dPacked: [Tensor?]                // per thread partial dW in packed layout
+    var dPacked: [Tensor?]                // per worker: a chunk's dW in packed layout
+    var dPackedTotal: Tensor?             // the batch's dW in packed layout (chunks summed in order)
     var pooledChunks: [Tensor?] = []      // per thread: a chunk's output on its way through a max-pool
     /// The sweep's one-channel change: the kernel's slice for a channel, and patches of one plane.
     var channelKernel: Tensor?
@@ -212,17 +214,17 @@ public final class Conv2d: Layer {
         let hw = ho * wo, K = self.K, cout = self.cout
         // Through a pool, a chunk's patches and output share the cache; otherwise the patches have it.
         let per = sink == nil ? chunkImages(hw) : max(1, Conv2d.chunkFloats / 2 / (hw * max(K, cout)))
-        let threads = Threads.count
+        // Chunks of `per` images from the first: the same products whatever the thread count.
+        let chunks = (n + per - 1) / per, threads = Threads.workers(chunks)
         let rowsAreInput = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
         try ensureThreadBuffers(threads, rows: rowsAreInput ? 1 : per * hw)
         try sink?.ensure(threads, floats: per * hw * cout)
         let bias = self.bias?.value
-        Threads.parallelParts { t in
-            let (lo, hi) = Threads.range(t, of: n)
+        Threads.forEachPart(chunks) { chunk, t in
             let cols = self.cols[t]!.data
-            var b0 = lo
-            while b0 < hi {
-                let nb = min(per, hi - b0)
+            let b0 = chunk * per
+            do {
+                let nb = min(per, n - b0)
                 let a: UnsafeMutablePointer<Float>
                 if rowsAreInput {
                     a = x.data + b0 * hw * K
@@ -242,17 +244,14 @@ public final class Conv2d: Layer {
                 }
                 if sink == nil, let e = self.epilogue { e(y, nb * hw) }
                 sink?.drain(t, images: b0..<(b0 + nb))
-                b0 += nb
             }
         }
     }
 
     func ensureThreadBuffers(_ threads: Int, rows: Int) throws(TensorError) {
-        if cols.count != threads {
-            cols = Array(repeating: nil, count: threads)
-            dcols = Array(repeating: nil, count: threads)
-            dPacked = Array(repeating: nil, count: threads)
-        }
+        if cols.count < threads { cols += Array(repeating: nil, count: threads - cols.count) }
+        if dcols.count < threads { dcols += Array(repeating: nil, count: threads - dcols.count) }
+        if dPacked.count < threads { dPacked += Array(repeating: nil, count: threads - dPacked.count) }
         for t in 0..<threads where cols[t] == nil || cols[t]!.count < rows * K {
             cols[t] = try Tensor(uninitialized: [rows * K])
         }
@@ -315,48 +314,58 @@ public final class Conv2d: Layer {
             try winogradBackward(x, dy, dx: dx)
             return dx
         }
-        let threads = Threads.count, cout = self.cout
-        if dPacked.count != threads { try ensureThreadBuffers(threads, rows: 1) }
-        for t in 0..<threads { dPacked[t] = try Buffers.reuseZeroed(dPacked[t], [K, cout]) }
+        let cout = self.cout
         let dx: Tensor? = needInputGrad ? try Buffers.reuseZeroed(gradInput, x.shape) : nil
         gradInput = dx
-        // Per-thread bias-gradient partials, each thread writing its own slice.
-        let dBias = UnsafeMutablePointer<Double>.allocate(capacity: threads * cout)
-        dBias.initialize(repeating: 0, count: threads * cout)
+        // The batch's weight and bias gradients: sums over chunks of images in chunk order.
+        let total = try Buffers.reuseZeroed(dPackedTotal, [K, cout])
+        dPackedTotal = total
+        let dBias = UnsafeMutablePointer<Double>.allocate(capacity: cout)
+        dBias.initialize(repeating: 0, count: cout)
         defer { dBias.deallocate() }
         // `packed` holds the weights packed by the training forward.
         if usesDirect && (!needInputGrad || usesDirectInputGrad) {
-            try directBackward(x, dy, dx: dx, dBias: bias != nil ? dBias : nil)
+            try directBackward(x, dy, dx: dx, total: total, dBias: bias != nil ? dBias : nil)
         } else {
-            try im2colBackward(x, dy, dx: dx, dBias: bias != nil ? dBias : nil)
+            try im2colBackward(x, dy, dx: dx, total: total, dBias: bias != nil ? dBias : nil)
         }
-        // Sum the per-thread partials in a fixed order, then unpack into [cout, cin, k, k].
-        let gw = weight.grad.data
-        for t in 0..<threads {
-            let p = dPacked[t]!.data
-            for co in 0..<cout { for ci in 0..<cin { for kh in 0..<k { for kw in 0..<k {
-                gw[((co * cin + ci) * k + kh) * k + kw] += p[((kh * k + kw) * cin + ci) * cout + co]
-            } } } }
-        }
-        if let bias {
-            for c in 0..<cout {
-                var s = 0.0
-                for t in 0..<threads { s += dBias[t * cout + c] }
-                bias.grad.data[c] += Float(s)
-            }
-        }
+        // Unpack into [cout, cin, k, k].
+        let gw = weight.grad.data, p = total.data
+        for co in 0..<cout { for ci in 0..<cin { for kh in 0..<k { for kw in 0..<k {
+            gw[((co * cin + ci) * k + kh) * k + kw] += p[((kh * k + kw) * cin + ci) * cout + co]
+        } } } }
+        if let bias { for c in 0..<cout { bias.grad.data[c] += Float(dBias[c]) } }
         return dx
+    }
+
+    /// Ensures per-worker partials dPacked[0..<workers] of [K, cout] and returns a function that
+    /// adds worker w's partial (of chunk `chunk`) and its bias partial into the totals, in chunk order.
+    func chunkPartials(_ workers: Int, total: Tensor, dBias: UnsafeMutablePointer<Double>?) throws(TensorError)
+        -> (partBias: UnsafeMutablePointer<Double>, flush: (_ chunk: Int, _ worker: Int) -> Void) {
+        if dPacked.count < workers { dPacked += Array(repeating: nil, count: workers - dPacked.count) }
+        for w in 0..<workers { dPacked[w] = try Buffers.reuse(dPacked[w], [K, cout]) }
+        let cout = self.cout, kc = K * cout
+        let partBias = UnsafeMutablePointer<Double>.allocate(capacity: workers * cout)
+        let order = Threads.InOrder()
+        let partials = (0..<workers).map { dPacked[$0]!.data }
+        return (partBias, { chunk, w in
+            order.wait(chunk)
+            let d = total.data, s = partials[w]
+            for i in 0..<kc { d[i] += s[i] }
+            if let dBias { for c in 0..<cout { dBias[c] += partBias[w * cout + c] } }
+            order.done(chunk)
+        })
     }
 
     /// The weight gradient into the per-thread partials dPacked (and the bias gradient into
     /// dBias's), and with `dx` (zeroed) the input gradient: im2col's patches of a chunk of
     /// images, two GEMMs, and col2im.
-    func im2colBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?, dBias: UnsafeMutablePointer<Double>?) throws(TensorError) {
+    func im2colBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?, total: Tensor, dBias: UnsafeMutablePointer<Double>?) throws(TensorError) {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ho, wo) = (dy.shape[1], dy.shape[2])
         let hw = ho * wo, K = self.K, cout = self.cout
         let per = chunkImages(hw)
-        let threads = Threads.count
+        let chunks = (n + per - 1) / per, threads = Threads.workers(chunks)
         let rowsAreInput = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
         try ensureThreadBuffers(threads, rows: rowsAreInput ? 1 : per * hw)
         if dx != nil {
@@ -364,22 +373,25 @@ public final class Conv2d: Layer {
                 dcols[t] = try Tensor(uninitialized: [per * hw * K])
             }
         }
-        Threads.parallelParts { t in
-            let (lo, hi) = Threads.range(t, of: n)
+        let (partBias, flush) = try chunkPartials(threads, total: total, dBias: dBias)
+        defer { partBias.deallocate() }
+        Threads.forEachPart(chunks) { chunk, t in
             let cols = self.cols[t]!.data, dW = self.dPacked[t]!.data
-            let db = dBias.map { $0 + t * cout }
-            var b0 = lo
-            while b0 < hi {
-                let nb = min(per, hi - b0)
+            let db: UnsafeMutablePointer<Double>? = dBias == nil ? nil : partBias + t * cout
+            db?.update(repeating: 0, count: cout)
+            defer { flush(chunk, t) }
+            let b0 = chunk * per
+            do {
+                let nb = min(per, n - b0)
                 let rows = nb * hw
                 let g = dy.data + b0 * hw * cout
                 let cols = rowsAreInput ? x.data + b0 * hw * K : cols
                 if !rowsAreInput {
                     for i in 0..<nb { self.im2col(x, image: b0 + i, h: h, w: w, ho: ho, wo: wo, into: cols + i * hw * K) }
                 }
-                // dW[K, cout] += cols^T [K, rows] x dy [rows, cout]
+                // dW[K, cout] = cols^T [K, rows] x dy [rows, cout]: this chunk's part
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(K), Int32(cout), Int32(rows),
-                            1, cols, Int32(K), g, Int32(cout), 1, dW, Int32(cout))
+                            1, cols, Int32(K), g, Int32(cout), 0, dW, Int32(cout))
                 if let db {
                     for r in 0..<rows { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
                 }
@@ -393,7 +405,6 @@ public final class Conv2d: Layer {
                         for i in 0..<nb { self.col2im(dc + i * hw * K, image: b0 + i, into: dx, h: h, w: w, ho: ho, wo: wo) }
                     }
                 }
-                b0 += nb
             }
         }
     }

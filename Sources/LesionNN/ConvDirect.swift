@@ -28,16 +28,19 @@ extension Conv2d {
     /// Whether the input gradient does too (it produces cin channels, so cin must be a multiple of 8).
     var usesDirectInputGrad: Bool { usesDirect && cin % 8 == 0 && padding <= k - 1 }
 
-    /// Per-thread buffers of at least `floats`, zeroed (the padding must read as zeros).
-    func paddedBuffers(_ floats: Int) throws(TensorError) -> [Tensor] {
-        let threads = Threads.count
-        if padBuffers.count != threads { padBuffers = Array(repeating: nil, count: threads) }
-        for t in 0..<threads {
+    /// Per-worker buffers of at least `floats`, zeroed (the padding must read as zeros).
+    func paddedBuffers(_ floats: Int, workers: Int) throws(TensorError) -> [Tensor] {
+        if padBuffers.count < workers { padBuffers += Array(repeating: nil, count: workers - padBuffers.count) }
+        for t in 0..<workers {
             if padBuffers[t] == nil || padBuffers[t]!.count < floats { padBuffers[t] = try Tensor(uninitialized: [floats]) }
             padBuffers[t]!.data.update(repeating: 0, count: floats)
         }
-        return padBuffers.map { $0! }
+        return padBuffers.prefix(workers).map { $0! }
     }
+
+    /// Images per part of the direct weight gradient (a fixed decomposition: the same sums
+    /// whatever the thread count).
+    static let directChunk = 8
 
     /// Copies an [h, w, c] image into a zeroed buffer of rows of `row` floats (by default
     /// (w + 2p) * c), starting at row p, column p.
@@ -55,16 +58,16 @@ extension Conv2d {
         pack()
         let p = padding, cin = self.cin, cout = self.cout, k = Int32(self.k), hw = ho * wo
         let xrow = (w + 2 * p) * cin
-        let bufs = try paddedBuffers((h + 2 * p) * xrow)
         let per = max(1, Conv2d.chunkFloats / 2 / max(1, hw * cout))
-        try sink?.ensure(Threads.count, floats: per * hw * cout)
+        let chunks = (n + per - 1) / per
+        let bufs = try paddedBuffers((h + 2 * p) * xrow, workers: Threads.workers(chunks))
+        try sink?.ensure(Threads.workers(chunks), floats: per * hw * cout)
         let bias = self.bias?.value, weights = packed.data
-        Threads.parallelParts { t in
-            let (lo, hi) = Threads.range(t, of: n)
+        Threads.forEachPart(chunks) { chunk, t in
             let buf = bufs[t].data
-            var b0 = lo
-            while b0 < hi {
-                let nb = min(per, hi - b0)
+            let b0 = chunk * per
+            do {
+                let nb = min(per, n - b0)
                 let y = sink?.chunk(t) ?? out! + b0 * hw * cout
                 for i in 0..<nb {
                     Conv2d.pad(x.data + (b0 + i) * h * w * cin, h: h, w: w, c: cin, p: p, into: buf)
@@ -75,14 +78,13 @@ extension Conv2d {
                 }
                 if sink == nil, let e = self.epilogue { e(y, nb * hw) }
                 sink?.drain(t, images: b0..<(b0 + nb))
-                b0 += nb
             }
         }
     }
 
-    /// The weight gradient into the per-thread partials dPacked, and (with `dx`) the input
-    /// gradient, written in full.
-    func directBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?, dBias: UnsafeMutablePointer<Double>?) throws(TensorError) {
+    /// The weight gradient into `total` (chunks of images summed in chunk order), and (with
+    /// `dx`) the input gradient, written in full.
+    func directBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?, total: Tensor, dBias: UnsafeMutablePointer<Double>?) throws(TensorError) {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ho, wo) = (dy.shape[1], dy.shape[2])
         let p = padding, q = k - 1 - padding, cin = self.cin, cout = self.cout, k = self.k, hw = ho * wo
@@ -91,7 +93,10 @@ extension Conv2d {
         let xrow = (w + 2 * p) * cin, grow = (woFull + 2 * q) * cout
         // Per thread: the padded image, then the padded output gradient; their borders stay zero.
         let xFloats = (h + 2 * p) * xrow
-        let bufs = try paddedBuffers(xFloats + (dx == nil ? 0 : (hoFull + 2 * q) * grow))
+        let chunks = (n + Conv2d.directChunk - 1) / Conv2d.directChunk, workers = Threads.workers(chunks)
+        let bufs = try paddedBuffers(xFloats + (dx == nil ? 0 : (hoFull + 2 * q) * grow), workers: workers)
+        let (partBias, flush) = try chunkPartials(workers, total: total, dBias: dBias)
+        defer { partBias.deallocate() }
         // The input gradient's kernel: rows (kh, kw, co) of the flipped kernel, columns ci.
         let flipped: Tensor? = dx == nil ? nil : try Tensor(uninitialized: [k * k * cout, cin])
         if let flipped {
@@ -101,14 +106,17 @@ extension Conv2d {
                 for ci in 0..<cin { dst[ci] = src[ci * cout] }
             } } }
         }
-        Threads.parallelParts { t in
-            let (lo, hi) = Threads.range(t, of: n)
+        Threads.forEachPart(chunks) { chunk, t in
             let buf = bufs[t].data, dW = self.dPacked[t]!.data
-            for b in lo..<hi {
+            dW.update(repeating: 0, count: self.K * cout)
+            let db: UnsafeMutablePointer<Double>? = dBias == nil ? nil : partBias + t * cout
+            db?.update(repeating: 0, count: cout)
+            defer { flush(chunk, t) }
+            for b in (chunk * Conv2d.directChunk)..<min(n, (chunk + 1) * Conv2d.directChunk) {
                 let g = dy.data + b * hw * cout
                 Conv2d.pad(x.data + b * h * w * cin, h: h, w: w, c: cin, p: p, into: buf)
                 lesion_conv_direct_wgrad(buf, Int32(xrow), Int32(cin), g, Int32(k), Int32(cout), Int32(ho), Int32(wo), dW)
-                if let db = dBias.map({ $0 + t * cout }) {
+                if let db {
                     for r in 0..<hw { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
                 }
                 if let dx, let flipped {

@@ -295,7 +295,7 @@ extension Conv2d {
                           into out: UnsafeMutablePointer<Float>?, hOut: Int, wOut: Int,
                           keep: UnsafeMutablePointer<Float>? = nil, sink: PoolSink? = nil) throws(TensorError) {
         let (th, tw, per) = winogradChunk(hOut, wOut)
-        let threads = Threads.count
+        let threads = Threads.workers((n + per - 1) / per)
         try ensureScratch(threads, tiles: per * th * tw, cin: max(ci, co), cout: max(ci, co))
         try winogradChunks(n: n, per: per, tilesPerImage: th * tw, elements: 16, ci: ci, co: co, u: u, keep: keep,
                            sink: sink, out: out, outPerImage: hOut * wOut * co) { images, zero, v, p in
@@ -317,15 +317,17 @@ extension Conv2d {
                         keep: UnsafeMutablePointer<Float>?, sink: PoolSink?, out: UnsafeMutablePointer<Float>?, outPerImage: Int,
                         input: (Range<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
                         output: (UnsafePointer<Float>, Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void) throws(TensorError) {
-        try sink?.ensure(Threads.count, floats: per * outPerImage)
-        Threads.parallelParts { t in
+        // Chunks of `per` images from the first, whatever the thread count (the same products;
+        // and the weight gradient finds the kept transformed inputs at the same places).
+        let chunks = (n + per - 1) / per
+        try sink?.ensure(Threads.workers(chunks), floats: per * outPerImage)
+        Threads.forEachPart(chunks) { chunk, t in
             let s = self.scratch[t]
             let m = s.m!.data
-            let (lo, hi) = Threads.range(t, of: n)
-            var b0 = lo
+            let b0 = chunk * per
             s.zero.withUnsafeBufferPointer { zp in
-                while b0 < hi {
-                    let nb = min(per, hi - b0)
+                do {
+                    let nb = min(per, n - b0)
                     let p = nb * tilesPerImage
                     let images = b0..<(b0 + nb)
                     let v = keep.map { $0 + elements * b0 * tilesPerImage * ci } ?? s.v!.data
@@ -337,7 +339,6 @@ extension Conv2d {
                     output(m, p, images, sink?.chunk(t) ?? out! + b0 * outPerImage)
                     if sink == nil, let e = self.epilogue { e(out! + b0 * outPerImage, nb * outPerImage / co) }
                     sink?.drain(t, images: images)
-                    b0 += nb
                 }
             }
         }
@@ -391,51 +392,53 @@ extension Conv2d {
             try winogradConvolve(dy.data, n: n, hIn: ho, wIn: wo, ci: cout, uf.data, co: cin, pad: 2 - padding,
                                  bias: nil, into: dx.data, hOut: h, wOut: w)
         }
-        // Weight gradient: dU[16][cin][cout] = sum over tiles V^T Z, per thread, summed in order.
+        // Weight gradient: dU[16][cin][cout] = sum over tiles V^T Z: each chunk of images into a
+        // worker's partial, the partials added in chunk order (the same sum for any thread count).
         let (th, tw, per) = winogradChunk(ho, wo)
-        let threads = Threads.count
+        let chunks = (n + per - 1) / per, threads = Threads.workers(chunks)
         try ensureScratch(threads, tiles: per * th * tw, cin: max(cin, cout), cout: max(cin, cout))
         while dU.count < threads { dU.append(nil) }
-        for t in 0..<threads { dU[t] = try Buffers.reuseZeroed(dU[t], [16, cin, cout]) }
+        for t in 0..<threads { dU[t] = try Buffers.reuse(dU[t], [16, cin, cout]) }
+        let total = try Buffers.reuseZeroed(dUTotal, [16, cin, cout])
+        dUTotal = total
         let (cin, cout) = (self.cin, self.cout)
         guard let kept = transformedInput, kept.count == 16 * n * th * tw * cin else {
             throw TensorError(.value, "\(name): backward without a training forward")
         }
-        let dbias = UnsafeMutablePointer<Double>.allocate(capacity: threads * cout)
-        dbias.initialize(repeating: 0, count: threads * cout)
+        let dbias = UnsafeMutablePointer<Double>.allocate(capacity: (threads + 1) * cout)
+        dbias.initialize(repeating: 0, count: (threads + 1) * cout)
         defer { dbias.deallocate() }
-        Threads.parallelParts { t in
+        let sum = dbias + threads * cout
+        let order = Threads.InOrder()
+        Threads.forEachPart(chunks) { chunk, t in
             let s = self.scratch[t]
             let z = s.m!.data, du = self.dU[t]!.data
-            let (lo, hi) = Threads.range(t, of: n)
+            let b0 = chunk * per, nb = min(per, n - b0)
             let db = dbias + t * cout
-            for i in (lo * ho * wo)..<(hi * ho * wo) {
+            db.update(repeating: 0, count: cout)
+            for i in (b0 * ho * wo)..<((b0 + nb) * ho * wo) {
                 let g = dy.data + i * cout
                 for c in 0..<cout { db[c] += Double(g[c]) }
             }
-            var b0 = lo
             s.zero.withUnsafeBufferPointer { zp in
-                while b0 < hi {
-                    let nb = min(per, hi - b0)
-                    let p = nb * th * tw
-                    let v = kept.data + 16 * b0 * th * tw * cin   // written by the training forward
-                    Winograd.transformGradient(dy.data, images: b0..<(b0 + nb), hOut: ho, wOut: wo, c: cout,
-                                               tilesH: th, tilesW: tw, zero: zp.baseAddress!, into: z, tiles: p)
-                    for e in 0..<16 {
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cin), Int32(cout), Int32(p),
-                                    1, v + e * p * cin, Int32(cin), z + e * p * cout, Int32(cout), 1, du + e * cin * cout, Int32(cout))
-                    }
-                    b0 += nb
+                let p = nb * th * tw
+                let v = kept.data + 16 * b0 * th * tw * cin   // written by the training forward
+                Winograd.transformGradient(dy.data, images: b0..<(b0 + nb), hOut: ho, wOut: wo, c: cout,
+                                           tilesH: th, tilesW: tw, zero: zp.baseAddress!, into: z, tiles: p)
+                for e in 0..<16 {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cin), Int32(cout), Int32(p),
+                                1, v + e * p * cin, Int32(cin), z + e * p * cout, Int32(cout), 0, du + e * cin * cout, Int32(cout))
                 }
             }
+            order.wait(chunk)
+            let d = total.data
+            for i in 0..<(16 * cin * cout) { d[i] += du[i] }
+            for c in 0..<cout { sum[c] += db[c] }
+            order.done(chunk)
         }
-        for t in 0..<threads { Winograd.accumulateKernelGradient(dU[t]!.data, cin: cin, cout: cout, into: weight.grad.data) }
+        Winograd.accumulateKernelGradient(total.data, cin: cin, cout: cout, into: weight.grad.data)
         if let bias {
-            for c in 0..<cout {
-                var sum = 0.0
-                for t in 0..<threads { sum += dbias[t * cout + c] }
-                bias.grad.data[c] += Float(sum)
-            }
+            for c in 0..<cout { bias.grad.data[c] += Float(sum[c]) }
         }
     }
 }

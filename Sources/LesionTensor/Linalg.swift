@@ -60,21 +60,25 @@ extension Tensor {
     /// other operand: AlexNet's first linear layer at batch 32 had both threads read its 151 MB
     /// of weights); a fixed split for a thread count; each part is one single-threaded OpenBLAS
     /// call over the whole of k.
+    /// Rows (or columns) of a block of `gemm`.
+    static let gemmBlock = 256
+
     public static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, transA: Bool = false, transB: Bool = false,
                             alpha: Float = 1, beta: Float = 0) throws(TensorError) {
         try checkBlasSize(m, n, k)
         let (ta, tb) = (transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans)
         let (lda, ldb) = (transA ? m : k, transB ? k : n)
-        let parts = 2 * m * n * k < 1 << 22 ? 1 : Threads.count
-        if parts == 1 {
+        // Blocks of a fixed size (not a share per thread): every call has the same shape
+        // whatever the thread count, so the same OpenBLAS path gives the same bits.
+        if 2 * m * n * k < 1 << 22 || (m < 2 * gemmBlock && n < 2 * gemmBlock) {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
             return
         }
-        let byRows = m >= 8 * parts && (n < 8 * parts || n <= m)
-        Threads.parallelParts { t in
-            let (lo, hi) = Threads.range(t, of: byRows ? m : n)
-            guard hi > lo else { return }
+        let byRows = m >= 2 * gemmBlock && (n < 2 * gemmBlock || n <= m)
+        let blocks = ((byRows ? m : n) + gemmBlock - 1) / gemmBlock
+        Threads.forEachPart(blocks) { t, _ in
+            let (lo, hi) = (t * gemmBlock, Swift.min(byRows ? m : n, (t + 1) * gemmBlock))
             if byRows {
                 cblas_sgemm(CblasRowMajor, ta, tb, Int32(hi - lo), Int32(n), Int32(k), alpha,
                             a + (transA ? lo : lo * k), Int32(lda), b, Int32(ldb), beta, c + lo * n, Int32(n))

@@ -106,4 +106,38 @@ extension Threads {
         }
         parallelFor(n, body)
     }
+
+    /// Runs body(part, worker) for every part in 0..<parts on up to `count` workers, which take
+    /// the parts in increasing order as they become free. Results that depend only on `parts`
+    /// (each part's work, a sum over parts in part order with `InOrder`) are the same bits
+    /// whatever the thread count; `worker` (0..<workers(parts)) indexes per-worker scratch.
+    public static func forEachPart(_ parts: Int, _ body: (_ part: Int, _ worker: Int) -> Void) {
+        let w = workers(parts)
+        if w <= 1 {
+            withParts(1, inside: pthread_getspecific(insideKey)) { for p in 0..<parts { body(p, 0) } }
+            return
+        }
+        let next = Atomic<Int>(0)
+        parallelFor(w) { worker in
+            while true {
+                let p = next.add(1, ordering: .relaxed).oldValue
+                if p >= parts { break }
+                body(p, worker)
+            }
+        }
+    }
+
+    /// Workers `forEachPart(parts)` uses: scratch buffers to allocate.
+    public static func workers(_ parts: Int) -> Int { max(1, min(count, parts)) }
+
+    /// Parts finished in part order: a worker that finished part p calls `wait(p)`, adds its
+    /// partial result into the total, then `done(p)`; the total is then the same sum in the same
+    /// order whatever the number of workers. (Parts are taken in increasing order, so the parts
+    /// waited for are in progress on running workers.)
+    public final class InOrder: @unchecked Sendable {
+        let next = Atomic<Int>(0)
+        public init() {}
+        public func wait(_ part: Int) { while next.load(ordering: .acquiring) != part { sched_yield() } }
+        public func done(_ part: Int) { next.store(part + 1, ordering: .releasing) }
+    }
 }

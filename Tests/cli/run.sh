@@ -239,6 +239,27 @@ check "the killed shard left claims" 0 '^[1-9]' -- sh -c "ls '$dir'/killed/*/*.c
 check "its re-run completes" 0 'cache	ablation.sweep\(relu1\)	computed parts' -- "$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=24000 --shard 1/2 --out k2 -- "$dir/k.csv"
 check "with the unsharded bytes" 0 '^ok$' -- sh -c "cmp '$dir/k_plain.csv' '$dir/k.csv' && echo ok"
 
+# The same bits on any number of threads: a model with every convolution path (direct, im2col,
+# Winograd), batch norm, a residual block, dropout and a linear layer split into blocks,
+# trained with 1, 2 and 3 threads, saves byte-identical weights.
+cat >"$dir/threads.lua" <<'LUA'
+local p = params{out = "m.safetensors"}
+local set = data.shapes{n = 300, size = 16, seed = 2}
+local m = nn.Sequential{
+  nn.Conv2d(1, 8, 3, {padding = 1}), nn.BatchNorm2d(8), nn.ReLU(),
+  nn.Residual{body = nn.Sequential{nn.Conv2d(8, 8, 3, {padding = 1}), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, {padding = 1})}},
+  nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 32, 3, {padding = 1}), nn.ReLU(),
+  nn.Conv2d(32, 32, 3, {padding = 1}), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+  nn.Flatten(), nn.Linear(512, 600), nn.ReLU(), nn.Dropout(0.3), nn.Linear(600, 10), seed = 3, input = {1, 16, 16}}
+m:fit(set, {epochs = 1, batch = 50, lr = 0.05, momentum = 0.9, progress = false, seed = 1})
+m:save(p.out)
+local r = ablation.sweep(m, set, "relu4")
+r:save(p.out .. ".csv")
+LUA
+for t in 1 2 3; do "$lesion" run "$dir/threads.lua" --threads $t --no-cache --set out="$dir/threads$t.safetensors" --out th$t >/dev/null 2>&1; done
+check "training gives the same bits on 1, 2 and 3 threads" 0 '^ok$' -- sh -c "cmp '$dir/threads1.safetensors' '$dir/threads2.safetensors' && cmp '$dir/threads1.safetensors' '$dir/threads3.safetensors' && echo ok"
+check "and so does a sweep" 0 '^ok$' -- sh -c "[ -s '$dir/threads1.safetensors.csv' ] && cmp '$dir/threads1.safetensors.csv' '$dir/threads2.safetensors.csv' && cmp '$dir/threads1.safetensors.csv' '$dir/threads3.safetensors.csv' && echo ok"
+
 # lesion slurm without a cluster: the job scripts, and clear errors.
 check "slurm --shards 0" 64 '--shards must be between 1 and 10000, got 0' -- "$lesion" slurm "$dir/shard.lua" --shards 0
 check "slurm --dry-run writes the scripts" 0 'sbatch --parsable --array=1-3 .*/tasks.sbatch' -- "$lesion" slurm "$dir/shard.lua" --shards 3 --dry-run --out "$dir/dry"

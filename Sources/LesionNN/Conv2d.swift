@@ -213,18 +213,18 @@ public final class Conv2d: Layer {
         pack()
         let hw = ho * wo, K = self.K, cout = self.cout
         // Through a pool, a chunk's patches and output share the cache; otherwise the patches have it.
-        let per = sink == nil ? chunkImages(hw) : max(1, Conv2d.chunkFloats / 2 / (hw * max(K, cout)))
-        // Chunks of `per` images from the first: the same products whatever the thread count.
-        let chunks = (n + per - 1) / per, threads = Threads.workers(chunks)
+        // Chunks of images from the first, sized by n alone: the same products whatever the thread count.
+        let (per, chunks) = Threads.evenChunks(n, atMost: sink == nil ? chunkImages(hw) : max(1, Conv2d.chunkFloats / 2 / (hw * max(K, cout))))
+        let threads = Threads.workers(chunks)
         let rowsAreInput = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
         try ensureThreadBuffers(threads, rows: rowsAreInput ? 1 : per * hw)
         try sink?.ensure(threads, floats: per * hw * cout)
         let bias = self.bias?.value
         Threads.forEachPart(chunks) { chunk, t in
             let cols = self.cols[t]!.data
-            let b0 = chunk * per
+            let (b0, b1) = Threads.range(chunk, of: n, parts: chunks)
             do {
-                let nb = min(per, n - b0)
+                let nb = b1 - b0
                 let a: UnsafeMutablePointer<Float>
                 if rowsAreInput {
                     a = x.data + b0 * hw * K
@@ -364,8 +364,8 @@ public final class Conv2d: Layer {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ho, wo) = (dy.shape[1], dy.shape[2])
         let hw = ho * wo, K = self.K, cout = self.cout
-        let per = chunkImages(hw)
-        let chunks = (n + per - 1) / per, threads = Threads.workers(chunks)
+        let (per, chunks) = Threads.evenChunks(n, atMost: chunkImages(hw))
+        let threads = Threads.workers(chunks)
         let rowsAreInput = patchesAreInput(h: h, w: w, ho: ho, wo: wo)
         try ensureThreadBuffers(threads, rows: rowsAreInput ? 1 : per * hw)
         if dx != nil {
@@ -380,9 +380,9 @@ public final class Conv2d: Layer {
             let db: UnsafeMutablePointer<Double>? = dBias == nil ? nil : partBias + t * cout
             db?.update(repeating: 0, count: cout)
             defer { flush(chunk, t) }
-            let b0 = chunk * per
+            let (b0, b1) = Threads.range(chunk, of: n, parts: chunks)
             do {
-                let nb = min(per, n - b0)
+                let nb = b1 - b0
                 let rows = nb * hw
                 let g = dy.data + b0 * hw * cout
                 let cols = rowsAreInput ? x.data + b0 * hw * K : cols

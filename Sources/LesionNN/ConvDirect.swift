@@ -58,16 +58,15 @@ extension Conv2d {
         pack()
         let p = padding, cin = self.cin, cout = self.cout, k = Int32(self.k), hw = ho * wo
         let xrow = (w + 2 * p) * cin
-        let per = max(1, Conv2d.chunkFloats / 2 / max(1, hw * cout))
-        let chunks = (n + per - 1) / per
+        let (per, chunks) = Threads.evenChunks(n, atMost: max(1, Conv2d.chunkFloats / 2 / max(1, hw * cout)))
         let bufs = try paddedBuffers((h + 2 * p) * xrow, workers: Threads.workers(chunks))
         try sink?.ensure(Threads.workers(chunks), floats: per * hw * cout)
         let bias = self.bias?.value, weights = packed.data
         Threads.forEachPart(chunks) { chunk, t in
             let buf = bufs[t].data
-            let b0 = chunk * per
+            let (b0, b1) = Threads.range(chunk, of: n, parts: chunks)
             do {
-                let nb = min(per, n - b0)
+                let nb = b1 - b0
                 let y = sink?.chunk(t) ?? out! + b0 * hw * cout
                 for i in 0..<nb {
                     Conv2d.pad(x.data + (b0 + i) * h * w * cin, h: h, w: w, c: cin, p: p, into: buf)

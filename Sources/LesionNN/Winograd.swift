@@ -294,10 +294,12 @@ extension Conv2d {
                           _ u: UnsafePointer<Float>, co: Int, pad: Int, bias: UnsafePointer<Float>?,
                           into out: UnsafeMutablePointer<Float>?, hOut: Int, wOut: Int,
                           keep: UnsafeMutablePointer<Float>? = nil, sink: PoolSink? = nil) throws(TensorError) {
-        let (th, tw, per) = winogradChunk(hOut, wOut)
-        let threads = Threads.workers((n + per - 1) / per)
+        let (th, tw, most) = winogradChunk(hOut, wOut)
+        let (per, chunks) = Threads.evenChunks(n, atMost: most)
+        let threads = Threads.workers(chunks)
         try ensureScratch(threads, tiles: per * th * tw, cin: max(ci, co), cout: max(ci, co))
-        try winogradChunks(n: n, per: per, tilesPerImage: th * tw, elements: 16, ci: ci, co: co, u: u, keep: keep,
+        // `most`, not `per`: winogradChunks evens it out itself, as the weight gradient does.
+        try winogradChunks(n: n, per: most, tilesPerImage: th * tw, elements: 16, ci: ci, co: co, u: u, keep: keep,
                            sink: sink, out: out, outPerImage: hOut * wOut * co) { images, zero, v, p in
             Winograd.transformInput(x, images: images, hIn: hIn, wIn: wIn, c: ci, tilesH: th, tilesW: tw,
                                     pad: pad, zero: zero, into: v, tiles: p)
@@ -319,15 +321,17 @@ extension Conv2d {
                         output: (UnsafePointer<Float>, Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void) throws(TensorError) {
         // Chunks of `per` images from the first, whatever the thread count (the same products;
         // and the weight gradient finds the kept transformed inputs at the same places).
-        let chunks = (n + per - 1) / per
+        // `per` is the most images a chunk may hold; the chunks are evenChunks(n, per) (the
+        // training forward's also lay out the kept transformed inputs for the weight gradient).
+        let (per, chunks) = Threads.evenChunks(n, atMost: per)
         try sink?.ensure(Threads.workers(chunks), floats: per * outPerImage)
         Threads.forEachPart(chunks) { chunk, t in
             let s = self.scratch[t]
             let m = s.m!.data
-            let b0 = chunk * per
+            let (b0, b1) = Threads.range(chunk, of: n, parts: chunks)
             s.zero.withUnsafeBufferPointer { zp in
                 do {
-                    let nb = min(per, n - b0)
+                    let nb = b1 - b0
                     let p = nb * tilesPerImage
                     let images = b0..<(b0 + nb)
                     let v = keep.map { $0 + elements * b0 * tilesPerImage * ci } ?? s.v!.data
@@ -394,8 +398,10 @@ extension Conv2d {
         }
         // Weight gradient: dU[16][cin][cout] = sum over tiles V^T Z: each chunk of images into a
         // worker's partial, the partials added in chunk order (the same sum for any thread count).
-        let (th, tw, per) = winogradChunk(ho, wo)
-        let chunks = (n + per - 1) / per, threads = Threads.workers(chunks)
+        // The forward's chunks (the kept transformed inputs are laid out by them).
+        let (th, tw, most) = winogradChunk(ho, wo)
+        let (per, chunks) = Threads.evenChunks(n, atMost: most)
+        let threads = Threads.workers(chunks)
         try ensureScratch(threads, tiles: per * th * tw, cin: max(cin, cout), cout: max(cin, cout))
         while dU.count < threads { dU.append(nil) }
         for t in 0..<threads { dU[t] = try Buffers.reuse(dU[t], [16, cin, cout]) }
@@ -413,7 +419,8 @@ extension Conv2d {
         Threads.forEachPart(chunks) { chunk, t in
             let s = self.scratch[t]
             let z = s.m!.data, du = self.dU[t]!.data
-            let b0 = chunk * per, nb = min(per, n - b0)
+            let (b0, b1) = Threads.range(chunk, of: n, parts: chunks)
+            let nb = b1 - b0
             let db = dbias + t * cout
             db.update(repeating: 0, count: cout)
             for i in (b0 * ho * wo)..<((b0 + nb) * ho * wo) {

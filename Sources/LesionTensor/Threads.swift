@@ -127,6 +127,16 @@ extension Threads {
         }
     }
 
+    /// Chunks of at most `per` of n items for `forEachPart`: their count rounded up to an even
+    /// number (never past n), so two workers get equal shares (with 7 chunks they had split 4 to
+    /// 3, and a single chunk left a core idle). Chunk i is `range(i, of: n, parts: chunks)`;
+    /// `per` is the largest. Depends on n and per only.
+    public static func evenChunks(_ n: Int, atMost per: Int) -> (per: Int, chunks: Int) {
+        guard n > 0 else { return (max(1, per), 0) }
+        let chunks = min(n, (((n + max(1, per) - 1) / max(1, per)) + 1) / 2 * 2)
+        return ((n + chunks - 1) / chunks, chunks)
+    }
+
     /// Workers `forEachPart(parts)` uses: scratch buffers to allocate.
     public static func workers(_ parts: Int) -> Int { max(1, min(count, parts)) }
 

@@ -135,9 +135,10 @@ extension Layer {
 /// 3: F(6x6) and fused convolution and pool in evaluation, OpenBLAS on the calling thread.
 /// 4: F(4x4, 5x5) in evaluation, products split by columns when B is the larger operand.
 /// 5: the direct convolution for few channels (Kernels), on CPUs with AVX2 and FMA.
+/// 6: work cut by the data's size and partial sums added in order: the same bits on any thread count.
 public enum Engine {
-    public static let revision = 5
-    /// The revision and which loops this machine runs ("5 avx2" or "5 portable"): two machines
+    public static let revision = 6
+    /// The revision and which loops this machine runs ("6 avx2" or "6 portable"): two machines
     /// of a shared cache give the same bits only when these agree.
     public static var identity: String { "\(revision) \(kernelsAvailable ? "avx2" : "portable")" }
 }

@@ -1,7 +1,7 @@
 // cache(key, fn) and the automatic caching of m:fit, m:activations, ablation.sweep and
 // units.attributes. Keys are SHA-256 digests of a canonical text of everything that determines
-// the value: model architecture and weights, data set contents, options, Lesion's version, the
-// numeric engine's revision and the thread count (results repeat bit for bit for a thread count). Values live in a DiskCache.
+// the value: model architecture and weights, data set contents, options, Lesion's version and
+// the numeric engine's identity (results are the same bits on any thread count). Values live in a DiskCache.
 import CLua
 import Foundation
 import LuaShim
@@ -148,9 +148,11 @@ extension LuaHost {
     }
 
     /// The entry name for a key's text: what else determines a value (Lesion's version, the
-    /// engine and its loops, the thread count) is part of it.
+    /// engine and its loops) is part of it. The thread count is not: results are the same bits
+    /// on any number of threads (checked by Tests/cli for every cached call), so runs on nodes
+    /// of different sizes share entries.
     func cacheKey(_ keyText: String) -> String {
-        String(SHA256.hex("lesion \(LuaHost.version) engine \(Engine.identity)\nthreads \(Threads.count)\n" + keyText).prefix(40))
+        String(SHA256.hex("lesion \(LuaHost.version) engine \(Engine.identity)\n" + keyText).prefix(40))
     }
 
     func noteCache(_ label: String, _ key: String, _ what: String, _ seconds: Double) {

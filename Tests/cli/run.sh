@@ -255,10 +255,27 @@ m:fit(set, {epochs = 1, batch = 50, lr = 0.05, momentum = 0.9, progress = false,
 m:save(p.out)
 local r = ablation.sweep(m, set, "relu4")
 r:save(p.out .. ".csv")
+local f = assert(io.open(p.out .. ".txt", "w"))
+local e = m:evaluate(set)
+f:write(string.format("evaluate %.17g %.17g\n", e.loss, e.accuracy))
+local a = units.attributes(m, set, "relu4")
+local names = {}
+for k in pairs(a) do names[#names + 1] = k end
+table.sort(names)
+for _, k in ipairs(names) do
+  if tensor.is_tensor(a[k]) then f:write(string.format("attribute %s %.17g\n", k, (a[k] * a[k]):sum())) end
+end
+local top = units.top_images(m, set, "relu4", {k = 3})
+f:write("top ", lesion.inspect(top.indices), "\n")
+local acts = m:activations(set, "relu2")
+f:write(string.format("activations %.17g\n", (acts * acts):sum()))
+f:write(string.format("curve %.17g\n", ablation.curve(m, set, "relu4", {3, 1, 2, 5}).accuracy:sum()))
+f:close()
 LUA
 for t in 1 2 3; do "$lesion" run "$dir/threads.lua" --threads $t --no-cache --set out="$dir/threads$t.safetensors" --out th$t >/dev/null 2>&1; done
 check "training gives the same bits on 1, 2 and 3 threads" 0 '^ok$' -- sh -c "cmp '$dir/threads1.safetensors' '$dir/threads2.safetensors' && cmp '$dir/threads1.safetensors' '$dir/threads3.safetensors' && echo ok"
 check "and so does a sweep" 0 '^ok$' -- sh -c "[ -s '$dir/threads1.safetensors.csv' ] && cmp '$dir/threads1.safetensors.csv' '$dir/threads2.safetensors.csv' && cmp '$dir/threads1.safetensors.csv' '$dir/threads3.safetensors.csv' && echo ok"
+check "and every cached call: evaluation, attributes, top images, activations, a curve" 0 '^ok$' -- sh -c "grep -q '^curve' '$dir/threads1.safetensors.txt' && cmp '$dir/threads1.safetensors.txt' '$dir/threads2.safetensors.txt' && cmp '$dir/threads1.safetensors.txt' '$dir/threads3.safetensors.txt' && echo ok"
 
 # lesion slurm without a cluster: the job scripts, and clear errors.
 check "slurm --shards 0" 64 '--shards must be between 1 and 10000, got 0' -- "$lesion" slurm "$dir/shard.lua" --shards 0

@@ -2,6 +2,7 @@
 # Command-line checks of the lesion executable: exit codes and messages as a user sees them.
 # Usage: Tests/cli/run.sh path/to/lesion
 set -u
+tests="$(cd "$(dirname "$0")/.." && pwd)"
 lesion="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 lua_dir="$(cd "$(dirname "$0")/../../lua" && pwd)"
 dir="$(mktemp -d)"
@@ -9,23 +10,8 @@ trap 'rm -rf "$dir"' EXIT
 # Run folders and the cache go into the temporary folder.
 cd "$dir"
 export LESION_CACHE="$dir/cache"
-pass=0
-fail=0
-
-check() {  # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name="$1" want="$2" pattern="$3"
-  shift 4
-  local out status
-  out="$("$@" 2>&1)"
-  status=$?
-  if [ "$status" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL cli: $name (status $status, want $want; pattern '$pattern')"
-    echo "$out" | head -20 | sed 's/^/    /'
-  fi
-}
+suite=cli
+. "$tests/check.sh"
 
 printf 'local a, b = ...\nprint("args", arg[0] ~= nil, a, b)\nprint(tensor.eye(2):sum())\n' >"$dir/ok.lua"
 printf 'local x = 1\nlocal t = tensor.eye(2)\nprint(t:get(5, 1))\n' >"$dir/bad.lua"

@@ -6,6 +6,7 @@
 # a 2x2 grid with `lesion sweep --slurm` (the comparison equal to a local `lesion sweep`).
 # Usage: Tests/slurm/run.sh path/to/lesion. Needs root (slurmd runs jobs as their user).
 set -u
+tests="$(cd "$(dirname "$0")/.." && pwd)"
 lesion="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 if [ "$(id -u)" -ne 0 ] || ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "slurm: skipped (needs root, slurm-wlm and munge: scripts/setup.sh installs them)"
@@ -24,22 +25,8 @@ stop() {
   rm -rf "$dir"
 }
 trap stop EXIT
-pass=0
-fail=0
-check() {  # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name="$1" want="$2" pattern="$3"
-  shift 4
-  local out status
-  out="$("$@" 2>&1)"
-  status=$?
-  if [ "$status" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL slurm: $name (status $status, want $want; pattern '$pattern')"
-    echo "$out" | head -20 | sed 's/^/    /'
-  fi
-}
+suite=slurm
+. "$tests/check.sh"
 
 # Ports away from Slurm's defaults, so a real cluster on this machine is left alone.
 port=$((17000 + RANDOM % 2000))

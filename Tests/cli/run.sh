@@ -263,6 +263,20 @@ check "training gives the same bits on 1, 2 and 3 threads" 0 '^ok$' -- sh -c "cm
 check "and so does a sweep" 0 '^ok$' -- sh -c "[ -s '$dir/threads1.safetensors.csv' ] && cmp '$dir/threads1.safetensors.csv' '$dir/threads2.safetensors.csv' && cmp '$dir/threads1.safetensors.csv' '$dir/threads3.safetensors.csv' && echo ok"
 check "and every cached call: evaluation, attributes, top images, activations, a curve" 0 '^ok$' -- sh -c "grep -q '^curve' '$dir/threads1.safetensors.txt' && cmp '$dir/threads1.safetensors.txt' '$dir/threads2.safetensors.txt' && cmp '$dir/threads1.safetensors.txt' '$dir/threads3.safetensors.txt' && echo ok"
 
+cat >"$dir/threads_dissect.lua" <<'LUA'
+local p = params{out = "d.txt"}
+local set = data.concepts{n = 60, size = 24, seed = 4}
+local m = nn.Sequential{nn.Conv2d(3, 16, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, {padding = 1}),
+  nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1152, #set.classes), seed = 2, input = {3, 24, 24}}
+m:fit(set, {epochs = 1, batch = 20, lr = 0.02, progress = false, seed = 1})
+local d = units.dissect(m, set, "relu2")
+local f = assert(io.open(p.out, "w"))
+f:write(string.format("%.17g %d\n", (d.iou * d.iou):sum(), d.detectors), lesion.inspect(d.best:totable()), "\n")
+f:close()
+LUA
+for t in 1 2 3; do "$lesion" run "$dir/threads_dissect.lua" --threads $t --no-cache --set out="$dir/dissect$t.txt" --out thd$t >/dev/null 2>&1; done
+check "and dissection" 0 '^ok$' -- sh -c "[ -s '$dir/dissect1.txt' ] && cmp '$dir/dissect1.txt' '$dir/dissect2.txt' && cmp '$dir/dissect1.txt' '$dir/dissect3.txt' && echo ok"
+
 # lesion slurm without a cluster: the job scripts, and clear errors.
 check "slurm --shards 0" 64 '--shards must be between 1 and 10000, got 0' -- "$lesion" slurm "$dir/shard.lua" --shards 0
 check "slurm --dry-run writes the scripts" 0 'sbatch --parsable --array=1-3 .*/tasks.sbatch' -- "$lesion" slurm "$dir/shard.lua" --shards 3 --dry-run --out "$dir/dry"

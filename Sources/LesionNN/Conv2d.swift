@@ -34,8 +34,6 @@ public final class Conv2d: Layer {
     var scratch: [WinogradScratch] = []
     var winogradKernel: Tensor?
     var winogradFlipped: Tensor?
-    var dU: [Tensor?] = []
-    var dUTotal: Tensor?
     /// The transformed input tiles of the last training forward (the weight gradient reads them).
     var transformedInput: Tensor?
     /// Winograd: nil follows `winogradEligible`; true uses it wherever the kernel allows
@@ -57,8 +55,8 @@ public final class Conv2d: Layer {
     var gradInput: Tensor?
     var cols: [Tensor?]                   // per thread: patches of a chunk of images
     var dcols: [Tensor?]                  // per thread: gradients of those patches
-    var dPacked: [Tensor?]                // per worker: a chunk's dW in packed layout
-    var dPackedTotal: Tensor?             // the batch's dW in packed layout (chunks summed in order)
+    var chunkSums: ChunkSums?             // the weight gradient's partials and sums (ChunkSums.swift)
+    var flippedKernel: Tensor?            // the direct loop's input-gradient kernel (ConvDirect.swift)
     var pooledChunks: [Tensor?] = []      // per thread: a chunk's output on its way through a max-pool
     /// The sweep's one-channel change: the kernel's slice for a channel, and patches of one plane.
     var channelKernel: Tensor?
@@ -81,7 +79,6 @@ public final class Conv2d: Layer {
         packed = try Tensor(zeros: groups == 1 ? [k * k * cin, cout] : [1])
         cols = []
         dcols = []
-        dPacked = []
         if groups > 1 { grouped = try GroupedConv(self) }
     }
 
@@ -251,7 +248,6 @@ public final class Conv2d: Layer {
     func ensureThreadBuffers(_ threads: Int, rows: Int) throws(TensorError) {
         if cols.count < threads { cols += Array(repeating: nil, count: threads - cols.count) }
         if dcols.count < threads { dcols += Array(repeating: nil, count: threads - dcols.count) }
-        if dPacked.count < threads { dPacked += Array(repeating: nil, count: threads - dPacked.count) }
         for t in 0..<threads where cols[t] == nil || cols[t]!.count < rows * K {
             cols[t] = try Tensor(uninitialized: [rows * K])
         }
@@ -314,53 +310,31 @@ public final class Conv2d: Layer {
             try winogradBackward(x, dy, dx: dx)
             return dx
         }
-        let cout = self.cout
         let dx: Tensor? = needInputGrad ? try Buffers.reuseZeroed(gradInput, x.shape) : nil
         gradInput = dx
-        // The batch's weight and bias gradients: sums over chunks of images in chunk order.
-        let total = try Buffers.reuseZeroed(dPackedTotal, [K, cout])
-        dPackedTotal = total
-        let dBias = UnsafeMutablePointer<Double>.allocate(capacity: cout)
-        dBias.initialize(repeating: 0, count: cout)
-        defer { dBias.deallocate() }
         // `packed` holds the weights packed by the training forward.
-        if usesDirect && (!needInputGrad || usesDirectInputGrad) {
-            try directBackward(x, dy, dx: dx, total: total, dBias: bias != nil ? dBias : nil)
-        } else {
-            try im2colBackward(x, dy, dx: dx, total: total, dBias: bias != nil ? dBias : nil)
-        }
-        // Unpack into [cout, cin, k, k].
-        let gw = weight.grad.data, p = total.data
+        let sums = usesDirect && (!needInputGrad || usesDirectInputGrad)
+            ? try directBackward(x, dy, dx: dx) : try im2colBackward(x, dy, dx: dx)
+        // Unpack the batch's sum into [cout, cin, k, k].
+        let gw = weight.grad.data, p = sums.total.data
         for co in 0..<cout { for ci in 0..<cin { for kh in 0..<k { for kw in 0..<k {
             gw[((co * cin + ci) * k + kh) * k + kw] += p[((kh * k + kw) * cin + ci) * cout + co]
         } } } }
-        if let bias { for c in 0..<cout { bias.grad.data[c] += Float(dBias[c]) } }
+        if let bias { for c in 0..<cout { bias.grad.data[c] += Float(sums.biasTotal[c]) } }
         return dx
     }
 
-    /// Ensures per-worker partials dPacked[0..<workers] of [K, cout] and returns a function that
-    /// adds worker w's partial (of chunk `chunk`) and its bias partial into the totals, in chunk order.
-    func chunkPartials(_ workers: Int, total: Tensor, dBias: UnsafeMutablePointer<Double>?) throws(TensorError)
-        -> (partBias: UnsafeMutablePointer<Double>, flush: (_ chunk: Int, _ worker: Int) -> Void) {
-        if dPacked.count < workers { dPacked += Array(repeating: nil, count: workers - dPacked.count) }
-        for w in 0..<workers { dPacked[w] = try Buffers.reuse(dPacked[w], [K, cout]) }
-        let cout = self.cout, kc = K * cout
-        let partBias = UnsafeMutablePointer<Double>.allocate(capacity: workers * cout)
-        let order = Threads.InOrder()
-        let partials = (0..<workers).map { dPacked[$0]!.data }
-        return (partBias, { chunk, w in
-            order.wait(chunk)
-            let d = total.data, s = partials[w]
-            for i in 0..<kc { d[i] += s[i] }
-            if let dBias { for c in 0..<cout { dBias[c] += partBias[w * cout + c] } }
-            order.done(chunk)
-        })
+    /// The gradient sums of a backward over `chunks` chunks of images, `floats` values each
+    /// (kept between batches).
+    func gradientSums(floats: Int, chunks: Int) throws(TensorError) -> ChunkSums {
+        let s = try ChunkSums.reusing(chunkSums, floats: floats, biases: bias == nil ? 0 : cout, workers: Threads.workers(chunks))
+        chunkSums = s
+        return s
     }
 
-    /// The weight gradient into the per-thread partials dPacked (and the bias gradient into
-    /// dBias's), and with `dx` (zeroed) the input gradient: im2col's patches of a chunk of
-    /// images, two GEMMs, and col2im.
-    func im2colBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?, total: Tensor, dBias: UnsafeMutablePointer<Double>?) throws(TensorError) {
+    /// The weight gradient (packed layout) and bias gradient summed over chunks of images, and
+    /// with `dx` (zeroed) the input gradient: im2col's patches of a chunk, two GEMMs, and col2im.
+    func im2colBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?) throws(TensorError) -> ChunkSums {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ho, wo) = (dy.shape[1], dy.shape[2])
         let hw = ho * wo, K = self.K, cout = self.cout
@@ -373,13 +347,11 @@ public final class Conv2d: Layer {
                 dcols[t] = try Tensor(uninitialized: [per * hw * K])
             }
         }
-        let (partBias, flush) = try chunkPartials(threads, total: total, dBias: dBias)
-        defer { partBias.deallocate() }
+        let sums = try gradientSums(floats: K * cout, chunks: chunks)
         Threads.forEachPart(chunks) { chunk, t in
-            let cols = self.cols[t]!.data, dW = self.dPacked[t]!.data
-            let db: UnsafeMutablePointer<Double>? = dBias == nil ? nil : partBias + t * cout
-            db?.update(repeating: 0, count: cout)
-            defer { flush(chunk, t) }
+            let cols = self.cols[t]!.data, dW = sums.partial(t)
+            sums.begin(worker: t)
+            defer { sums.add(chunk: chunk, worker: t) }
             let (b0, b1) = Threads.range(chunk, of: n, parts: chunks)
             do {
                 let nb = b1 - b0
@@ -392,9 +364,7 @@ public final class Conv2d: Layer {
                 // dW[K, cout] = cols^T [K, rows] x dy [rows, cout]: this chunk's part
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(K), Int32(cout), Int32(rows),
                             1, cols, Int32(K), g, Int32(cout), 0, dW, Int32(cout))
-                if let db {
-                    for r in 0..<rows { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
-                }
+                sums.addBias(g, rows: 0..<rows, worker: t)
                 if let dx {
                     // dcols [rows, K] = dy [rows, cout] x packed^T [cout, K]; with a 1x1 kernel
                     // at stride 1 they are the input gradient's rows themselves.
@@ -407,6 +377,7 @@ public final class Conv2d: Layer {
                 }
             }
         }
+        return sums
     }
 }
 

@@ -81,9 +81,9 @@ extension Conv2d {
         }
     }
 
-    /// The weight gradient into `total` (chunks of images summed in chunk order), and (with
-    /// `dx`) the input gradient, written in full.
-    func directBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?, total: Tensor, dBias: UnsafeMutablePointer<Double>?) throws(TensorError) {
+    /// The weight gradient (packed layout) and bias gradient summed over chunks of images, and
+    /// (with `dx`) the input gradient, written in full.
+    func directBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?) throws(TensorError) -> ChunkSums {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ho, wo) = (dy.shape[1], dy.shape[2])
         let p = padding, q = k - 1 - padding, cin = self.cin, cout = self.cout, k = self.k, hw = ho * wo
@@ -94,10 +94,10 @@ extension Conv2d {
         let xFloats = (h + 2 * p) * xrow
         let chunks = (n + Conv2d.directChunk - 1) / Conv2d.directChunk, workers = Threads.workers(chunks)
         let bufs = try paddedBuffers(xFloats + (dx == nil ? 0 : (hoFull + 2 * q) * grow), workers: workers)
-        let (partBias, flush) = try chunkPartials(workers, total: total, dBias: dBias)
-        defer { partBias.deallocate() }
+        let sums = try gradientSums(floats: K * cout, chunks: chunks)
         // The input gradient's kernel: rows (kh, kw, co) of the flipped kernel, columns ci.
-        let flipped: Tensor? = dx == nil ? nil : try Tensor(uninitialized: [k * k * cout, cin])
+        let flipped: Tensor? = dx == nil ? nil : try Buffers.reuse(flippedKernel, [k * k * cout, cin])
+        flippedKernel = flipped ?? flippedKernel
         if let flipped {
             for kh in 0..<k { for kw in 0..<k { for co in 0..<cout {
                 let dst = flipped.data + ((kh * k + kw) * cout + co) * cin
@@ -106,18 +106,15 @@ extension Conv2d {
             } } }
         }
         Threads.forEachPart(chunks) { chunk, t in
-            let buf = bufs[t].data, dW = self.dPacked[t]!.data
-            dW.update(repeating: 0, count: self.K * cout)
-            let db: UnsafeMutablePointer<Double>? = dBias == nil ? nil : partBias + t * cout
-            db?.update(repeating: 0, count: cout)
-            defer { flush(chunk, t) }
+            let buf = bufs[t].data, dW = sums.partial(t)
+            dW.update(repeating: 0, count: sums.floats)
+            sums.begin(worker: t)
+            defer { sums.add(chunk: chunk, worker: t) }
             for b in (chunk * Conv2d.directChunk)..<min(n, (chunk + 1) * Conv2d.directChunk) {
                 let g = dy.data + b * hw * cout
                 Conv2d.pad(x.data + b * h * w * cin, h: h, w: w, c: cin, p: p, into: buf)
                 lesion_conv_direct_wgrad(buf, Int32(xrow), Int32(cin), g, Int32(k), Int32(cout), Int32(ho), Int32(wo), dW)
-                if let db {
-                    for r in 0..<hw { let row = g + r * cout; for c in 0..<cout { db[c] += Double(row[c]) } }
-                }
+                sums.addBias(g, rows: 0..<hw, worker: t)
                 if let dx, let flipped {
                     Conv2d.pad(g, h: ho, w: wo, c: cout, p: q, row: grow, into: buf + xFloats)
                     lesion_conv_direct(buf + xFloats, Int32(grow), Int32(cout), flipped.data, Int32(k), Int32(cin),
@@ -125,5 +122,6 @@ extension Conv2d {
                 }
             }
         }
+        return sums
     }
 }

@@ -403,30 +403,18 @@ extension Conv2d {
         let (per, chunks) = Threads.evenChunks(n, atMost: most)
         let threads = Threads.workers(chunks)
         try ensureScratch(threads, tiles: per * th * tw, cin: max(cin, cout), cout: max(cin, cout))
-        while dU.count < threads { dU.append(nil) }
-        for t in 0..<threads { dU[t] = try Buffers.reuse(dU[t], [16, cin, cout]) }
-        let total = try Buffers.reuseZeroed(dUTotal, [16, cin, cout])
-        dUTotal = total
+        let sums = try gradientSums(floats: 16 * cin * cout, chunks: chunks)
         let (cin, cout) = (self.cin, self.cout)
         guard let kept = transformedInput, kept.count == 16 * n * th * tw * cin else {
             throw TensorError(.value, "\(name): backward without a training forward")
         }
-        let dbias = UnsafeMutablePointer<Double>.allocate(capacity: (threads + 1) * cout)
-        dbias.initialize(repeating: 0, count: (threads + 1) * cout)
-        defer { dbias.deallocate() }
-        let sum = dbias + threads * cout
-        let order = Threads.InOrder()
         Threads.forEachPart(chunks) { chunk, t in
             let s = self.scratch[t]
-            let z = s.m!.data, du = self.dU[t]!.data
+            let z = s.m!.data, du = sums.partial(t)
             let (b0, b1) = Threads.range(chunk, of: n, parts: chunks)
             let nb = b1 - b0
-            let db = dbias + t * cout
-            db.update(repeating: 0, count: cout)
-            for i in (b0 * ho * wo)..<((b0 + nb) * ho * wo) {
-                let g = dy.data + i * cout
-                for c in 0..<cout { db[c] += Double(g[c]) }
-            }
+            sums.begin(worker: t)
+            sums.addBias(dy.data, rows: (b0 * ho * wo)..<(b1 * ho * wo), worker: t)
             s.zero.withUnsafeBufferPointer { zp in
                 let p = nb * th * tw
                 let v = kept.data + 16 * b0 * th * tw * cin   // written by the training forward
@@ -437,15 +425,9 @@ extension Conv2d {
                                 1, v + e * p * cin, Int32(cin), z + e * p * cout, Int32(cout), 0, du + e * cin * cout, Int32(cout))
                 }
             }
-            order.wait(chunk)
-            let d = total.data
-            for i in 0..<(16 * cin * cout) { d[i] += du[i] }
-            for c in 0..<cout { sum[c] += db[c] }
-            order.done(chunk)
+            sums.add(chunk: chunk, worker: t)
         }
-        Winograd.accumulateKernelGradient(total.data, cin: cin, cout: cout, into: weight.grad.data)
-        if let bias {
-            for c in 0..<cout { bias.grad.data[c] += Float(sum[c]) }
-        }
+        Winograd.accumulateKernelGradient(sums.total.data, cin: cin, cout: cout, into: weight.grad.data)
+        if let bias { for c in 0..<cout { bias.grad.data[c] += Float(sums.biasTotal[c]) } }
     }
 }

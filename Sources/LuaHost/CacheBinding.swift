@@ -87,12 +87,10 @@ extension LuaHost {
         let started = Date()
         switch diskCache.load(key) {
         case .hit(let e):
-            let top = lua.top
-            if case .array(let values)? = e.value["values"], (try? values.forEach { try lua.pushCached($0, e.tensors) }) != nil {
+            if let n = pushValues(lua, e) {
                 noteCache(label, key, "hit", Date().timeIntervalSince(started))
-                return Int32(values.count)
+                return n
             }
-            lua_settop(lua.L, top)
             FileHandle.standardError.write(Data("lesion: cache entry for \(label) does not decode; recomputing\n".utf8))
             noteCache(label, key, "corrupt", 0)
         case .corrupt(let why):
@@ -118,19 +116,34 @@ extension LuaHost {
                     waited = true
                 }
                 usleep(200_000)
-                if case .hit(let e) = diskCache.load(key), case .array(let values)? = e.value["values"] {
-                    let top = lua.top
-                    if (try? values.forEach { try lua.pushCached($0, e.tensors) }) != nil {
-                        noteCache(label, key, "hit", Date().timeIntervalSince(started))
-                        return Int32(values.count)
-                    }
-                    lua_settop(lua.L, top)
+                if case .hit(let e) = diskCache.load(key), let n = pushValues(lua, e) {
+                    noteCache(label, key, "hit", Date().timeIntervalSince(started))
+                    return n
                 }
             }
         }
         defer { if let claim { diskCache.release(claim) } }
         let n = try compute()
         let seconds = Date().timeIntervalSince(started)
+        try storeTop(lua, n, key: key, label: label)
+        noteCache(label, key, "miss", seconds)
+        return n
+    }
+
+    /// Pushes an entry's values; returns their count, or nil (the stack as it was) when they do
+    /// not decode.
+    func pushValues(_ lua: Lua, _ e: DiskCache.Entry) -> Int32? {
+        let top = lua.top
+        guard case .array(let values)? = e.value["values"], (try? values.forEach { try lua.pushCached($0, e.tensors) }) != nil else {
+            lua_settop(lua.L, top)
+            return nil
+        }
+        return Int32(values.count)
+    }
+
+    /// Stores the top `n` values of the stack (left there) under `key`. A value that cannot be
+    /// cached is an error; a cache that cannot be written is reported and the run goes on.
+    func storeTop(_ lua: Lua, _ n: Int32, key: String, label: String) throws {
         var tensors: [(String, Tensor)] = []
         var values: [JSON] = []
         do {
@@ -143,8 +156,6 @@ extension LuaHost {
         } catch {
             FileHandle.standardError.write(Data("lesion: cannot write the cache entry for \(label): \(error)\n".utf8))
         }
-        noteCache(label, key, "miss", seconds)
-        return n
     }
 
     /// The entry name for a key's text: what else determines a value (Lesion's version, the

@@ -81,66 +81,68 @@ extension LuaHost {
     func cachedSplit(_ call: SplitCall, keyText: String) throws -> Int32 {
         let lua = call.lua, label = call.label, parts = call.parts
         let started = Date()
+        let key = cacheKey(keyText)
         // The whole result, stored by whoever assembled it first.
-        if case .hit(let e) = diskCache.load(cacheKey(keyText)), case .array(let values)? = e.value["values"] {
-            let top = lua.top
-            if (try? values.forEach { try lua.pushCached($0, e.tensors) }) != nil {
-                noteCache(label, cacheKey(keyText), "hit", Date().timeIntervalSince(started))
-                return Int32(values.count)
-            }
-            lua_settop(lua.L, top)
+        if case .hit(let e) = diskCache.load(key), let n = pushValues(lua, e) {
+            noteCache(label, key, "hit", Date().timeIntervalSince(started))
+            return n
         }
         let partKeys = (0..<parts).map { cacheKey(keyText + "\npart \($0 + 1) of \(parts)") }
         lua.newTable(array: Int32(parts))
         let table = lua.top
         var have = Set<Int>()
+        /// Loads part p into the table, if its entry is there.
         func load(_ p: Int) -> Bool {
-            guard case .hit(let e) = diskCache.load(partKeys[p]), case .array(let values)? = e.value["values"], values.count == 1 else { return false }
+            guard case .hit(let e) = diskCache.load(partKeys[p]) else { return false }
             let top = lua.top
-            guard (try? lua.pushCached(values[0], e.tensors)) != nil, lua.type(-1) == LUA_TTABLE else { lua_settop(lua.L, top); return false }
+            guard pushValues(lua, e) == 1, lua.type(-1) == LUA_TTABLE else { lua_settop(lua.L, top); return false }
             lua.setIndex(table, p + 1)
+            have.insert(p)
             return true
         }
-        for p in 0..<parts where load(p) { have.insert(p) }
+        for p in 0..<parts { _ = load(p) }
         let anyHeld = (0..<parts).contains { !have.contains($0) && diskCache.isClaimed(partKeys[$0]) }
         if shard == nil && have.isEmpty && !anyHeld {
             // Nothing of this call is in the cache and no shard is at it: one piece, one entry.
             lua.pop()
             return try cached(lua, label: label, keyText: keyText) { try call.computeWhole() }
         }
-        if shard == nil && !have.isEmpty {
-            let missing = (0..<parts).filter { !have.contains($0) }
-            if !missing.isEmpty {
-                FileHandle.standardError.write(Data("lesion: \(label): \(have.count) of \(parts) parts are in the cache; computing part\(missing.count == 1 ? "" : "s") \(Shard.describe(missing))\n".utf8))
-            }
+        var missing = (0..<parts).filter { !have.contains($0) }
+        if shard == nil && !have.isEmpty && !missing.isEmpty {
+            FileHandle.standardError.write(Data("lesion: \(label): \(have.count) of \(parts) parts are in the cache; computing part\(missing.count == 1 ? "" : "s") \(Shard.describe(missing))\n".utf8))
         }
-        var first = shard.map { Array($0.share(of: parts)) } ?? []
+        // This shard's own share first; then parts nobody holds, a 1/N slice at a time, from the
+        // end of its share on (so shards that steal do not all start at part 1).
+        let share = shard?.share(of: parts) ?? 0..<0, shards = shard?.count ?? 1
+        var ownShare = true
         var computed: [Int] = []
         var waiting = false
-        while have.count < parts {
-            let missing = (0..<parts).filter { !have.contains($0) }
-            // This shard's own share first; then parts nobody holds, a fair slice at a time.
-            var candidates = first.filter { !have.contains($0) }
-            first = []
-            if candidates.isEmpty {
-                candidates = Array(missing.prefix(max(1, (missing.count + (shard?.count ?? 1) - 1) / (shard?.count ?? 1))))
-                if shard != nil, let mine = shard?.share(of: parts).lowerBound {
-                    // Start after this shard's share, so shards that steal do not all start at part 1.
-                    let after = missing.filter { $0 >= mine } + missing.filter { $0 < mine }
-                    candidates = Array(after.prefix(candidates.count))
-                }
-            }
+        while !missing.isEmpty {
+            let tries = ownShare ? missing.filter(share.contains)
+                : missing.filter { $0 >= share.lowerBound } + missing.filter { $0 < share.lowerBound }
+            let want = ownShare ? tries.count : (missing.count + shards - 1) / shards
             var batch: [Int] = [], claims: [DiskCache.Claim] = []
-            for p in candidates {
+            defer { for c in claims { diskCache.release(c) } }
+            for p in tries where batch.count < want {
                 switch diskCache.claim(partKeys[p]) {
                 case .claimed(let c):
                     // Another process may have stored it between our look and our claim.
-                    if load(p) { have.insert(p); diskCache.release(c) } else { batch.append(p); claims.append(c) }
+                    if load(p) { diskCache.release(c) } else { batch.append(p); claims.append(c) }
                 case .unavailable: batch.append(p)
                 case .held: continue
                 }
             }
-            if batch.isEmpty {
+            if !batch.isEmpty {
+                let r = try call.compute(batch)
+                for p in batch {
+                    lua_rawgeti(lua.L, r, lua_Integer(p + 1))
+                    try storeTop(lua, 1, key: partKeys[p], label: "\(label) part \(p + 1) of \(parts)")
+                    lua.setIndex(table, p + 1)
+                    have.insert(p)
+                }
+                lua.pop()
+                computed += batch
+            } else if !ownShare {
                 // Every missing part is held by a living process: wait for it (a dead owner's
                 // claim is taken over by claim() on a later round).
                 if !waiting {
@@ -148,45 +150,15 @@ extension LuaHost {
                     waiting = true
                 }
                 usleep(200_000)
-                for p in missing where load(p) { have.insert(p) }
-                continue
+                for p in missing { _ = load(p) }
             }
-            do {
-            let r = try call.compute(batch)
-            for p in batch {
-                lua_rawgeti(lua.L, r, lua_Integer(p + 1))
-                var tensors: [(String, Tensor)] = []
-                let value: JSON
-                do { value = try lua.cacheValue(lua.top, &tensors, depth: 0) } catch let e as LuaArgError {
-                    throw LuaRaise("\(label): cannot cache part \(p + 1): \(e.message)")
-                }
-                lua.setIndex(table, p + 1)
-                do {
-                    try diskCache.store(partKeys[p], label: "\(label) part \(p + 1) of \(parts)", value: .object([("values", .array([value]))]), tensors: tensors)
-                } catch {
-                    FileHandle.standardError.write(Data("lesion: cannot write the cache entry for \(label) part \(p + 1): \(error)\n".utf8))
-                }
-                have.insert(p)
-            }
-            lua.pop()
-            } catch {
-                for c in claims { diskCache.release(c) }
-                throw error
-            }
-            for c in claims { diskCache.release(c) }
-            computed += batch
+            ownShare = false
+            missing = missing.filter { !have.contains($0) }
         }
         let n = try call.assemble(table)
-        var tensors: [(String, Tensor)] = []
-        var values: [JSON] = []
-        do {
-            for i in 0..<n { values.append(try lua.cacheValue(lua.top - n + 1 + i, &tensors, depth: 0)) }
-            try diskCache.store(cacheKey(keyText), label: label, value: .object([("values", .array(values))]), tensors: tensors)
-        } catch {
-            FileHandle.standardError.write(Data("lesion: cannot write the cache entry for \(label): \(error)\n".utf8))
-        }
-        let what = computed.isEmpty ? "assembled" : "computed parts \(Shard.describe(computed)) of \(parts)"
-        noteCache(label, cacheKey(keyText), what, Date().timeIntervalSince(started))
+        try storeTop(lua, n, key: key, label: label)
+        noteCache(label, key, computed.isEmpty ? "assembled" : "computed parts \(Shard.describe(computed)) of \(parts)",
+                  Date().timeIntervalSince(started))
         return n
     }
 }

@@ -196,11 +196,12 @@ function ablation.sweep(model, set, layer, opts)
   if type(resolved) == "table" then key.units, key.mode, key.values = resolved.units, resolved.mode, resolved.values end
   -- Cut into parts of the units (as many as units, up to 64) that shards compute and a later
   -- run assembles (lesion._cached_split); each unit's counts do not depend on its part.
+  local label = "ablation.sweep(" .. tostring(layer) .. ")"
   local all = type(resolved) == "table" and resolved.units or nil
   if all == nil then
     local count = native("sweep", ablation._unit_count, model, set, layer)
     if count == nil then  -- known only by running the model: one piece
-      local units, base, correct, totals = native("sweep", lesion._cached, "ablation.sweep(" .. tostring(layer) .. ")", key,
+      local units, base, correct, totals = native("sweep", lesion._cached, label, key,
         function() return ablation._sweep(model, set, layer, resolved) end)
       return result(layer, opts, units, base, correct, totals, set)
     end
@@ -210,21 +211,18 @@ function ablation.sweep(model, set, layer, opts)
     all = all:totable()
   end
   local nparts = math.max(1, math.min(#all, 64))
-  local function part_units(p)
-    local out = {}
-    for i = (p - 1) * #all // nparts + 1, p * #all // nparts do out[#out + 1] = all[i] end
-    return out
-  end
+  local part_units = {}
+  for p = 1, nparts do part_units[p] = table.move(all, (p - 1) * #all // nparts + 1, p * #all // nparts, 1, {}) end
   local function compute(ps)
     local us = {}
-    for _, p in ipairs(ps) do for _, u in ipairs(part_units(p)) do us[#us + 1] = u end end
+    for _, p in ipairs(ps) do table.move(part_units[p], 1, #part_units[p], #us + 1, us) end
     local o = {}
     if type(resolved) == "table" then for k, v in pairs(resolved) do o[k] = v end end
     o.units = us
     local u, b, c, t = ablation._sweep(model, set, layer, o)
     local out, row = {}, 1
     for _, p in ipairs(ps) do
-      local n = #part_units(p)
+      local n = #part_units[p]
       out[p] = {table.move(u, row, row + n - 1, 1, {}), b, c:narrow(1, row, n), t}
       row = row + n
     end
@@ -238,8 +236,7 @@ function ablation.sweep(model, set, layer, opts)
     end
     return us, parts[1][2], tensor.cat(rows, 1), parts[1][4]
   end
-  local units, base, correct, totals = native("sweep", lesion._cached_split, "ablation.sweep(" .. tostring(layer) .. ")",
-    key, nparts, compute, assemble)
+  local units, base, correct, totals = native("sweep", lesion._cached_split, label, key, nparts, compute, assemble)
   return result(layer, opts, units, base, correct, totals, set)
 end
 

@@ -55,11 +55,11 @@ extension Tensor {
     }
 
     /// C (m x n) = alpha op(A) op(B) + beta C, all row-major and contiguous (op(A) is m x k:
-    /// A itself, or with transA A is k x m). Split over the threads by rows of C, or by its
-    /// columns when there are few rows or B is the larger matrix (each part reads all of the
+    /// A itself, or with transA A is k x m). Split into blocks of `gemmBlock` rows of C, or of
+    /// its columns when there are few rows or B is the larger matrix (each block reads all of the
     /// other operand: AlexNet's first linear layer at batch 32 had both threads read its 151 MB
-    /// of weights); a fixed split for a thread count; each part is one single-threaded OpenBLAS
-    /// call over the whole of k.
+    /// of weights), taken by the threads in turn; each block is one single-threaded OpenBLAS
+    /// call over the whole of k, of a shape that does not depend on the thread count.
     /// Rows (or columns) of a block of `gemm`.
     static let gemmBlock = 256
 

@@ -1,5 +1,6 @@
-// The thread count of Lesion's parallel loops (OpenBLAS itself runs on the calling thread). Work is split into a
-// fixed number of parts that does not depend on scheduling, so results are the same run to run.
+// The thread count of Lesion's parallel loops (OpenBLAS itself runs on the calling thread). Work that sums or
+// whose products' shapes matter is cut by the data's size (`evenChunks`, `forEachPart`) and summed in part order
+// (`InOrder`), so results are the same bits run to run and on any thread count.
 import COpenBLAS
 import Dispatch
 import Foundation

@@ -73,7 +73,7 @@ public struct SlurmJobs {
     }
 
     /// Tasks (1-based) still to run: those whose folders do not say they finished.
-    public var pending: [Int] { (1...max(1, tasks.count)).filter { tasks.count > 0 && state(task: $0) != .finished } }
+    public var pending: [Int] { tasks.indices.map { $0 + 1 }.filter { state(task: $0) != .finished } }
 
     /// "1-3,5": Slurm's --array list.
     public static func arrayList(_ tasks: [Int]) -> String {

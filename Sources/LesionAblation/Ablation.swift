@@ -40,7 +40,7 @@ public enum Ablation {
 
     /// The value each unit of `layer` takes when ablated: 0, its channel mean over the data
     /// (one pass), or a plugin mode's value.
-    static func ablationValues(_ model: Sequential, _ data: Dataset, layer: Int, mode: AblationMode) throws(TensorError) -> [Float] {
+    public static func ablationValues(_ model: Sequential, _ data: Dataset, layer: Int, mode: AblationMode) throws(TensorError) -> [Float] {
         let n = try unitCount(model, data, layer: layer)
         switch mode {
         case .zero: return [Float](repeating: 0, count: n)

@@ -11,9 +11,17 @@ public struct UnitData {
     public var probs: [Double]
     /// 0-based labels of the samples.
     public var labels: [Int]
-    /// zeros[u]: fraction of unit u's values (all samples and positions) that are exactly 0.
-    public var zeros: [Double]
+    /// zeroCounts[u]: how many of unit u's values (all samples and positions) are exactly 0, of
+    /// `values` per unit.
+    public var zeroCounts: [Int], values: Int
+    /// zeros[u]: the fraction of unit u's values that are exactly 0.
+    public var zeros: [Double] { zeroCounts.map { Double($0) / Double(values) } }
     public var units: Int, classes: Int, samples: Int
+
+    public init(acts: [Double], probs: [Double], labels: [Int], zeroCounts: [Int], values: Int, units: Int, classes: Int, samples: Int) {
+        (self.acts, self.probs, self.labels, self.zeroCounts, self.values) = (acts, probs, labels, zeroCounts, values)
+        (self.units, self.classes, self.samples) = (units, classes, samples)
+    }
 }
 
 public enum Attributes {
@@ -59,7 +67,7 @@ public enum Attributes {
                 labels.append(Int(lab[r]))
             }
         }
-        return UnitData(acts: acts, probs: probs, labels: labels, zeros: zeroCount.map { Double($0) / Double(total) },
+        return UnitData(acts: acts, probs: probs, labels: labels, zeroCounts: zeroCount, values: total,
                         units: units, classes: k, samples: labels.count)
     }
 

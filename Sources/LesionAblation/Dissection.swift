@@ -38,7 +38,7 @@ public enum NetworkDissection {
             throw TensorError(.value, "the data set '\(data.name)' has no concept labels (data.concepts, or a folder with label maps, has)")
         }
         guard quantile >= 0 && quantile < 1 else { throw TensorError(.value, "quantile must be in [0, 1), got \(quantile)") }
-        let (H, W) = (labels.height, labels.width), HW = H * W
+        let (H, W) = (labels.height, labels.width)
         let nc = labels.names.count
         let starts = labels.categories.map(\.concepts.lowerBound)
         var heaps: [TopValues] = []
@@ -56,12 +56,7 @@ public enum NetworkDissection {
                 mapSize = (h, w)
             }
             let samples = range.map { data.indices[$0] }
-            for s in samples {
-                for (k, start) in starts.enumerated() {
-                    let m = labels.maps[k]
-                    for p in 0..<HW where m[s * HW + p] > 0 { conceptCount[start + Int(m[s * HW + p]) - 1] += 1 }
-                }
-            }
+            addConceptPixels(labels, samples: samples, into: &conceptCount)
             let hw = h * w
             var bad = false
             let store = storing, identity = h == H && w == W
@@ -152,35 +147,17 @@ public enum NetworkDissection {
                 }
             } }
         } else {
-            try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
-                let (n, _, _, _) = try maps(out, model, layer)
-                let samples = range.map { data.indices[$0] }
-                let hw = h * w
-                unitCount.withUnsafeMutableBufferPointer { ucp in inter.withUnsafeMutableBufferPointer { ip in
-                    nonisolated(unsafe) let uc = ucp, ic = ip
-                    Threads.parallelFor(Threads.count) { t in
-                        let (lo, hi) = Threads.range(t, of: units)
-                        guard hi > lo else { return }
-                        var scratch = Geometry.Scratch(geometry)
-                        var planes = [Float](repeating: 0, count: (hi - lo) * hw)
-                        var largest = [Float](repeating: 0, count: hi - lo), size = largest
-                        for b in 0..<n {
-                            _ = scan(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes, largest: &largest, size: &size)
-                            planes.withUnsafeBufferPointer { pp in
-                                for u in lo..<hi {
-                                    let src = pp.baseAddress! + (u - lo) * hw
-                                    let (mx, mag) = (largest[u - lo], size[u - lo])
-                                    guard reaches(mx, mag, thresholds[u]) else { continue }
-                                    geometry.count(src, size: mag, threshold: thresholds[u], sample: samples[b],
-                                                   scratch: &scratch, unit: &uc[u], inter: ic.baseAddress! + u * nc)
-                                }
-                            }
-                        }
-                    }
-                } }
-            }
+            try countMasks(model, data, layer: layer, thresholds: thresholds, labels: labels, batch: batch,
+                           unit: &unitCount, inter: &inter)
         }
-        let iou = (0..<units).map { u in
+        return result(labels: labels, thresholds: thresholds, unitCount: unitCount, inter: inter, conceptCount: conceptCount)
+    }
+
+    /// The dissection from its counts: per unit |M|, per unit and concept |M ∩ L| (inter[u * C
+    /// + c]), per concept |L|.
+    static func result(labels: ConceptLabels, thresholds: [Float], unitCount: [Int], inter: [Int], conceptCount: [Int]) -> Dissection {
+        let nc = conceptCount.count
+        let iou = (0..<unitCount.count).map { u in
             (0..<nc).map { c -> Double in
                 let i = Double(inter[u * nc + c])
                 let union = Double(unitCount[u]) + Double(conceptCount[c]) - i

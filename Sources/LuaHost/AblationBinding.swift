@@ -7,7 +7,7 @@ import LesionTensor
 
 enum AblationBinding {
     static func register(_ lua: Lua) {
-        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_unit_count", unitCount), ("_curve", curve), ("_evaluate", evaluate),
+        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_unit_count", unitCount), ("_means", means), ("_curve", curve), ("_evaluate", evaluate),
                                                                   ("rotate", UnitsBinding.rotate)])
     }
 
@@ -66,6 +66,18 @@ enum AblationBinding {
                 return try m.shapes(batch: 1, sample: data.sampleShape)[layer]
             }
             if let shape { lua.push(shape[1]) } else { lua.pushNil() }
+            return 1
+        }
+    }
+
+    /// ablation._means(model, set, layer) -> tensor{U}: each unit's mean over the set, the values
+    /// mode "mean" ablates to (the same floats), for calls cut into chunks of samples.
+    static let means: LuaFunction = { L in
+        ModelBinding.run(L, "sweep") { lua, m in
+            let data = try lua.check(2, Dataset.self)
+            let layer = try ModelBinding.layerIndex(lua, m, 3)
+            let v = try lua.about(2) { () throws(TensorError) in try Ablation.ablationValues(m, data, layer: layer, mode: .mean) }
+            lua.push(tensor: try Tensor(shape: [v.count], values: v))
             return 1
         }
     }

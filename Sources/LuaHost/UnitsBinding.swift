@@ -8,35 +8,9 @@ import LesionTensor
 
 enum UnitsBinding {
     static func register(_ lua: Lua) {
-        LuaHost.from(lua.L).registerModule(lua, "units", [("_attributes", attributes), ("class_means", classMeans),
-                                                          ("_top_images", topImages), ("heatmap", heatmap), ("_dissect", dissect)])
-    }
-
-    /// units._attributes(model, set, layer, names) -> {name = tensor{U}}, activations{N,U}, probs{N,K}, labels{N}
-    static let attributes: LuaFunction = { L in
-        ModelBinding.run(L, "attributes") { lua, m in
-            let data = try lua.check(2, Dataset.self)
-            let layer = try ModelBinding.layerIndex(lua, m, 3)
-            try lua.table(4)
-            var names: [String] = []
-            for k in 0..<lua.rawLength(4) {
-                lua_rawgeti(L, 4, lua_Integer(k + 1))
-                defer { lua.pop() }
-                names.append(try lua.string(lua.top))
-            }
-            let d = try lua.about(2) { () throws(TensorError) in try Attributes.collect(m, data, layer: layer) }
-            let values = try lua.about(3) { () throws(TensorError) in try Attributes.compute(names, m, d, layer: layer) }
-            lua.newTable(record: Int32(values.count))
-            for (name, v) in values {
-                let shifted = name == "top_class" ? v.map { $0 + 1 } : v      // classes are 1-based in Lua
-                lua.push(tensor: try Tensor(shape: [d.units], values: shifted.map(Float.init)))
-                lua.setField(-2, name)
-            }
-            lua.push(tensor: try Tensor(shape: [d.samples, d.units], values: d.acts.map(Float.init)))
-            lua.push(tensor: try Tensor(shape: [d.samples, d.classes], values: d.probs.map(Float.init)))
-            lua.push(tensor: try Tensor(shape: [d.samples], values: d.labels.map { Float($0 + 1) }))
-            return 4
-        }
+        LuaHost.from(lua.L).registerModule(lua, "units", [("class_means", classMeans),
+                                                          ("_top_images", topImages), ("heatmap", heatmap), ("_dissect", dissect)]
+                                                          + chunkFunctions)
     }
 
     /// units._top_images(model, set, layer, {k =, units =, by =, batch =}) -> indices{U,k}
@@ -113,12 +87,7 @@ enum UnitsBinding {
             } catch {
                 throw LuaArgError(error.kind == .shape ? 3 : 2, error.message)
             }
-            lua.push(tensor: try Tensor(shape: [d.units, d.concepts.count], values: d.iou.flatMap { $0.map(Float.init) }))
-            lua.push(tensor: try Tensor(shape: [d.units], values: d.thresholds))
-            for names in [d.concepts, d.categoryOf] {
-                lua.newTable(array: Int32(names.count))
-                for (i, n) in names.enumerated() { lua.push(n); lua.setIndex(-2, i + 1) }
-            }
+            pushDissection(lua, d)
             return 4
         }
     }

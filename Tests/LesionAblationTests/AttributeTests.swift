@@ -7,7 +7,7 @@ import Testing
 @Suite struct AttributeTests {
     /// 2 units, 3 classes, 6 samples with labels 0, 0, 1, 1, 2, 2; unit 1 never fires.
     let d = UnitData(acts: [1, 0, 3, 0, 2, 0, 2, 0, 0, 0, 4, 0], probs: [Double](repeating: 1.0 / 3, count: 18),
-                     labels: [0, 0, 1, 1, 2, 2], zeros: [0.25, 1], units: 2, classes: 3, samples: 6)
+                     labels: [0, 0, 1, 1, 2, 2], zeroCounts: [1, 4], values: 4, units: 2, classes: 3, samples: 6)
 
     @Test func classMeansAndSelectivityByHand() {
         let m = Attributes.classMeans(d)

@@ -90,6 +90,37 @@ import Testing
         }
     }
 
+    /// Cut into chunks of samples (as shards compute it): each chunk's largest values, the
+    /// thresholds from their union, each chunk's counts added up: the same thresholds and IoU,
+    /// bit for bit, as one pass over the whole set.
+    @Test(arguments: [(true, 0.05, true), (false, 0.3, true), (true, 0.02, false)])
+    func chunksEqualOnePiece(relu: Bool, q: Double, pool: Bool) throws {
+        let data = try DataFiles.concepts(n: 41, size: 16, seed: 5)
+        let m = try detectors(relu: relu, pool: pool)
+        (m.layers[0] as! Conv2d).reset(RandomStream(seed: 7))
+        let whole = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 16)
+        let cuts = [0..<7, 7..<20, 20..<21, 21..<41]
+        let chunks = try cuts.map { try data.subset(Array($0)) }
+        let largest = try chunks.map { try NetworkDissection.largestValues(m, $0, layer: 2, setSamples: 41, quantile: q, batch: 5) }
+        let t = try NetworkDissection.thresholds(mergingLargest: largest.map(\.values), values: 41 * largest[0].positions, quantile: q)
+        #expect(t == whole.thresholds)
+        var sum = NetworkDissection.Counts(unit: [0, 0, 0, 0], inter: [], concept: [])
+        for c in chunks {
+            let k = try NetworkDissection.counts(m, c, layer: 2, thresholds: t, batch: 3)
+            if sum.inter.isEmpty { sum.inter = k.inter.map { _ in 0 }; sum.concept = k.concept.map { _ in 0 } }
+            for i in k.unit.indices { sum.unit[i] += k.unit[i] }
+            for i in k.inter.indices { sum.inter[i] += k.inter[i] }
+            for i in k.concept.indices { sum.concept[i] += k.concept[i] }
+        }
+        let d = try NetworkDissection.result(data, thresholds: t, counts: sum)
+        #expect(d.iou == whole.iou)
+        // Too few values for the set's threshold, and counts that do not fit, are errors.
+        #expect(throws: TensorError.self) {
+            try NetworkDissection.thresholds(mergingLargest: [largest[2].values], values: 41 * largest[0].positions, quantile: 0.9)
+        }
+        #expect(throws: TensorError.self) { try NetworkDissection.result(data, thresholds: t, counts: NetworkDissection.Counts(unit: [1], inter: [], concept: [])) }
+    }
+
     @Test func badRequests() throws {
         let plain = try DataFiles.shapes(n: 10, size: 16)
         #expect(throws: TensorError.self) {

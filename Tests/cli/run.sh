@@ -205,6 +205,34 @@ check "the manifest names the shard" 0 '"shard":"2/3"' -- sh -c "cat runs/shard/
 rm -f $(grep -l 'ablation.sweep(relu1) part 5 of 16' "$dir"/sc/*/*.safetensors) $(grep -l '"label":"ablation.sweep(relu1)"' "$dir"/sc/*/*.safetensors)
 check "a missing part is computed by the final run" 0 '15 of 16 parts are in the cache; computing part 5$' -- "$lesion" run "$dir/shard.lua" --cache "$dir/sc" -- "$dir/mended.csv"
 check "with the same bytes" 0 '^ok$' -- sh -c "cmp '$dir/plain.csv' '$dir/mended.csv' && echo ok"
+# Every call that splits, on a set of several chunks of samples (lua/lesion/parts.lua): the
+# sweep (chunks x groups of units), the curve, attributes, top images and the dissection's two
+# passes. Three shards at once, then a merge that only reads: the unsharded bytes.
+cat >"$dir/split.lua" <<'LUA'
+local set = data.concepts{n = 1300, size = 16, seed = 4}
+local m = nn.Sequential{nn.Conv2d(3, 8, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, {padding = 1}),
+                        nn.ReLU(), nn.Flatten(), nn.Linear(512, set.num_classes), seed = 5, input = {3, 16, 16}}
+local out = assert(io.open(arg[1], "w"))
+local function put(name, t) out:write(name, " ", table.concat(t:reshape({-1}):totable(), " ", 1, t:numel()), "\n") end
+local r = ablation.sweep(m, set, "relu2", {mode = "mean"})
+put("sweep", r.per_class); put("base", r.base.per_class); out:write(string.format("loss %.17g\n", r.base.loss))
+put("curve", ablation.curve(m, set, "relu1", {3, 1, 2, 8}).per_class)
+local a = units.attributes(m, set, "relu2")
+for _, n in ipairs{"selectivity", "l1_in", "mean", "sparsity", "top_class", "class_correlation", "concept_iou"} do put(n, a[n]) end
+local t = units.top_images(m, set, "relu1", {k = 5})
+put("top", t.indices); put("topv", t.values)
+local d = units.dissect(m, set, "relu1")
+put("iou", d.iou); put("thresholds", d.thresholds)
+out:close()
+for _, e in ipairs(lesion.cache_log()) do print("cache", e.call, e.result) end
+LUA
+"$lesion" run "$dir/split.lua" --no-cache --out sp0 -- "$dir/split0.txt" >/dev/null 2>&1
+for i in 1 2 3; do "$lesion" run "$dir/split.lua" --cache "$dir/spc" --shard $i/3 --out sp$i -- "$dir/split$i.txt" >"$dir/split$i.log" 2>&1 & done
+wait
+check "split calls: three shards computed parts of each" 0 '^8$' -- sh -c "cat '$dir'/split?.log | grep -o 'cache	[a-z_.]*([a-z0-9]*)[ a-z]*	computed parts' | sort -u | cut -f2 | sort -u | wc -l"
+check "split calls: each shard ends with the unsharded bytes" 0 '^ok$' -- sh -c "for i in 1 2 3; do cmp '$dir/split0.txt' '$dir/split'\$i'.txt' || exit 1; done; echo ok"
+check "split calls: the merge only reads the cache" 0 '^hit$' -- sh -c "'$lesion' run '$dir/split.lua' --cache '$dir/spc' --out spm -- '$dir/splitm.txt' 2>/dev/null | grep '^cache' | cut -f3 | sort -u"
+check "split calls: and equals an unsharded run byte for byte" 0 '^ok$' -- sh -c "cmp '$dir/split0.txt' '$dir/splitm.txt' && echo ok"
 # Two processes told they are the same shard: every part is computed once, by one of them.
 "$lesion" run "$dir/shard.lua" --cache "$dir/race" --shard 1/2 --out race1 -- "$dir/race1.csv" >"$dir/race1.txt" 2>&1 &
 "$lesion" run "$dir/shard.lua" --cache "$dir/race" --shard 1/2 --out race2 -- "$dir/race2.csv" >"$dir/race2.txt" 2>&1
@@ -215,14 +243,14 @@ grep -ho 'computed parts [0-9, -]*' "$dir/race1.txt" "$dir/race2.txt" | sed 's/c
 check "racing shards compute each part once" 0 '^16 16$' -- sh -c "echo \$(wc -l <'$dir/race_parts.txt') \$(sort -un '$dir/race_parts.txt' | wc -l)"
 check "and both end with the whole sweep" 0 '^ok$' -- sh -c "cmp '$dir/plain.csv' '$dir/race1.csv' && cmp '$dir/plain.csv' '$dir/race2.csv' && echo ok"
 # A shard killed halfway leaves claims of a dead process: its re-run takes them over.
-"$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=24000 --shard 1/2 --out k1 -- "$dir/k.csv" >/dev/null 2>&1 &
+"$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=120000 --shard 1/2 --out k1 -- "$dir/k.csv" >/dev/null 2>&1 &
 victim=$!
 for _ in $(seq 1 200); do ls "$dir"/killed/*/*.claim 2>/dev/null | grep -q . && break; sleep 0.05; done
-sleep 0.3
+sleep 0.1
 kill -9 "$victim"; wait "$victim" 2>/dev/null
 check "the killed shard left claims" 0 '^[1-9]' -- sh -c "ls '$dir'/killed/*/*.claim 2>/dev/null | wc -l"
-"$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=24000 --no-cache --out k0 -- "$dir/k_plain.csv" >/dev/null 2>&1
-check "its re-run completes" 0 'cache	ablation.sweep\(relu1\)	computed parts' -- "$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=24000 --shard 1/2 --out k2 -- "$dir/k.csv"
+"$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=120000 --no-cache --out k0 -- "$dir/k_plain.csv" >/dev/null 2>&1
+check "its re-run completes" 0 'cache	ablation.sweep\(relu1\)	computed parts' -- "$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=120000 --shard 1/2 --out k2 -- "$dir/k.csv"
 check "with the unsharded bytes" 0 '^ok$' -- sh -c "cmp '$dir/k_plain.csv' '$dir/k.csv' && echo ok"
 
 # The same bits on any number of threads: a model with every convolution path (direct, im2col,

@@ -1,5 +1,6 @@
 -- The ablation module: the native sweep wrapped in a result object.
 local ablation = assert(package.loaded["lesion.ablation"], "the native ablation module is missing")  -- _sweep, _evaluate, rotate
+local parts = require "lesion.parts"
 
 --- Calls a native function; its errors name `public` and point at the caller of the caller.
 local function native(public, f, ...)
@@ -89,9 +90,29 @@ function ablation.curve(model, set, layer, order, opts)
   end
   local native_opts = {mode = opts.mode, batch = opts.batch}
   local resolved = resolve(native_opts, model, set, layer, "#5 to 'curve'")
-  local key = {model, set, layer, order = order, steps = steps, mode = resolved.mode, values = resolved.values}
-  local base, correct, totals = native("curve", lesion._cached, "ablation.curve(" .. tostring(layer) .. ")", key,
-    function() return ablation._curve(model, set, layer, order, steps, resolved) end)
+  local key = {model, set, layer, order = order, steps = steps, mode = resolved.mode, values = resolved.values, cut = "samples"}
+  -- Parts: chunks of samples (lesion.parts); their counts add up exactly.
+  local chunks = parts.chunks(#set)
+  if resolved.mode == "mean" and #chunks > 1 then
+    resolved = {batch = resolved.batch, values = native("curve", parts.means, model, set, layer)}
+  end
+  local function compute(ps)
+    local out = {}
+    for _, p in ipairs(ps) do
+      out[p] = {ablation._curve(model, parts.samples(set, chunks[p]), layer, order, steps, resolved)}
+    end
+    return out
+  end
+  local function assemble(ps)
+    local bases, correct, totals = {}, ps[1][2], ps[1][3]
+    for c = 1, #ps do
+      bases[c] = ps[c][1]
+      if c > 1 then correct, totals = correct + ps[c][2], totals + ps[c][3] end
+    end
+    return parts.evaluation(bases), correct, totals
+  end
+  local base, correct, totals = native("curve", lesion._cached_split, "ablation.curve(" .. tostring(layer) .. ")", key,
+    #chunks, compute, assemble)
   return {steps = steps, accuracy = correct:sum(2) / totals:sum(), per_class = correct / totals, order = order, base = base}
 end
 
@@ -194,8 +215,8 @@ function ablation.sweep(model, set, layer, opts)
   -- Cached by everything that determines the numbers (the batch size does not).
   local key = {model, set, layer}
   if type(resolved) == "table" then key.units, key.mode, key.values = resolved.units, resolved.mode, resolved.values end
-  -- Cut into parts of the units (as many as units, up to 64) that shards compute and a later
-  -- run assembles (lesion._cached_split); each unit's counts do not depend on its part.
+  key.cut = "samples"
+  -- Cut into parts that shards compute and a later run assembles (lesion._cached_split).
   local label = "ablation.sweep(" .. tostring(layer) .. ")"
   local all = type(resolved) == "table" and resolved.units or nil
   if all == nil then
@@ -210,33 +231,58 @@ function ablation.sweep(model, set, layer, opts)
   elseif tensor.is_tensor(all) then
     all = all:totable()
   end
-  local nparts = math.max(1, math.min(#all, 64))
-  local part_units = {}
-  for p = 1, nparts do part_units[p] = table.move(all, (p - 1) * #all // nparts + 1, p * #all // nparts, 1, {}) end
+  -- Parts: chunks of samples (each runs the model over its own samples) times groups of
+  -- units (as many as fit in lesion.parts's limit; a small set is cut by units alone). A unit's
+  -- counts do not depend on its group, and a chunk's on the others: the parts add up exactly.
+  local chunks = parts.chunks(#set)
+  local groups = parts.groups(all, math.max(1, math.min(#all, parts.max // #chunks)))
+  local ng = #groups
+  local base_opts = {}
+  if type(resolved) == "table" then for k, v in pairs(resolved) do base_opts[k] = v end end
+  if base_opts.mode == "mean" and #chunks > 1 then base_opts.mode, base_opts.values = nil, parts.means(model, set, layer) end
   local function compute(ps)
-    local us = {}
-    for _, p in ipairs(ps) do table.move(part_units[p], 1, #part_units[p], #us + 1, us) end
-    local o = {}
-    if type(resolved) == "table" then for k, v in pairs(resolved) do o[k] = v end end
-    o.units = us
-    local u, b, c, t = ablation._sweep(model, set, layer, o)
-    local out, row = {}, 1
+    -- Part p is chunk (p - 1) // ng + 1 and group (p - 1) % ng + 1; one native call per chunk.
+    local byChunk, out = {}, {}
     for _, p in ipairs(ps) do
-      local n = #part_units[p]
-      out[p] = {table.move(u, row, row + n - 1, 1, {}), b, c:narrow(1, row, n), t}
-      row = row + n
+      local c = (p - 1) // ng + 1
+      byChunk[c] = byChunk[c] or {}
+      table.insert(byChunk[c], p)
+    end
+    for c = 1, #chunks do
+      local list = byChunk[c]
+      if list then
+        local us = {}
+        for _, p in ipairs(list) do local g = groups[(p - 1) % ng + 1]; table.move(g, 1, #g, #us + 1, us) end
+        local o = {}
+        for k, v in pairs(base_opts) do o[k] = v end
+        o.units = us
+        local u, b, cr, t = ablation._sweep(model, parts.samples(set, chunks[c]), layer, o)
+        local row = 1
+        for _, p in ipairs(list) do
+          local n = #groups[(p - 1) % ng + 1]
+          out[p] = {table.move(u, row, row + n - 1, 1, {}), b, cr:narrow(1, row, n), t}
+          row = row + n
+        end
+      end
     end
     return out
   end
-  local function assemble(parts)
+  local function assemble(ps)
     local us, rows = {}, {}
-    for p = 1, nparts do
-      table.move(parts[p][1], 1, #parts[p][1], #us + 1, us)
-      rows[p] = parts[p][3]
+    for g = 1, ng do
+      table.move(ps[g][1], 1, #ps[g][1], #us + 1, us)
+      local sum = ps[g][3]
+      for c = 2, #chunks do sum = sum + ps[(c - 1) * ng + g][3] end
+      rows[g] = sum
     end
-    return us, parts[1][2], tensor.cat(rows, 1), parts[1][4]
+    local bases, totals = {}, ps[1][4]
+    for c = 1, #chunks do
+      bases[c] = ps[(c - 1) * ng + 1][2]
+      if c > 1 then totals = totals + ps[(c - 1) * ng + 1][4] end
+    end
+    return us, parts.evaluation(bases), tensor.cat(rows, 1), totals
   end
-  local units, base, correct, totals = native("sweep", lesion._cached_split, label, key, nparts, compute, assemble)
+  local units, base, correct, totals = native("sweep", lesion._cached_split, label, key, #chunks * ng, compute, assemble)
   return result(layer, opts, units, base, correct, totals, set)
 end
 

@@ -1,5 +1,6 @@
 -- The units module: attributes of the units of one layer, built in or added by plugins.
-local units = assert(package.loaded["lesion.units"], "the native units module is missing")  -- _attributes, class_means
+local units = assert(package.loaded["lesion.units"], "the native units module is missing")  -- _collect, class_means, ...
+local parts = require "lesion.parts"
 
 local builtin = {"selectivity", "l1_in", "l1_out", "mean", "sparsity", "top_class", "class_correlation"}
 local isBuiltin = {}
@@ -50,9 +51,27 @@ function units.attributes(model, set, layer, opts)
     elseif plugins[n] then extra[#extra + 1] = n
     else error(string.format("bad argument #4 to 'attributes' (unknown attribute '%s'; known: %s)", tostring(n), table.concat(units.names(), ", ")), 2) end
   end
-  local ok, out, acts, probs, labels = pcall(lesion._cached, "units.attributes(" .. tostring(layer) .. ")",
-    {model, set, layer, native}, function() return units._attributes(model, set, layer, native) end)
-  if not ok then error((tostring(out):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_attributes'", "'attributes'")), 2) end
+  -- Parts: chunks of samples (lesion.parts), each one pass over its samples; the attributes
+  -- come from all of them together.
+  local chunks = parts.chunks(#set)
+  local function compute(ps)
+    local out = {}
+    for _, p in ipairs(ps) do out[p] = {units._collect(model, parts.samples(set, chunks[p]), layer)} end
+    return out
+  end
+  local function assemble(ps)
+    local acts, probs, labels, zeros, values = {}, {}, {}, {}, 0
+    for c, part in ipairs(ps) do
+      acts[c], probs[c], labels[c] = part[1], part[2], part[3]
+      for u, z in ipairs(part[4]) do zeros[u] = (zeros[u] or 0) + z end
+      values = values + part[5]
+    end
+    acts, probs, labels = tensor.cat(acts, 1), tensor.cat(probs, 1), tensor.cat(labels, 1)
+    return units._attributes_of(model, layer, native, acts, probs, labels, zeros, values), acts, probs, labels
+  end
+  local ok, out, acts, probs, labels = pcall(lesion._cached_split, "units.attributes(" .. tostring(layer) .. ")",
+    {model, set, layer, native, cut = "samples"}, #chunks, compute, assemble)
+  if not ok then error((tostring(out):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_attributes_of'", "'attributes'")), 2) end
   if dissect then
     -- concept_iou: the unit's best IoU with a labelled concept (units.dissect).
     local okd, d = pcall(units.dissect, model, set, layer, {quantile = opts and opts.quantile})
@@ -77,11 +96,81 @@ end
 function units.top_images(model, set, layer, opts)
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'top_images' (options table expected, got " .. type(opts) .. ")", 2) end
   local o = opts or {}
-  local key = {model, set, layer, k = o.k, units = o.units, by = o.by}
-  local ok, indices, values, which = pcall(lesion._cached, "units.top_images(" .. tostring(layer) .. ")", key,
-    function() return units._top_images(model, set, layer, opts) end)
+  local key = {model, set, layer, k = o.k, units = o.units, by = o.by, cut = "samples"}
+  -- Parts: chunks of samples (lesion.parts); the k best of a set are the k best of its chunks' k best.
+  local chunks = parts.chunks(#set)
+  if #chunks > 1 and type(o.k) == "number" and o.k > #set then
+    error(string.format("bad argument #4 to 'top_images' (option 'k' (%s) is larger than the set (%d samples))", tostring(o.k), #set), 2)
+  end
+  local function compute(ps)
+    local out = {}
+    for _, p in ipairs(ps) do
+      local c, oc = chunks[p], {}
+      for k, v in pairs(o) do oc[k] = v end
+      if #chunks > 1 and type(o.k) == "number" then oc.k = math.min(o.k, c.count) end
+      local idx, val, which = units._top_images(model, parts.samples(set, c), layer, oc)
+      out[p] = {idx + (c.first - 1), val, which}
+    end
+    return out
+  end
+  local function assemble(ps)
+    if #ps == 1 then return table.unpack(ps[1]) end
+    local k = o.k or 9
+    local idx, val = {}, {}
+    for u = 1, ps[1][1]:size(1) do
+      local cands = {}
+      for _, part in ipairs(ps) do
+        for r = 1, part[1]:size(2) do cands[#cands + 1] = {part[2]:get(u, r), part[1]:get(u, r)} end
+      end
+      -- Best first; equal scores: the earlier sample first (as one pass ranks them).
+      table.sort(cands, function(a, b) return a[1] > b[1] or (a[1] == b[1] and a[2] < b[2]) end)
+      idx[u], val[u] = {}, {}
+      for r = 1, k do idx[u][r], val[u][r] = cands[r][2], cands[r][1] end
+    end
+    return tensor.from(idx), tensor.from(val), ps[1][3]
+  end
+  local ok, indices, values, which = pcall(lesion._cached_split, "units.top_images(" .. tostring(layer) .. ")", key, #chunks,
+    compute, assemble)
   if not ok then error((tostring(indices):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_top_images'", "'top_images'")), 2) end
   return {indices = indices, values = values, units = which, k = indices:size(2), by = o.by or "max", layer = layer}
+end
+
+--- A dissection cut into chunks of samples (lesion.parts), as two calls of parts that shards
+--- share: each chunk's largest values of every unit, whose union gives the thresholds; then
+--- each chunk's counts at those thresholds, which add up to the set's.
+local function dissect_chunks(label, model, set, layer, native, chunks)
+  local key = {model, set, layer, quantile = native.quantile, cut = "samples"}
+  local quantile = native.quantile or 0.005
+  local function thresholds()
+    return lesion._cached_split(label .. " thresholds", key, #chunks, function(ps)
+      local out = {}
+      for _, p in ipairs(ps) do
+        out[p] = {units._dissect_largest(model, parts.samples(set, chunks[p]), layer,
+          {quantile = native.quantile, batch = native.batch, samples = #set})}
+      end
+      return out
+    end, function(ps)
+      local list = {}
+      for c, part in ipairs(ps) do list[c] = part[1] end
+      return units._dissect_thresholds(list, #set * ps[1][2], quantile)
+    end)
+  end
+  return lesion._cached_split(label, key, #chunks, function(ps)
+    local t, out = thresholds(), {}
+    for _, p in ipairs(ps) do
+      out[p] = {t, units._dissect_counts(model, parts.samples(set, chunks[p]), layer, t, {batch = native.batch})}
+    end
+    return out
+  end, function(ps)
+    local sums = {{}, {}, {}}
+    for _, part in ipairs(ps) do
+      for j = 1, 3 do
+        local s = sums[j]
+        for i, v in ipairs(part[j + 1]) do s[i] = (s[i] or 0) + v end
+      end
+    end
+    return units._dissect_result(set, ps[1][1], sums[1], sums[2], sums[3])
+  end)
 end
 
 --- units.dissect(model, set, layer, {quantile = 0.005, iou = 0.04, batch =}): Network
@@ -103,8 +192,15 @@ function units.dissect(model, set, layer, opts)
       error("bad argument #4 to 'dissect' (unknown option '" .. tostring(k) .. "'; expected one of: batch, iou, quantile)", 2)
     end
   end
-  local ok, iou, thresholds, concepts, categories = pcall(lesion._cached, "units.dissect(" .. tostring(layer) .. ")",
-    {model, set, layer, quantile = o.quantile}, function() return units._dissect(model, set, layer, native) end)
+  local label = "units.dissect(" .. tostring(layer) .. ")"
+  local chunks = parts.chunks(#set)
+  local ok, iou, thresholds, concepts, categories
+  if #chunks == 1 then
+    ok, iou, thresholds, concepts, categories = pcall(lesion._cached, label, {model, set, layer, quantile = o.quantile},
+      function() return units._dissect(model, set, layer, native) end)
+  else
+    ok, iou, thresholds, concepts, categories = pcall(dissect_chunks, label, model, set, layer, native, chunks)
+  end
   if not ok then error((tostring(iou):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_dissect'", "'dissect'")), 2) end
   local best_iou, best = iou:max(2)
   local d = {iou = iou, best = best, best_iou = best_iou, thresholds = thresholds, concepts = concepts,

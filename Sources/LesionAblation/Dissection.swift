@@ -32,7 +32,7 @@ public enum NetworkDissection {
     /// which is at least the heap's smallest value at any time: maps below it are never kept,
     /// so only the few maps that may count are held until the threshold is known.
     public static func dissect(_ model: Sequential, _ data: Dataset, layer: Int, quantile: Double = 0.005,
-                               batch: Int = 256, keptBudget: Int = keptBudget) throws(TensorError) -> Dissection {
+                               batch: Int = 256, breaks: [Int] = [], keptBudget: Int = keptBudget) throws(TensorError) -> Dissection {
         try model.checkReads(data)
         guard let labels = data.source.concepts else {
             throw TensorError(.value, "the data set '\(data.name)' has no concept labels (data.concepts, or a folder with label maps, has)")
@@ -46,7 +46,7 @@ public enum NetworkDissection {
         var conceptCount = [Int](repeating: 0, count: nc)
         var total = 0, mapSize = (0, 0)
         var storing = true, overflow = false
-        try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
+        try model.eachBatch(data, batch: batch, through: layer, breaks: breaks) { out, range, _ throws(TensorError) in
             let (n, h, w, units) = try maps(out, model, layer)
             if heaps.isEmpty {
                 let m = data.count * h * w
@@ -147,7 +147,7 @@ public enum NetworkDissection {
                 }
             } }
         } else {
-            try countMasks(model, data, layer: layer, thresholds: thresholds, labels: labels, batch: batch,
+            try countMasks(model, data, layer: layer, thresholds: thresholds, labels: labels, batch: batch, breaks: breaks,
                            unit: &unitCount, inter: &inter)
         }
         return result(labels: labels, thresholds: thresholds, unitCount: unitCount, inter: inter, conceptCount: conceptCount)

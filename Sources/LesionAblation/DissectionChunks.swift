@@ -123,10 +123,10 @@ extension NetworkDissection {
 
     /// Adds each unit's |M| and |M ∩ L| over the data, at its threshold, in a pass over the data.
     static func countMasks(_ model: Sequential, _ data: Dataset, layer: Int, thresholds: [Float], labels: ConceptLabels, batch: Int,
-                           unit unitCount: inout [Int], inter: inout [Int]) throws(TensorError) {
+                           breaks: [Int] = [], unit unitCount: inout [Int], inter: inout [Int]) throws(TensorError) {
         let units = thresholds.count, nc = labels.names.count
         var kept: Geometry?
-        try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
+        try model.eachBatch(data, batch: batch, through: layer, breaks: breaks) { out, range, _ throws(TensorError) in
             let (n, h, w, c) = try maps(out, model, layer)
             guard c == units else {
                 throw TensorError(.shape, "\(units) thresholds for the \(c) units of layer '\(model.layers[layer].name)'")

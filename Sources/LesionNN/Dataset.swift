@@ -99,14 +99,21 @@ public final class Dataset {
     }
 
     /// Calls body with consecutive batches (NCHW samples in a reused buffer, their positions, and
-    /// their 0-based labels) in order.
-    public func forEachBatch(_ size: Int, _ body: (Tensor, Range<Int>, UnsafePointer<Int32>) throws(TensorError) -> Void) throws(TensorError) {
+    /// their 0-based labels) in order: as few as hold `size` samples at most, of even sizes (526
+    /// samples at 500 are two batches of 263, not 500 and a slow 26).
+    /// A batch also ends at each of `breaks` (positions), so that a pass over the whole set
+    /// runs every sample in the same batch, at the same row, as a pass over each chunk between
+    /// breaks would (OpenBLAS's results for a row can depend on its place in the product).
+    public func forEachBatch(_ size: Int, breaks: [Int] = [], _ body: (Tensor, Range<Int>, UnsafePointer<Int32>) throws(TensorError) -> Void) throws(TensorError) {
         guard size >= 1 else { throw TensorError(.value, "batch must be positive, got \(size)") }
         var x: Tensor?
         var labels = [Int32](repeating: 0, count: size)
         var lo = 0
+        let ends = breaks.sorted()
         while lo < count {
-            let hi = min(count, lo + size)
+            let end = min(count, ends.first { $0 > lo } ?? count)
+            let left = (end - lo + size - 1) / size          // batches left before the break
+            let hi = lo + (end - lo + left - 1) / left
             let xb: Tensor
             if let x, x.shape[0] == hi - lo { xb = x } else { xb = try Tensor(uninitialized: [hi - lo] + sampleShape) }
             x = xb

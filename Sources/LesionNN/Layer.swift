@@ -136,9 +136,10 @@ extension Layer {
 /// 4: F(4x4, 5x5) in evaluation, products split by columns when B is the larger operand.
 /// 5: the direct convolution for few channels (Kernels), on CPUs with AVX2 and FMA.
 /// 6: work cut by the data's size and partial sums added in order: the same bits on any thread count.
+/// 7: passes over data in batches of even sizes (a sample's rows can sit elsewhere in a product).
 public enum Engine {
-    public static let revision = 6
-    /// The revision and which loops this machine runs ("6 avx2" or "6 portable"): two machines
+    public static let revision = 7
+    /// The revision and which loops this machine runs ("7 avx2" or "7 portable"): two machines
     /// of a shared cache give the same bits only when these agree.
     public static var identity: String { "\(revision) \(kernelsAvailable ? "avx2" : "portable")" }
 }

@@ -122,12 +122,12 @@ extension Sequential {
 
     /// Runs the model in evaluation mode over the data in batches; `body` sees each batch's
     /// output of layer `through` (internal layout) with the batch's positions.
-    public func eachBatch(_ data: Dataset, batch: Int, through last: Int? = nil,
+    public func eachBatch(_ data: Dataset, batch: Int, through last: Int? = nil, breaks: [Int] = [],
                           _ body: (Tensor, Range<Int>, UnsafePointer<Int32>) throws(TensorError) -> Void) throws(TensorError) {
         let saved = training
         training = false
         defer { training = saved }
-        try data.forEachBatch(fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
+        try data.forEachBatch(fittingBatch(batch, sample: data.sampleShape), breaks: breaks) { xb, range, labels throws(TensorError) in
             try body(try forwardInternal(xb, through: last, training: false), range, labels)
         }
     }

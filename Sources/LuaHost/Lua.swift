@@ -26,6 +26,15 @@ public struct LuaRaise: Error {
     public init(_ message: String) { self.message = message }
 }
 
+/// An error of Lua code that a binding called (a callback's), passed on to the binding's caller
+/// unchanged: its message already names where it happened.
+public struct LuaPassOn: Error {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    /// The error message at the top of the stack after a failed pcall.
+    public init(_ lua: Lua) { message = lua.string(at: -1) ?? "(error object is not a string)" }
+}
+
 /// A view of a lua_State with the operations bindings use.
 public struct Lua {
     public let L: OpaquePointer
@@ -45,6 +54,9 @@ public struct Lua {
         } catch let e as LuaRaise {
             lua.push(e.message)
             return LESION_ERROR
+        } catch let e as LuaPassOn {
+            lua.push(e.message)
+            return LESION_PASS_ON
         } catch let e as TensorError {
             lua.push("\(name): \(e.message)")
             return LESION_ERROR

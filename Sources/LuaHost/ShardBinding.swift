@@ -13,6 +13,7 @@
 import CLua
 import Foundation
 import LuaShim
+import LesionNN
 import LesionTensor
 import Notebook
 
@@ -21,12 +22,15 @@ enum ShardBinding {
         _ = lua.getGlobal("lesion")
         lua.push(cachedSplit as LuaFunction)
         lua.setField(-2, "_cached_split")
+        lua.push(progress as LuaFunction)
+        lua.setField(-2, "_progress")
         lua.pop()
     }
 
-    /// lesion._cached_split(label, key, parts, compute, assemble): compute(list of 1-based part
-    /// numbers) returns a table {[p] = {values of part p}}; assemble(table of every part's
-    /// values, in order) returns the call's results.
+    /// lesion._cached_split(label, key, parts, compute, assemble, whole): compute(list of 1-based
+    /// part numbers) returns a table {[p] = {values of part p}}; assemble(table of every part's
+    /// values, in order) returns the call's results; whole(), when given, returns the same
+    /// results in one piece, faster, for a run that computes every part itself.
     static let cachedSplit: LuaFunction = { L in
         Lua.bind(L, "lesion._cached_split") { lua in
             let label = try lua.string(1)
@@ -34,10 +38,43 @@ enum ShardBinding {
             guard parts >= 1 && parts <= 4096 else { throw LuaArgError(3, "a call is cut into 1 to 4096 parts, got \(parts)") }
             guard lua.type(4) == LUA_TFUNCTION else { throw lua.argError(4, expected: "function") }
             guard lua.type(5) == LUA_TFUNCTION else { throw lua.argError(5, expected: "function") }
+            guard lua.type(6) == LUA_TNONE || lua.type(6) == LUA_TNIL || lua.type(6) == LUA_TFUNCTION else {
+                throw lua.argError(6, expected: "function or nil")
+            }
             let host = LuaHost.from(lua.L)
             let split = SplitCall(lua: lua, label: label, parts: parts)
             guard host.cacheEnabled, let text = try? lua.keyText(2, arg: 2) else { return try split.computeWhole() }
             return try host.cachedSplit(split, keyText: label + "\n" + text)
+        }
+    }
+}
+
+extension ShardBinding {
+    /// lesion._progress(name, samples, fn): runs fn() with one progress line named `name` for
+    /// all its passes over data (the chunks of a split call's parts), `samples` in all; returns
+    /// what fn returns.
+    static let progress: LuaFunction = { L in
+        Lua.bind(L, "lesion._progress") { lua in
+            let name = try lua.string(1)
+            let total = try lua.integer(2)
+            guard total >= 0 else { throw LuaArgError(2, "the number of samples must be at least 0, got \(total)") }
+            guard lua.type(3) == LUA_TFUNCTION else { throw lua.argError(3, expected: "function") }
+            let outer = Progress.sink
+            let line = PassProgress(label: name)
+            if outer == nil {
+                // Passes report the samples done of their own data; a smaller count than the
+                // last starts the next pass.
+                var before = 0, last = 0
+                Progress.sink = { done, _ in
+                    if done < last { before += last }
+                    last = done
+                    line.update(min(before + done, total), total)
+                }
+            }
+            defer { if outer == nil { line.finish(); Progress.sink = nil } }
+            lua_settop(lua.L, 3)
+            guard lesion_pcall(lua.L, 0, LUA_MULTRET, 0) == LUA_OK else { throw LuaPassOn(lua) }
+            return lua.top - 2
         }
     }
 }
@@ -53,7 +90,7 @@ struct SplitCall {
         lua_pushvalue(lua.L, 4)
         lua.newTable(array: Int32(ps.count))
         for (i, p) in ps.enumerated() { lua.push(p + 1); lua.setIndex(-2, i + 1) }
-        guard lesion_pcall(lua.L, 1, 1, 0) == LUA_OK else { throw LuaRaise(lua.string(at: -1) ?? "(error object is not a string)") }
+        guard lesion_pcall(lua.L, 1, 1, 0) == LUA_OK else { throw LuaPassOn(lua) }
         guard lua.type(-1) == LUA_TTABLE else { throw LuaRaise("\(label): its parts' function returned \(lua.typeName(-1)), expected a table") }
         let r = lua.top
         for p in ps {
@@ -69,12 +106,18 @@ struct SplitCall {
         let base = lua.top
         lua_pushvalue(lua.L, 5)
         lua_pushvalue(lua.L, t)
-        guard lesion_pcall(lua.L, 1, LUA_MULTRET, 0) == LUA_OK else { throw LuaRaise(lua.string(at: -1) ?? "(error object is not a string)") }
+        guard lesion_pcall(lua.L, 1, LUA_MULTRET, 0) == LUA_OK else { throw LuaPassOn(lua) }
         return lua.top - base
     }
 
-    /// Every part in one call, assembled (no cache).
-    func computeWhole() throws -> Int32 { try assemble(try compute(Array(0..<parts))) }
+    /// The whole result: whole() when the call has it, else every part in one call, assembled.
+    func computeWhole() throws -> Int32 {
+        guard lua.type(6) == LUA_TFUNCTION else { return try assemble(try compute(Array(0..<parts))) }
+        let base = lua.top
+        lua_pushvalue(lua.L, 6)
+        guard lesion_pcall(lua.L, 0, LUA_MULTRET, 0) == LUA_OK else { throw LuaPassOn(lua) }
+        return lua.top - base
+    }
 }
 
 extension LuaHost {

@@ -74,8 +74,20 @@ enum UnitsBinding {
         ModelBinding.run(L, "dissect") { lua, m in
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
-            let o = try Options(lua, 4, allowed: ["quantile", "batch"])
+            let o = try Options(lua, 4, allowed: ["quantile", "batch", "breaks"])
             let q = try o.number("quantile") ?? 0.005
+            // Internal (lua/lesion/units.lua): where the chunks of a dissection cut into parts
+            // begin (1-based), so that one pass runs the batches the chunks would.
+            var breaks: [Int] = []
+            if o.present, lua.rawField(o.arg, "breaks") != LUA_TNIL {
+                defer { lua.pop() }
+                breaks = try lua.numbers(lua.top, arg: 4, field: "breaks").map { b throws -> Int in
+                    guard b >= 1, b <= Double(data.count), b == b.rounded() else {
+                        throw LuaArgError(4, "option 'breaks' must list samples of the set (1 to \(data.count)), got \(b)")
+                    }
+                    return Int(b) - 1
+                }
+            } else if o.present { lua.pop() }
             guard q >= 0 && q < 1 else { throw LuaArgError(4, "option 'quantile' must be in [0, 1), got \(q)") }
             let batch = try ModelBinding.batchOption(o, default: 256)
             guard data.source.concepts != nil else {
@@ -83,7 +95,7 @@ enum UnitsBinding {
             }
             let d: Dissection
             do throws(TensorError) {
-                d = try NetworkDissection.dissect(m, data, layer: layer, quantile: q, batch: batch)
+                d = try NetworkDissection.dissect(m, data, layer: layer, quantile: q, batch: batch, breaks: breaks)
             } catch {
                 throw LuaArgError(error.kind == .shape ? 3 : 2, error.message)
             }

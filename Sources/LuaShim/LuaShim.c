@@ -15,6 +15,7 @@ static int trampoline(lua_State *L) {
         }
         return lua_error(L);
     }
+    if (n == LESION_PASS_ON) return lua_error(L);
     /* Bad argument -(n+1): let luaL_argerror name the function and skip 'self' for methods. */
     const char *detail = lua_tostring(L, -1);
     return luaL_argerror(L, -(n + 1), detail ? detail : "?");

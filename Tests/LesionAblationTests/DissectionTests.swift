@@ -114,6 +114,9 @@ import Testing
         }
         let d = try NetworkDissection.result(data, thresholds: t, counts: sum)
         #expect(d.iou == whole.iou)
+        // One pass whose batches end where the chunks begin (what an unsharded run takes).
+        let cut = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 5, breaks: cuts.map(\.lowerBound))
+        #expect(cut.thresholds == t && cut.iou == d.iou)
         // Too few values for the set's threshold, and counts that do not fit, are errors.
         #expect(throws: TensorError.self) {
             try NetworkDissection.thresholds(mergingLargest: [largest[2].values], values: 41 * largest[0].positions, quantile: 0.9)

@@ -221,4 +221,19 @@ func everyLayerModel(seed: UInt64) throws -> Sequential {
         let p = Dataset.permutation(1000, seed: 1, stream: 0)
         #expect(Set(p).count == 1000 && p != Array(0..<1000))
     }
+
+    /// Batches end at every break (the chunks of a call cut into parts), as few and as even as
+    /// the batch size allows.
+    @Test func batchesEndAtBreaks() throws {
+        let d = try DataFiles.shapes(n: 23, size: 8, seed: 1)
+        var ranges: [Range<Int>] = []
+        try d.forEachBatch(5, breaks: [12, 7, 20]) { x, r, _ throws(TensorError) in
+            #expect(x.shape[0] == r.count)
+            ranges.append(r)
+        }
+        #expect(ranges == [0..<4, 4..<7, 7..<12, 12..<16, 16..<20, 20..<23])
+        ranges = []
+        try d.forEachBatch(5) { _, r, _ throws(TensorError) in ranges.append(r) }
+        #expect(ranges == [0..<5, 5..<10, 10..<15, 15..<19, 19..<23])
+    }
 }

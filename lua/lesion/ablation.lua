@@ -97,11 +97,13 @@ function ablation.curve(model, set, layer, order, opts)
     resolved = {batch = resolved.batch, values = native("curve", parts.means, model, set, layer)}
   end
   local function compute(ps)
-    local out = {}
-    for _, p in ipairs(ps) do
-      out[p] = {ablation._curve(model, parts.samples(set, chunks[p]), layer, order, steps, resolved)}
-    end
-    return out
+    return parts.progress("curve", chunks, ps, function()
+      local out = {}
+      for _, p in ipairs(ps) do
+        out[p] = {ablation._curve(model, parts.samples(set, chunks[p]), layer, order, steps, resolved)}
+      end
+      return out
+    end)
   end
   local function assemble(ps)
     local bases, correct, totals = {}, ps[1][2], ps[1][3]
@@ -248,24 +250,28 @@ function ablation.sweep(model, set, layer, opts)
       byChunk[c] = byChunk[c] or {}
       table.insert(byChunk[c], p)
     end
-    for c = 1, #chunks do
-      local list = byChunk[c]
-      if list then
-        local us = {}
-        for _, p in ipairs(list) do local g = groups[(p - 1) % ng + 1]; table.move(g, 1, #g, #us + 1, us) end
-        local o = {}
-        for k, v in pairs(base_opts) do o[k] = v end
-        o.units = us
-        local u, b, cr, t = ablation._sweep(model, parts.samples(set, chunks[c]), layer, o)
-        local row = 1
-        for _, p in ipairs(list) do
-          local n = #groups[(p - 1) % ng + 1]
-          out[p] = {table.move(u, row, row + n - 1, 1, {}), b, cr:narrow(1, row, n), t}
-          row = row + n
+    local of = {}
+    for _, p in ipairs(ps) do of[p] = chunks[(p - 1) // ng + 1] end
+    return parts.progress("sweep", of, ps, function()
+      for c = 1, #chunks do
+        local list = byChunk[c]
+        if list then
+          local us = {}
+          for _, p in ipairs(list) do local g = groups[(p - 1) % ng + 1]; table.move(g, 1, #g, #us + 1, us) end
+          local o = {}
+          for k, v in pairs(base_opts) do o[k] = v end
+          o.units = us
+          local u, b, cr, t = ablation._sweep(model, parts.samples(set, chunks[c]), layer, o)
+          local row = 1
+          for _, p in ipairs(list) do
+            local n = #groups[(p - 1) % ng + 1]
+            out[p] = {table.move(u, row, row + n - 1, 1, {}), b, cr:narrow(1, row, n), t}
+            row = row + n
+          end
         end
       end
-    end
-    return out
+      return out
+    end)
   end
   local function assemble(ps)
     local us, rows = {}, {}

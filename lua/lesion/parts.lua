@@ -25,6 +25,17 @@ function parts.chunks(n)
   return out
 end
 
+--- Runs fn() under one progress line named `name` for the chunks of parts `ps` (fn's passes
+--- over them, one after another); returns what fn returns.
+function parts.progress(name, chunks, ps, fn)
+  local total, seen = 0, {}
+  for _, p in ipairs(ps) do
+    local c = chunks[p]
+    if c and not seen[c] then seen[c] = true; total = total + c.count end
+  end
+  return lesion._progress(name, total, fn)
+end
+
 --- A chunk's samples of `set` as a set of their own (the set itself when the chunk is all of it).
 function parts.samples(set, chunk)
   if chunk.first == 1 and chunk.count == #set then return set end

@@ -55,9 +55,11 @@ function units.attributes(model, set, layer, opts)
   -- come from all of them together.
   local chunks = parts.chunks(#set)
   local function compute(ps)
-    local out = {}
-    for _, p in ipairs(ps) do out[p] = {units._collect(model, parts.samples(set, chunks[p]), layer)} end
-    return out
+    return parts.progress("attributes", chunks, ps, function()
+      local out = {}
+      for _, p in ipairs(ps) do out[p] = {units._collect(model, parts.samples(set, chunks[p]), layer)} end
+      return out
+    end)
   end
   local function assemble(ps)
     local acts, probs, labels, zeros, values = {}, {}, {}, {}, 0
@@ -103,15 +105,17 @@ function units.top_images(model, set, layer, opts)
     error(string.format("bad argument #4 to 'top_images' (option 'k' (%s) is larger than the set (%d samples))", tostring(o.k), #set), 2)
   end
   local function compute(ps)
-    local out = {}
-    for _, p in ipairs(ps) do
-      local c, oc = chunks[p], {}
-      for k, v in pairs(o) do oc[k] = v end
-      if #chunks > 1 and type(o.k) == "number" then oc.k = math.min(o.k, c.count) end
-      local idx, val, which = units._top_images(model, parts.samples(set, c), layer, oc)
-      out[p] = {idx + (c.first - 1), val, which}
-    end
-    return out
+    return parts.progress("top_images", chunks, ps, function()
+      local out = {}
+      for _, p in ipairs(ps) do
+        local c, oc = chunks[p], {}
+        for k, v in pairs(o) do oc[k] = v end
+        if #chunks > 1 and type(o.k) == "number" then oc.k = math.min(o.k, c.count) end
+        local idx, val, which = units._top_images(model, parts.samples(set, c), layer, oc)
+        out[p] = {idx + (c.first - 1), val, which}
+      end
+      return out
+    end)
   end
   local function assemble(ps)
     if #ps == 1 then return table.unpack(ps[1]) end
@@ -143,24 +147,36 @@ local function dissect_chunks(label, model, set, layer, native, chunks)
   local quantile = native.quantile or 0.005
   local function thresholds()
     return lesion._cached_split(label .. " thresholds", key, #chunks, function(ps)
-      local out = {}
-      for _, p in ipairs(ps) do
-        out[p] = {units._dissect_largest(model, parts.samples(set, chunks[p]), layer,
-          {quantile = native.quantile, batch = native.batch, samples = #set})}
-      end
-      return out
+      return parts.progress("dissect", chunks, ps, function()
+        local out = {}
+        for _, p in ipairs(ps) do
+          out[p] = {units._dissect_largest(model, parts.samples(set, chunks[p]), layer,
+            {quantile = native.quantile, batch = native.batch, samples = #set})}
+        end
+        return out
+      end)
     end, function(ps)
       local list = {}
       for c, part in ipairs(ps) do list[c] = part[1] end
       return units._dissect_thresholds(list, #set * ps[1][2], quantile)
     end)
   end
+  -- A run that computes every part itself takes one pass instead, its batches cut where the
+  -- chunks' are (the same bits).
+  local function whole()
+    local breaks = {}
+    for i, c in ipairs(chunks) do breaks[i] = c.first end
+    return units._dissect(model, set, layer, {quantile = native.quantile, batch = native.batch, breaks = breaks})
+  end
   return lesion._cached_split(label, key, #chunks, function(ps)
-    local t, out = thresholds(), {}
-    for _, p in ipairs(ps) do
-      out[p] = {t, units._dissect_counts(model, parts.samples(set, chunks[p]), layer, t, {batch = native.batch})}
-    end
-    return out
+    local t = thresholds()
+    return parts.progress("dissect", chunks, ps, function()
+      local out = {}
+      for _, p in ipairs(ps) do
+        out[p] = {t, units._dissect_counts(model, parts.samples(set, chunks[p]), layer, t, {batch = native.batch})}
+      end
+      return out
+    end)
   end, function(ps)
     local sums = {{}, {}, {}}
     for _, part in ipairs(ps) do
@@ -170,7 +186,7 @@ local function dissect_chunks(label, model, set, layer, native, chunks)
       end
     end
     return units._dissect_result(set, ps[1][1], sums[1], sums[2], sums[3])
-  end)
+  end, whole)
 end
 
 --- units.dissect(model, set, layer, {quantile = 0.005, iou = 0.04, batch =}): Network

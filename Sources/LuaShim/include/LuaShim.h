@@ -4,7 +4,9 @@
  * They have the type lesion_Function and return
  *   n >= 0          the number of results, as a lua_CFunction does;
  *   LESION_ERROR    (-1) an error: the message is on top of the stack;
- *   -(1 + k), k>=1  a bad argument k: the detail ("number expected, got nil") is on top.
+ *   -(1 + k), k>=1  a bad argument k: the detail ("number expected, got nil") is on top;
+ *   LESION_PASS_ON  an error of Lua code the function called, passed on: the message is on top
+ *                   and is raised as it is (it already names where it happened).
  * lesion_pushfunction wraps one in a C closure whose trampoline turns the sentinels into
  * lua_error / luaL_argerror after the Swift frame has returned. */
 #ifndef LESION_LUASHIM_H
@@ -15,6 +17,7 @@
 #include <lualib.h>
 
 #define LESION_ERROR (-1)
+#define LESION_PASS_ON (-2147483647)
 
 typedef int (*lesion_Function)(lua_State *L);
 

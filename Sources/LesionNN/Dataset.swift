@@ -111,6 +111,7 @@ public final class Dataset {
         var lo = 0
         let ends = breaks.sorted()
         while lo < count {
+            try Limits.checkTime()
             let end = min(count, ends.first { $0 > lo } ?? count)
             let left = (end - lo + size - 1) / size          // batches left before the break
             let hi = lo + (end - lo + left - 1) / left

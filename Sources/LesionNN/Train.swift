@@ -88,6 +88,7 @@ extension Sequential {
             let t0 = monotonicSeconds()
             var lossSum = 0.0, correct = 0, seen = 0
             for b in 0..<batches {
+                try Limits.checkTime()
                 let lo = b * o.batch, hi = min(n, lo + o.batch)
                 let xb = try Buffers.reuse(x, [hi - lo] + data.sampleShape)
                 x = xb

@@ -21,6 +21,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// aligned to 64 bytes inside the block.
     init(capacity: Int, zeroed: Bool) throws(TensorError) {
         let bytes = max(capacity, 1) * MemoryLayout<Float>.stride
+        try Limits.checkMemory(adding: bytes, live: TensorStorage.liveBytes.load(ordering: .relaxed))
         let raw = zeroed ? calloc(bytes + 64, 1) : malloc(bytes + 64)
         guard let raw else {
             throw TensorError(.memory, "cannot allocate \(bytes) bytes for \(capacity) elements")

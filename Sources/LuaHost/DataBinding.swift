@@ -66,7 +66,9 @@ enum DataBinding {
         Lua.bind(L, "data.fashion_mnist") { lua in
             let o = try Options(lua, 1, allowed: ["root"])
             let root = try o.string("root")
+            if let root { try LuaHost.from(lua.L).checkAccess(root, .read, "data.fashion_mnist") }
             let dir = try DataFiles.findFashionMNIST(root: root)
+            try LuaHost.from(lua.L).checkAccess(dir, .read, "data.fashion_mnist")
             let d = try cached(lua, "fashion:" + dir) { () throws(TensorError) in
                 let (a, b) = try DataFiles.fashionMNIST(root: dir)
                 return [a, b]
@@ -77,7 +79,7 @@ enum DataBinding {
 
     static let idx: LuaFunction = { L in
         Lua.bind(L, "data.idx") { lua in
-            let images = try lua.string(1), labels = try lua.string(2)
+            let images = try lua.path(1, .read, for: "data.idx"), labels = try lua.path(2, .read, for: "data.idx")
             let o = try Options(lua, 3, allowed: ["classes", "name"])
             let names = try classNames(lua, o)
             lua.push(try DataFiles.idx(images: images, labels: labels, classNames: names, name: try o.string("name") ?? images))
@@ -87,7 +89,7 @@ enum DataBinding {
 
     static let cifar10: LuaFunction = { L in
         Lua.bind(L, "data.cifar10") { lua in
-            let dir = try lua.string(1)
+            let dir = try lua.path(1, .read, for: "data.cifar10")
             let d = try cached(lua, "cifar10:" + dir) { () throws(TensorError) in
                 let (a, b) = try DataFiles.cifar10(dir: dir)
                 return [a, b]
@@ -125,7 +127,7 @@ enum DataBinding {
 
     static let npy: LuaFunction = { L in
         Lua.bind(L, "data.npy") { lua in
-            let xp = try lua.string(1), yp = try lua.string(2)
+            let xp = try lua.path(1, .read, for: "data.npy"), yp = try lua.path(2, .read, for: "data.npy")
             let o = try Options(lua, 3, allowed: ["classes", "name"])
             let x = try Npy.read(path: xp), y = try Npy.read(path: yp)
             guard y.rank == 1 else { throw LuaArgError(2, "labels must be 1-D, got \(Tensor.describe(y.shape)) in '\(yp)'") }
@@ -165,7 +167,7 @@ enum DataBinding {
     static let concepts: LuaFunction = { L in
         Lua.bind(L, "data.concepts") { lua in
             if lua.type(1) == LUA_TSTRING {
-                let dir = try lua.string(1)
+                let dir = try lua.path(1, .read, for: "data.concepts")
                 let o = try Options(lua, 2, allowed: ["transform", "classes"])
                 let tf = try ImageBinding.transform(lua, o, fallback: .plain)
                 let classes = try o.with("classes") { try PlotBinding.strings(lua, $0, "classes") }

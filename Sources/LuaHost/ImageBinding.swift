@@ -67,7 +67,7 @@ enum ImageBinding {
     /// files left out (with skip_bad).
     static let images: LuaFunction = { L in
         Lua.bind(L, "data.images") { lua in
-            let dir = try lua.string(1)
+            let dir = try lua.path(1, .read, for: "data.images")
             let o = try Options(lua, 2, allowed: ["transform", "classes", "skip_bad"])
             let tf = try transform(lua, o, fallback: .imagenet)
             var folders: [String]?, names: [String]?
@@ -93,7 +93,7 @@ enum ImageBinding {
     /// data.image(path, {transform = "none"}): one image as a tensor {C, H, W}.
     static let image: LuaFunction = { L in
         Lua.bind(L, "data.image") { lua in
-            let path = try lua.string(1)
+            let path = try lua.path(1, .read, for: "data.image")
             let o = try Options(lua, 2, allowed: ["transform"])
             let tf = try transform(lua, o, fallback: .plain)
             let img = try ImageFile.read(path: path)
@@ -109,7 +109,7 @@ enum ImageBinding {
     static let saveImage: LuaFunction = { L in
         Lua.bind(L, "data.save_image") { lua in
             let t = try lua.tensor(1)
-            let path = try lua.string(2)
+            let path = try lua.path(2, .write, for: "data.save_image")
             let s = t.shape
             guard (s.count == 3 && [1, 3, 4].contains(s[0])) || s.count == 2 else {
                 throw LuaArgError(1, "image tensor {C,H,W} with 1, 3 or 4 channels, or {H,W}, expected, got \(Tensor.describe(s))")

@@ -47,6 +47,10 @@ public final class LuaHost {
     public var cacheRoot = DiskCache.defaultRoot()
     /// `--shard I/N`: this run is one of N sharing the cache (ShardBinding.swift).
     public var shard: Shard?
+    /// `--sandbox`: what the script may read and write (Sandbox.swift); nil when not sandboxed.
+    var sandbox: SandboxState?
+    /// `--max-memory` and `--timeout` (Limits.swift).
+    public internal(set) var limits = RunLimits()
     /// Every cache lookup of this state: (call, "hit" | "miss" | "corrupt").
     var cacheLog: [(String, String)] = []
     /// Content hashes of data sets' image tensors (kept with the tensor they describe).

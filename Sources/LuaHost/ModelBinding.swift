@@ -134,13 +134,13 @@ enum ModelBinding {
     }
 
     static let save: LuaFunction = { L in
-        run(L, "save") { lua, m in try m.save(path: try lua.string(2)); return 0 }
+        run(L, "save") { lua, m in try m.save(path: try lua.path(2, .write, for: "m:save")); return 0 }
     }
 
     /// m:load(path, {rename = {["features.0"] = "conv1", ...}})
     static let load: LuaFunction = { L in
         run(L, "load") { lua, m in
-            let path = try lua.string(2)
+            let path = try lua.path(2, .read, for: "m:load")
             let o = try Options(lua, 3, allowed: ["rename"])
             var rename: [String: String] = [:]
             if o.present, lua.rawField(3, "rename") != LUA_TNIL {

@@ -239,6 +239,8 @@ extension LuaHost {
         let text = String(decoding: data, as: UTF8.self)
         let record = RunRecord(scriptPath: file, scriptText: text, version: LuaHost.version, threads: Threads.count)
         record.shard = shard
+        record.sandboxed = isSandboxed
+        (record.maxMemory, record.timeout) = (limits.maxMemory, limits.timeout)
         self.record = record
         let lua = Lua(L)
         lua.newTable(array: Int32(args.count), record: 1)

@@ -270,7 +270,7 @@ enum TensorBinding {
 
     static let load: LuaFunction = { L in
         Lua.bind(L, "tensor.load") { lua in
-            let path = try lua.string(1)
+            let path = try lua.path(1, .read, for: "tensor.load")
             lua.push(tensor: try Npy.read(path: path))
             return 1
         }

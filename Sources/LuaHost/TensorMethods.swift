@@ -231,7 +231,7 @@ extension TensorBinding {
     static let save: LuaFunction = { L in
         Lua.bind(L, "save") { lua in
             let t = try lua.tensor(1)
-            try Npy.write(t, path: try lua.string(2))
+            try Npy.write(t, path: try lua.path(2, .write, for: "t:save"))
             return 0
         }
     }

@@ -26,6 +26,66 @@ void lesion_pushfunction(lua_State *L, lesion_Function f) {
     lua_pushcclosure(L, trampoline, 1);
 }
 
+/* MARK: - limits */
+
+#include <time.h>
+#include <string.h>
+#include <stdlib.h>
+
+static long long limit_deadline_ns = 0;
+static size_t limit_bytes = 0;
+static size_t (*limit_other_bytes)(void) = NULL;
+static char *limit_time_message = NULL, *limit_memory_message = NULL;
+static _Atomic size_t lua_bytes_seen = 0;
+
+size_t lesion_lua_bytes_seen(void) { return lua_bytes_seen; }
+
+static void limits_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    if (limit_deadline_ns > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec > limit_deadline_ns) {
+            lua_pushstring(L, limit_time_message ? limit_time_message : "the time limit was reached");
+            lua_error(L);
+        }
+    }
+    if (limit_bytes > 0) {
+        size_t used = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
+        lua_bytes_seen = used;
+        if (limit_other_bytes) used += limit_other_bytes();
+        if (used > limit_bytes) {
+            lua_gc(L, LUA_GCCOLLECT, 0);
+            used = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
+            lua_bytes_seen = used;
+            if (limit_other_bytes) used += limit_other_bytes();
+            if (used > limit_bytes) {
+                lua_pushstring(L, limit_memory_message ? limit_memory_message : "the memory limit was reached");
+                lua_error(L);
+            }
+        }
+    }
+}
+
+void lesion_set_limits(lua_State *L, long long deadline_ns, const char *time_message, size_t max_bytes,
+                       size_t (*other_bytes)(void), const char *memory_message) {
+    limit_deadline_ns = deadline_ns;
+    limit_bytes = max_bytes;
+    limit_other_bytes = other_bytes;
+    free(limit_time_message);
+    free(limit_memory_message);
+    limit_time_message = time_message ? strdup(time_message) : NULL;
+    limit_memory_message = memory_message ? strdup(memory_message) : NULL;
+    if (deadline_ns > 0 || max_bytes > 0) lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
+    else lua_sethook(L, NULL, 0, 0);
+}
+
+void lesion_pushclosure(lua_State *L, lesion_Function f, int n) {
+    lua_pushlightuserdata(L, (void *)f);
+    lua_insert(L, -(n + 1));
+    lua_pushcclosure(L, trampoline, n + 1);
+}
+
 /* MARK: - running chunks */
 
 int lesion_msghandler(lua_State *L) {

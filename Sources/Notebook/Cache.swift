@@ -110,13 +110,18 @@ public final class DiskCache: Sendable {
             try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         } catch { return .unavailable }
         for _ in 0..<3 {
-            let fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-            if fd >= 0 {
-                let text = DiskCache.me + "\n"
-                _ = text.withCString { write(fd, $0, strlen($0)) }
-                close(fd)
-                return .claimed(Claim(path: p))
-            }
+            // The claim appears with its owner already written: a file of our own, linked to
+            // the claim's name (link fails when the name exists), so a process killed at any
+            // moment never leaves an empty claim that nobody can tell is dead.
+            let mine = p + ".new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            let fd = open(mine, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            guard fd >= 0 else { return .unavailable }
+            let text = DiskCache.me + "\n"
+            let wrote = text.withCString { write(fd, $0, strlen($0)) } == text.utf8.count
+            close(fd)
+            defer { unlink(mine) }
+            guard wrote else { return .unavailable }
+            if link(mine, p) == 0 { return .claimed(Claim(path: p)) }
             guard errno == EEXIST else { return .unavailable }
             let owner = (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             guard DiskCache.isStale(owner: owner, path: p, after: stale) else { return .held(owner: owner) }
@@ -128,7 +133,8 @@ public final class DiskCache: Sendable {
     }
 
     /// Whether a claim's owner is gone: a process of this host that does not run, or a claim
-    /// older than `after` seconds. An unreadable claim (being written) is young.
+    /// older than `after` seconds. An empty claim (left by an older Lesion killed while it
+    /// wrote one; claims now appear whole) is gone after 10 seconds.
     static func isStale(owner: String, path: String, after: TimeInterval) -> Bool {
         let parts = owner.split(separator: " ")
         let host = DiskCache.me.split(separator: " ").first
@@ -136,7 +142,7 @@ public final class DiskCache: Sendable {
             return !(kill(pid, 0) == 0 || errno == EPERM)
         }
         guard let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
-        return Date().timeIntervalSince(modified) > after
+        return Date().timeIntervalSince(modified) > (owner.isEmpty ? min(after, 10) : after)
     }
 
     public func release(_ c: Claim) { unlink(c.path) }

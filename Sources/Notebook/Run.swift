@@ -77,6 +77,9 @@ public final class RunRecord: @unchecked Sendable {
     public var threads: Int
     /// `--shard I/N`: this run was one of N shards.
     public var shard: Shard?
+    /// `--sandbox`: the run was sandboxed; `--max-memory` and `--timeout`: its limits.
+    public var sandboxed = false
+    public var maxMemory: Int?, timeout: Double?
     public var start = Date()
     public var end: Date?
     /// Index of the cell running now (output goes there); nil before the first hook.
@@ -188,6 +191,9 @@ public final class RunRecord: @unchecked Sendable {
         kv.append(("parameters", .array(parameters.map(parameterJSON))))
         kv.append(("threads", .number(Double(threads))))
         if let shard { kv.append(("shard", .string(shard.description))) }
+        kv.append(("sandboxed", .bool(sandboxed)))
+        kv.append(("limits", .object([("max_memory", maxMemory.map { .number(Double($0)) } ?? .null),
+                                      ("timeout", timeout.map { .number($0) } ?? .null)])))
         kv.append(("seeds", .object([("default", .number(Double(defaultSeed))), ("passed", .array(seeds))])))
         kv.append(("datasets", .object(datasets)))
         kv.append(("cache", .array(cacheEvents)))

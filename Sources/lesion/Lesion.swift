@@ -47,9 +47,17 @@ struct CommonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The cache folder (default: $LESION_CACHE, else .lesion/cache); runs that share one compute each cached call once.", valueName: "dir"))
     var cache: String?
 
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter declared with params{} (repeatable; in a sweep, the same in every variant).", valueName: "key=value"))
+    var overrides: [String] = []
+
     func validate() throws {
         if let t = threads, !(1...256).contains(t) {
             throw ValidationError("--threads must be between 1 and 256, got \(t)")
+        }
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
+                throw ValidationError("--set takes key=value, got '\(o)'")
+            }
         }
     }
 
@@ -60,6 +68,10 @@ struct CommonOptions: ParsableArguments {
         do {
             host = try LuaHost()
             if let cache { host.cacheRoot = cache }
+            for o in overrides {
+                let eq = o.firstIndex(of: "=")!
+                host.parameterOverrides[String(o[..<eq])] = String(o[o.index(after: eq)...])
+            }
             for p in try host.loadPlugins(extra: pluginDirectories) where !p.ok && !quiet {
                 FileHandle.standardError.write(Data("lesion: plugin \(p.file) failed to load: \(p.error ?? "?")\n".utf8))
             }
@@ -96,9 +108,6 @@ struct Run: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter declared with params{} (repeatable).", valueName: "key=value"))
-    var overrides: [String] = []
-
     @Option(help: ArgumentHelp("The run folder (default: runs/<script name>/<parameter id>).", valueName: "dir"))
     var out: String?
 
@@ -108,8 +117,20 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Compute everything anew: neither read nor write the cache.")
     var noCache = false
 
-    @Option(help: ArgumentHelp("Run as shard I of N sharing the cache: each split call (ablation.sweep) computes its share first; a plain run afterwards only assembles.", valueName: "I/N"))
+    @Option(help: ArgumentHelp("Run as shard I of N sharing the cache: each split call (sweep, curve, attributes, top images, dissection) computes its share first; a plain run afterwards only assembles.", valueName: "I/N"))
     var shard: String?
+
+    @Flag(help: "Run someone else's script safely: no shell, C modules, debug library or binary chunks; files read only in the script's folder, the data folders, the cache and the run folder, written only in the run folder (also LESION_SANDBOX=1).")
+    var sandbox = false
+
+    @Option(name: .customLong("allow-read"), help: ArgumentHelp("With --sandbox: also let the script read this folder (repeatable).", valueName: "dir"))
+    var allowRead: [String] = []
+
+    @Option(name: .customLong("max-memory"), help: ArgumentHelp("End the run with an error when the script and its tensors would hold more (e.g. 4G, 512M).", valueName: "size"))
+    var maxMemory: String?
+
+    @Option(help: ArgumentHelp("End the run with an error after this long (e.g. 90, 15m, 2h).", valueName: "time"))
+    var timeout: String?
 
     @Argument(help: "The script to run.")
     var script: String
@@ -117,15 +138,20 @@ struct Run: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Arguments for the script.")
     var args: [String] = []
 
+    /// --sandbox or LESION_SANDBOX=1.
+    var sandboxed: Bool { sandbox || ["1", "true", "yes"].contains(ProcessInfo.processInfo.environment["LESION_SANDBOX"]?.lowercased() ?? "") }
+
     func validate() throws {
         guard FileManager.default.isReadableFile(atPath: script) else {
             throw ValidationError("cannot read script '\(script)'")
         }
-        for o in overrides {
-            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
-                throw ValidationError("--set takes key=value, got '\(o)'")
-            }
+        if let m = maxMemory, RunLimits.bytes(m) == nil {
+            throw ValidationError("--max-memory takes a size such as 4G, 512M or a number of bytes, got '\(m)'")
         }
+        if let t = timeout, RunLimits.seconds(t) == nil {
+            throw ValidationError("--timeout takes a time such as 90, 15m or 2h, got '\(t)'")
+        }
+        if !allowRead.isEmpty && !sandboxed { throw ValidationError("--allow-read is for sandboxed runs; add --sandbox") }
         if let shard {
             do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.description) }
             guard !noCache else { throw ValidationError("--shard needs the cache (shards share their work through it); drop --no-cache") }
@@ -152,13 +178,15 @@ struct Run: ParsableCommand {
 
     func once() throws {
         let host = try common.makeHost()
-        for o in overrides {
-            let eq = o.firstIndex(of: "=")!
-            host.parameterOverrides[String(o[..<eq])] = String(o[o.index(after: eq)...])
-        }
         host.outputDirectory = out
         host.cacheEnabled = !noCache
         host.shard = try shard.map { try Shard(parsing: $0) }
+        if maxMemory != nil || timeout != nil {
+            host.setLimits(RunLimits(maxMemory: maxMemory.flatMap(RunLimits.bytes), timeout: timeout.flatMap(RunLimits.seconds)))
+        }
+        if sandboxed {
+            try common.catching { try host.enterSandbox(SandboxPolicy(readable: allowRead), script: script) }
+        }
         var scriptArgs = args
         if let i = scriptArgs.firstIndex(of: "--") { scriptArgs.remove(at: i) }
         let (record, failure) = try common.catching { try host.runNotebook(file: script, args: scriptArgs) }
@@ -174,7 +202,7 @@ struct Run: ParsableCommand {
             FileHandle.standardError.write(Data("lesion: \(failure.message)\n".utf8))
             throw ExitCode(1)
         }
-        if !overrides.isEmpty && host.declaredParameters.isEmpty {
+        if !common.overrides.isEmpty && host.declaredParameters.isEmpty {
             FileHandle.standardError.write(Data("lesion: --set was given, but '\(script)' declares no parameters (params{...})\n".utf8))
             throw ExitCode(2)
         }

@@ -24,9 +24,6 @@ struct SlurmCommand: ParsableCommand {
     @Option(help: "The number of shards (array tasks).")
     var shards: Int
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter declared with params{} (repeatable).", valueName: "key=value"))
-    var overrides: [String] = []
-
     @Option(help: ArgumentHelp("More arguments for sbatch (e.g. \"--partition=long --time=2:00:00\").", valueName: "args"))
     var sbatch: String = ""
 
@@ -45,7 +42,6 @@ struct SlurmCommand: ParsableCommand {
     func validate() throws {
         guard FileManager.default.isReadableFile(atPath: script) else { throw ValidationError("cannot read script '\(script)'") }
         guard (1...10_000).contains(shards) else { throw ValidationError("--shards must be between 1 and 10000, got \(shards)") }
-        for o in overrides where o.firstIndex(of: "=") == nil { throw ValidationError("--set takes key=value, got '\(o)'") }
     }
 
     /// --threads, else this machine's core count: what every job of a submission runs with.
@@ -57,13 +53,13 @@ struct SlurmCommand: ParsableCommand {
 
     func jobs() -> SlurmJobs {
         let name = ((script as NSString).lastPathComponent as NSString).deletingPathExtension
-        let dir = SlurmCommand.absolute(out ?? "runs/\(name)/slurm-\(SweepCommand.id(["shards=\(shards)"], overrides))")
+        let dir = SlurmCommand.absolute(out ?? "runs/\(name)/slurm-\(SweepCommand.id(["shards=\(shards)"], common.overrides))")
         let cache = SlurmCommand.absolute(common.cache ?? DiskCache.defaultRoot())
         // One thread count for every task and the merge: it is part of every cache key, so a
         // merge on a node of another size would not find the shards' parts.
         let threads = SlurmCommand.threads(common.threads)
         func run(_ out: String, shard: String?) -> [String] {
-            RunCommand(script: SlurmCommand.absolute(script), out: out, threads: threads, sets: overrides,
+            RunCommand(script: SlurmCommand.absolute(script), out: out, threads: threads, sets: common.overrides,
                        plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: cache, shard: shard).arguments
         }
         let n = shards

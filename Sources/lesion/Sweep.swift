@@ -12,13 +12,13 @@ extension SweepCommand {
         let tasks: [(arguments: [String], folder: String)] = combos.map { c in
             let vdir = d + "/" + Grid.folder(c)
             let run = RunCommand(script: SlurmCommand.absolute(script), out: vdir, threads: SlurmCommand.threads(common.threads),
-                                 sets: overrides + c.map { "\($0.0)=\($0.1)" }, noCache: noCache,
+                                 sets: common.overrides + c.map { "\($0.0)=\($0.1)" }, noCache: noCache,
                                  plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: common.cache.map(SlurmCommand.absolute))
             return (run.arguments, vdir)
         }
         var final = ["sweep", SlurmCommand.absolute(script), "--gather", "--out", d]
         for g in grids { final += ["--grid", g] }
-        for o in overrides { final += ["--set", o] }
+        for o in common.overrides { final += ["--set", o] }
         let jobs = SlurmJobs(directory: d, workdir: FileManager.default.currentDirectoryPath, executable: exe, tasks: tasks,
                              final: final, name: "lesion-\(name)", cpus: SlurmCommand.threads(common.threads))
         try SlurmCommand.launch(jobs, sbatch: sbatch, dryRun: dryRun, what: "variant", finalWhat: "comparison",
@@ -44,9 +44,6 @@ struct SweepCommand: ParsableCommand {
 
     @Option(name: .customLong("grid"), help: ArgumentHelp("A parameter and its values (repeatable).", valueName: "key=v1,v2,..."))
     var grids: [String] = []
-
-    @Option(name: .customLong("set"), help: ArgumentHelp("A parameter set the same in every variant (repeatable).", valueName: "key=value"))
-    var overrides: [String] = []
 
     @Option(help: "Variants run at once (each gets cores / jobs threads unless --threads says otherwise).")
     var jobs = 1
@@ -84,13 +81,12 @@ struct SweepCommand: ParsableCommand {
         guard !grids.isEmpty else { throw ValidationError("give at least one --grid key=v1,v2,...") }
         _ = try parsedGrid()
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64, got \(jobs)") }
-        for o in overrides where o.firstIndex(of: "=") == nil { throw ValidationError("--set takes key=value, got '\(o)'") }
     }
 
     mutating func run() throws {
         let combos = try parsedGrid().combinations
         let name = ((script as NSString).lastPathComponent as NSString).deletingPathExtension
-        let dir = out ?? "runs/\(name)/sweep-\(SweepCommand.id(grids, overrides))"
+        let dir = out ?? "runs/\(name)/sweep-\(SweepCommand.id(grids, common.overrides))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if slurm { return try submitToSlurm(combos, dir: dir, name: name) }
         if gather {
@@ -106,7 +102,7 @@ struct SweepCommand: ParsableCommand {
         for c in combos {
             let vdir = dir + "/" + Grid.folder(c)
             try FileManager.default.createDirectory(atPath: vdir, withIntermediateDirectories: true)
-            let run = RunCommand(script: script, out: vdir, threads: perJob, sets: overrides + c.map { "\($0.0)=\($0.1)" },
+            let run = RunCommand(script: script, out: vdir, threads: perJob, sets: common.overrides + c.map { "\($0.0)=\($0.1)" },
                                  noCache: noCache, plugins: common.pluginDirectories, cache: common.cache)
             jobsToRun.append(ProcessPool.Job(arguments: run.arguments, log: vdir + "/log.txt"))
         }

@@ -300,6 +300,15 @@ func sampleRecord() -> RunRecord {
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: claimPath)
         guard case .claimed(let old) = c.claim("k2", stale: 3600) else { Issue.record("an old claim is taken over"); return }
         c.release(old)
+        // An empty claim (its writer killed before it wrote its name): young, then gone after
+        // 10 seconds; and no claim file of ours is ever left beside it.
+        FileManager.default.createFile(atPath: claimPath, contents: Data())
+        guard case .held = c.claim("k2") else { Issue.record("a young empty claim is held"); return }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -11)], ofItemAtPath: claimPath)
+        guard case .claimed(let empty) = c.claim("k2") else { Issue.record("an empty claim older than 10 s is taken over"); return }
+        c.release(empty)
+        let folder = (claimPath as NSString).deletingLastPathComponent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".new-") }.isEmpty)
         // Threads racing for one claim: exactly one wins.
         let wins = ManagedAtomicCounter()
         DispatchQueue.concurrentPerform(iterations: 8) { _ in

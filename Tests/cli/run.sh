@@ -313,5 +313,46 @@ check "slurm without sbatch" 1 'sbatch is not on PATH' -- env PATH=/nonexistent 
 check "sweep --slurm without sbatch" 1 'sbatch is not on PATH' -- env PATH=/nonexistent "$lesion" sweep "$dir/shard.lua" --grid n=100,200 --slurm --out "$dir/nosbatch2"
 check "slurm --status before anything ran" 0 'shard 2/2: not finished' -- "$lesion" slurm "$dir/shard.lua" --shards 2 --out "$dir/nosbatch" --status
 
+# --sandbox: Tests/sandbox/hostile.lua tries every escape from a folder of its own (with a
+# symbolic link out, a file it may read and a module it may require); a folder outside holds
+# the secret. Then the limits, and the manifest.
+sb="$dir/sandbox"; out="$dir/outside"
+mkdir -p "$sb" "$out"
+cp "$tests/sandbox/hostile.lua" "$sb/"
+echo "secret" >"$out/secret.txt"
+echo "readable" >"$sb/readable.txt"
+echo "return {answer = 42}" >"$sb/helper_module.lua"
+ln -s "$out" "$sb/link-out"
+check "sandbox: every escape is refused" 0 '^all hostile attempts refused$' -- sh -c "cd '$sb' && '$lesion' run hostile.lua --sandbox --no-cache -- '$out' 2>&1"
+check "sandbox: the manifest says so" 0 '"sandboxed":true' -- sh -c "tr -d ' \n' <'$sb/runs/hostile/default/manifest.json'"
+echo 'print(select(2, pcall(io.open, arg[1])))' >"$sb/env.lua"
+check "sandbox: LESION_SANDBOX=1 too" 0 'sandbox: io.open may not read' -- sh -c "cd '$sb' && LESION_SANDBOX=1 '$lesion' run env.lua --no-cache -- '$out/secret.txt' 2>&1"
+check "sandbox: --allow-read adds a folder" 0 '^secret$' -- sh -c "cd '$sb' && echo 'print(io.open(arg[1]):read(\"l\"))' >allow.lua && '$lesion' run allow.lua --sandbox --allow-read '$out' --no-cache -- '$out/secret.txt' 2>/dev/null"
+check "sandbox: nothing was written outside" 0 '^secret.txt$' -- ls "$out"
+check "--allow-read without --sandbox" 64 '--allow-read is for sandboxed runs' -- "$lesion" run "$sb/hostile.lua" --allow-read /tmp
+cat >"$dir/limits.lua" <<'LUA'
+-- %% First
+print("first cell finished")
+-- %% Forever
+local p = params{what = "time"}
+if p.what == "time" then while true do end end
+if p.what == "lua" then local t = {} while true do t[#t + 1] = string.rep("x", 1000) .. #t end end
+local keep = {}
+for i = 1, 1000 do keep[i] = tensor.zeros{1024, 1024} end
+LUA
+check "--timeout ends a loop" 1 'the time limit \(--timeout 1s\) was reached' -- "$lesion" run "$dir/limits.lua" --timeout 1 --out lim1
+check "and the report keeps the first cell" 0 'first cell finished' -- cat lim1/report.html
+cat >"$dir/fit_long.lua" <<'LUA'
+local train = data.shapes{n = 100000, size = 28}
+local m = nn.Sequential{nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 26 * 26, 10)}
+m:fit(train, {epochs = 10})
+LUA
+check "--timeout ends a long pass" 1 'the time limit \(--timeout 1s\) was reached' -- "$lesion" run "$dir/fit_long.lua" --timeout 1 --no-cache --out lim0
+check "--max-memory ends Lua's growth" 1 'the memory limit \(--max-memory 64 MiB\) was reached' -- "$lesion" run "$dir/limits.lua" --set what=lua --max-memory 64M --out lim2
+check "--max-memory refuses a tensor" 1 'tensor.zeros: the memory limit \(--max-memory 64 MiB\) would be passed' -- "$lesion" run "$dir/limits.lua" --set what=tensors --max-memory 64M --out lim3
+check "the manifest records the limits" 0 '"limits":\{"max_memory":67108864,"timeout":null\}' -- sh -c "tr -d ' \n' <lim3/manifest.json"
+check "--max-memory x" 64 "--max-memory takes a size" -- "$lesion" run "$dir/limits.lua" --max-memory x
+check "--timeout -1" 64 "--timeout takes a time" -- "$lesion" run "$dir/limits.lua" --timeout=-1
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

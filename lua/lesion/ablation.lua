@@ -234,10 +234,10 @@ function ablation.sweep(model, set, layer, opts)
     all = all:totable()
   end
   -- Parts: chunks of samples (each runs the model over its own samples) times groups of
-  -- units (as many as fit in lesion.parts's limit; a small set is cut by units alone). A unit's
+  -- units (about lesion.parts.max parts in all; a set of one chunk is cut by units alone). A unit's
   -- counts do not depend on its group, and a chunk's on the others: the parts add up exactly.
   local chunks = parts.chunks(#set)
-  local groups = parts.groups(all, math.max(1, math.min(#all, parts.max // #chunks)))
+  local groups = parts.groups(all, math.max(1, math.min(#all, -(-parts.max // #chunks))))
   local ng = #groups
   local base_opts = {}
   if type(resolved) == "table" then for k, v in pairs(resolved) do base_opts[k] = v end end

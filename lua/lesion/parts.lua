@@ -10,9 +10,11 @@
 -- bits.
 local parts = {}
 
---- The fewest samples in a chunk, and the most parts of one call.
+--- The fewest samples in a chunk, and the most chunks of a call (also the parts a sweep aims
+--- at: a set of few chunks is cut into groups of units too, up to about this many parts, so
+--- that up to this many shards have work).
 parts.chunk = 512
-parts.max = 64
+parts.max = 256
 
 --- The chunks of a set of n samples: a list of {first =, count =} (1-based, in order).
 function parts.chunks(n)

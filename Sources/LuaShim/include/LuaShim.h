@@ -24,6 +24,20 @@ typedef int (*lesion_Function)(lua_State *L);
 /* Pushes f as a Lua function (a closure of the trampoline). */
 void lesion_pushfunction(lua_State *L, lesion_Function f);
 
+/* Limits on a running script (lesion run --timeout, --max-memory), checked by a count hook
+ * every few thousand instructions, where raising an error crosses no Swift frame: the wall
+ * time past deadline_ns (CLOCK_MONOTONIC; 0: none), and the bytes of the Lua state plus
+ * other_bytes() (tensors) past max_bytes (0: none). The messages are raised as they are. */
+void lesion_set_limits(lua_State *L, long long deadline_ns, const char *time_message, size_t max_bytes,
+                       size_t (*other_bytes)(void), const char *memory_message);
+
+/* The bytes of the Lua state with limits, as its hook last saw them (any thread may ask). */
+size_t lesion_lua_bytes_seen(void);
+
+/* Pushes f as a Lua function whose upvalues 2 ... n + 1 are the n values on top of the stack
+ * (popped); f reads them at lesion_upvalueindex(2) and on. */
+void lesion_pushclosure(lua_State *L, lesion_Function f, int n);
+
 /* Message handler for lua_pcall: the message (tostring'd) followed by a traceback. */
 int lesion_msghandler(lua_State *L);
 

@@ -11,6 +11,9 @@ public enum Limits {
     nonisolated(unsafe) public static var externalBytes: (@Sendable () -> Int)?
     /// CLOCK_MONOTONIC nanoseconds after which passes over data stop; 0: none.
     public static let deadline = Atomic<Int>(0)
+    /// Frees what it can (a Lua state's unreachable tensors, which its collector does not know
+    /// the size of) when an allocation would pass the limit; returns whether it tried.
+    nonisolated(unsafe) public static var reclaim: (@Sendable () -> Bool)?
     /// How the limits were given, for messages ("--timeout 30").
     nonisolated(unsafe) public static var timeoutText = "", memoryText = ""
 
@@ -40,9 +43,14 @@ public enum Limits {
     static func checkMemory(adding bytes: Int, live: Int) throws(TensorError) {
         let limit = memory.load(ordering: .relaxed)
         guard limit > 0 else { return }
-        let other = externalBytes?() ?? 0
-        if live + other + bytes > limit {
-            throw TensorError(.memory, "the memory limit (\(memoryText)) would be passed: \(bytes) bytes asked for, \(live + other) held")
+        var other = externalBytes?() ?? 0
+        var held = live
+        if held + other + bytes > limit, reclaim?() == true {
+            held = TensorStorage.liveBytes.load(ordering: .relaxed)
+            other = externalBytes?() ?? 0
+        }
+        if held + other + bytes > limit {
+            throw TensorError(.memory, "the memory limit (\(memoryText)) would be passed: \(bytes) bytes asked for, \(held + other) held")
         }
     }
 }

@@ -45,6 +45,15 @@ extension LuaHost {
         Limits.memoryText = l.maxMemory.map { "--max-memory \(Limits.describe(bytes: $0))" } ?? ""
         Limits.set(memory: l.maxMemory, timeout: l.timeout)
         Limits.externalBytes = l.maxMemory == nil ? nil : { @Sendable in Int(lesion_lua_bytes_seen()) }
+        // Past the limit, collect the state's garbage first (tensors it no longer reaches), on
+        // the thread that runs it only.
+        nonisolated(unsafe) let state = L
+        let owner = pthread_self()
+        Limits.reclaim = l.maxMemory == nil ? nil : { @Sendable in
+            guard pthread_equal(pthread_self(), owner) != 0 else { return false }
+            _ = lesion_gc_collect(state)
+            return true
+        }
         let deadline = Int64(Limits.deadlineNanoseconds)
         lesion_set_limits(L, deadline, "the time limit (\(Limits.timeoutText)) was reached",
                           l.maxMemory ?? 0, l.maxMemory == nil ? nil : { Tensor.liveBytes },

@@ -354,5 +354,12 @@ check "the manifest records the limits" 0 '"limits":\{"max_memory":67108864,"tim
 check "--max-memory x" 64 "--max-memory takes a size" -- "$lesion" run "$dir/limits.lua" --max-memory x
 check "--timeout -1" 64 "--timeout takes a time" -- "$lesion" run "$dir/limits.lua" --timeout=-1
 
+# Every bound function and method misused on purpose (Tests/misuse/misuse.lua): no crash, no
+# hang, and every error names its function.
+"$lesion" run "$tests/misuse/misuse.lua" --no-cache --max-memory 3G --timeout 600 --out misuse >"$dir/misuse.txt" 2>"$dir/misuse.err"
+check "misuse: every function survives its misuse" 0 '^misuse: no crash$' -- cat "$dir/misuse.txt"
+check "misuse: every error names its function" 1 '' -- grep -q 'errors that do not name' "$dir/misuse.txt"
+check "misuse: the registry was walked" 0 '^[0-9]{3,} functions and methods' -- cat "$dir/misuse.txt"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -25,7 +25,11 @@ end
 
 --- Internal (the plugin loader): the mode registered under `name`, and putting one back.
 function ablation._registered_mode(name) return modes[name] end
-function ablation._restore_mode(name, fn) modes[name] = fn end
+function ablation._restore_mode(name, fn)
+  if type(name) ~= "string" then error("bad argument #1 to '_restore_mode' (string expected, got " .. type(name) .. ")", 2) end
+  if fn ~= nil and type(fn) ~= "function" then error("bad argument #2 to '_restore_mode' (function or nil expected, got " .. type(fn) .. ")", 2) end
+  modes[name] = fn
+end
 
 function ablation.modes()
   local names = {"zero", "mean"}
@@ -70,6 +74,7 @@ end
 --- pass over the data like a sweep; returns {steps, accuracy = tensor{S}, per_class = tensor{S,K},
 --- order}. Cached like a sweep.
 function ablation.curve(model, set, layer, order, opts)
+  parts.count(set, "curve", 2)
   if tensor.is_tensor(order) then order = order:totable() end
   if type(order) ~= "table" or #order == 0 then error("bad argument #4 to 'curve' (a non-empty list of units expected)", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #5 to 'curve' (table of options expected, got " .. type(opts) .. ")", 2) end
@@ -213,6 +218,7 @@ end
 --- ablation.sweep(model, set, layer, {units =, mode = "zero" | "mean", batch =}): each unit
 --- ablated alone. See docs/api.md for the fields of the result.
 function ablation.sweep(model, set, layer, opts)
+  parts.count(set, "sweep", 2)
   local resolved = resolve(opts, model, set, layer, "#4 to 'sweep'")
   -- Cached by everything that determines the numbers (the batch size does not).
   local key = {model, set, layer}

@@ -16,6 +16,17 @@ local parts = {}
 parts.chunk = 512
 parts.max = 256
 
+--- The number of samples of `set`, argument `arg` of `fname`, or the error that it is not a
+--- data set.
+function parts.count(set, fname, arg)
+  local mt = getmetatable(set)
+  if type(set) ~= "userdata" or type(mt) ~= "table" or mt.__name ~= "dataset" then
+    local got = type(mt) == "table" and type(mt.__name) == "string" and mt.__name or type(set)
+    error(string.format("bad argument #%d to '%s' (data set expected, got %s)", arg, fname, got), 3)
+  end
+  return #set
+end
+
 --- The chunks of a set of n samples: a list of {first =, count =} (1-based, in order).
 function parts.chunks(n)
   local k = math.max(1, math.min(parts.max, n // parts.chunk))

@@ -2,7 +2,7 @@
 -- Helpers written against the public API only.
 
 --- lesion.inspect(v): a readable one-line-per-field rendering of tables, for the REPL and -e.
-function lesion.inspect(v, indent, seen)
+local function inspect(v, indent, seen)
   indent = indent or ""
   seen = seen or {}
   if type(v) ~= "table" then
@@ -21,11 +21,13 @@ function lesion.inspect(v, indent, seen)
   local parts = {}
   local inner = indent .. "  "
   for _, k in ipairs(keys) do
-    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. lesion.inspect(k) .. "]"
-    parts[#parts + 1] = inner .. key .. " = " .. lesion.inspect(v[k], inner, seen)
+    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. inspect(k) .. "]"
+    parts[#parts + 1] = inner .. key .. " = " .. inspect(v[k], inner, seen)
   end
   return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
 end
+
+function lesion.inspect(v) return inspect(v) end
 
 -- Modules written in Lua become globals like the native ones.
 models = require "lesion.models"

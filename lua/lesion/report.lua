@@ -27,6 +27,7 @@ local function identity(n) local at = {}; for u = 1, n do at[u] = u end; return 
 --- accuracy each class loses when it is ablated) under a table of all units that sorts by any
 --- column and links to each card. Returns the HTML.
 function report.units(model, set, layer, opts)
+  require("lesion.parts").count(set, "units", 2)
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'units' (options table expected, got " .. type(opts) .. ")", 2) end
   local o = opts or {}
   for key in pairs(o) do

@@ -20,7 +20,11 @@ end
 --- Internal (the plugin loader): the attribute registered under `name`, and putting one back
 --- (nil removes it).
 function units._registered(name) return plugins[name] end
-function units._restore(name, fn) plugins[name] = fn end
+function units._restore(name, fn)
+  if type(name) ~= "string" then error("bad argument #1 to '_restore' (string expected, got " .. type(name) .. ")", 2) end
+  if fn ~= nil and type(fn) ~= "function" then error("bad argument #2 to '_restore' (function or nil expected, got " .. type(fn) .. ")", 2) end
+  plugins[name] = fn
+end
 
 function units.names()
   local names = {}
@@ -35,6 +39,7 @@ end
 --- units.attributes(model, set, layer, {names =}): a table of tensor{U} by name (all known
 --- attributes by default).
 function units.attributes(model, set, layer, opts)
+  parts.count(set, "attributes", 2)
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'attributes' (options table expected, got " .. type(opts) .. ")", 2) end
   for k in pairs(opts or {}) do
     if k ~= "names" and k ~= "quantile" then error("bad argument #4 to 'attributes' (unknown option '" .. tostring(k) .. "'; expected one of: names, quantile)", 2) end
@@ -96,6 +101,7 @@ end
 --- tensor{U,k} (1-based samples), values = tensor{U,k} (their scores), units = tensor{U},
 --- k =, by =, layer =}. One pass over the data; cached like a sweep.
 function units.top_images(model, set, layer, opts)
+  parts.count(set, "top_images", 2)
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'top_images' (options table expected, got " .. type(opts) .. ")", 2) end
   local o = opts or {}
   local key = {model, set, layer, k = o.k, units = o.units, by = o.by, cut = "samples"}
@@ -196,6 +202,7 @@ end
 --- thresholds = tensor{U}, detectors = number of units whose best IoU passes `iou`, layer =}.
 --- Cached like a sweep (the cut `iou` is applied after).
 function units.dissect(model, set, layer, opts)
+  parts.count(set, "dissect", 2)
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'dissect' (options table expected, got " .. type(opts) .. ")", 2) end
   local o = opts or {}
   local cut = o.iou or 0.04

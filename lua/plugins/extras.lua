@@ -32,6 +32,7 @@ end)
 
 -- A model: a small CNN for quick experiments on 28x28 gray images.
 function models.tinynet(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #1 to 'tinynet' (table of options expected, got " .. type(opts) .. ")", 2) end
   opts = opts or {}
   return nn.Sequential{
     nn.Conv2d(1, 8, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2),

@@ -123,7 +123,7 @@ public final class DiskCache: Sendable {
             guard wrote else { return .unavailable }
             if link(mine, p) == 0 { return .claimed(Claim(path: p)) }
             guard errno == EEXIST else { return .unavailable }
-            let owner = (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let owner = DiskCache.claimOwner(p) ?? ""
             guard DiskCache.isStale(owner: owner, path: p, after: stale) else { return .held(owner: owner) }
             // Stale: move it aside (atomic; one taker wins), then try again to create ours.
             let aside = p + ".stale-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -147,11 +147,23 @@ public final class DiskCache: Sendable {
 
     public func release(_ c: Claim) { unlink(c.path) }
 
+    /// The owner named in a claim file (empty for an empty claim); nil when there is none. Read
+    /// with POSIX calls: a claim is a few bytes (and Foundation's reader leaks on empty files).
+    static func claimOwner(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 512) }
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Whether a live process holds a claim on `key` (without claiming it).
     public func isClaimed(_ key: String, stale: TimeInterval = 6 * 3600) -> Bool {
         let p = path(key) + ".claim"
-        guard let owner = try? String(contentsOfFile: p, encoding: .utf8) else { return false }
-        return !DiskCache.isStale(owner: owner.trimmingCharacters(in: .whitespacesAndNewlines), path: p, after: stale)
+        guard let owner = DiskCache.claimOwner(p) else { return false }
+        return !DiskCache.isStale(owner: owner, path: p, after: stale)
     }
 
     public struct Info {

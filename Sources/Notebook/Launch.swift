@@ -16,11 +16,13 @@ public struct RunCommand: Equatable {
     public var cache: String?
     /// Written literally (Slurm's job scripts pass "${SLURM_ARRAY_TASK_ID}/N").
     public var shard: String?
+    /// More options of `lesion run`, in order (--sandbox, --timeout, ...).
+    public var extra: [String] = []
 
     public init(script: String, out: String? = nil, threads: Int? = nil, sets: [String] = [], noCache: Bool = false,
-                plugins: [String] = [], cache: String? = nil, shard: String? = nil) {
+                plugins: [String] = [], cache: String? = nil, shard: String? = nil, extra: [String] = []) {
         self.script = script; self.out = out; self.threads = threads; self.sets = sets; self.noCache = noCache
-        self.plugins = plugins; self.cache = cache; self.shard = shard
+        self.plugins = plugins; self.cache = cache; self.shard = shard; self.extra = extra
     }
 
     public var arguments: [String] {
@@ -32,7 +34,7 @@ public struct RunCommand: Equatable {
         for d in plugins { a += ["--plugin", d] }
         if let cache { a += ["--cache", cache] }
         if let shard { a += ["--shard", shard] }
-        return a
+        return a + extra
     }
 }
 

@@ -97,6 +97,45 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// Options that guard a run (its own, and each run of `sweep` and `slurm`): the sandbox and the
+/// limits.
+struct GuardOptions: ParsableArguments {
+    @Flag(help: "Run someone else's script safely: no shell, C modules, debug library or binary chunks; files read only in the script's folder, the data folders, the cache and the run folder, written only in the run folder (also LESION_SANDBOX=1).")
+    var sandbox = false
+
+    @Option(name: .customLong("allow-read"), help: ArgumentHelp("With --sandbox: also let the script read this folder (repeatable).", valueName: "dir"))
+    var allowRead: [String] = []
+
+    @Option(name: .customLong("max-memory"), help: ArgumentHelp("End the run with an error when the script and its tensors would hold more (e.g. 4G, 512M).", valueName: "size"))
+    var maxMemory: String?
+
+    @Option(help: ArgumentHelp("End the run with an error after this long (e.g. 90, 15m, 2h).", valueName: "time"))
+    var timeout: String?
+
+    func validate() throws {
+        if let m = maxMemory, RunLimits.bytes(m) == nil {
+            throw ValidationError("--max-memory takes a size such as 4G, 512M or a number of bytes, got '\(m)'")
+        }
+        if let t = timeout, RunLimits.seconds(t) == nil {
+            throw ValidationError("--timeout takes a time such as 90, 15m or 2h, got '\(t)'")
+        }
+        if !allowRead.isEmpty && !sandboxed { throw ValidationError("--allow-read is for sandboxed runs; add --sandbox") }
+    }
+
+    /// --sandbox or LESION_SANDBOX=1.
+    var sandboxed: Bool { sandbox || ["1", "true", "yes"].contains(ProcessInfo.processInfo.environment["LESION_SANDBOX"]?.lowercased() ?? "") }
+
+    /// The same options for a `lesion run` of its own (paths made absolute by `absolute`).
+    func runArguments(_ absolute: (String) -> String = { $0 }) -> [String] {
+        var a: [String] = []
+        if sandboxed { a.append("--sandbox") }
+        for d in allowRead { a += ["--allow-read", absolute(d)] }
+        if let maxMemory { a += ["--max-memory", maxMemory] }
+        if let timeout { a += ["--timeout", timeout] }
+        return a
+    }
+}
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a script as a notebook and write its report; arguments after the script go to it as `arg` and `...`.",
@@ -120,17 +159,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Run as shard I of N sharing the cache: each split call (sweep, curve, attributes, top images, dissection) computes its share first; a plain run afterwards only assembles.", valueName: "I/N"))
     var shard: String?
 
-    @Flag(help: "Run someone else's script safely: no shell, C modules, debug library or binary chunks; files read only in the script's folder, the data folders, the cache and the run folder, written only in the run folder (also LESION_SANDBOX=1).")
-    var sandbox = false
-
-    @Option(name: .customLong("allow-read"), help: ArgumentHelp("With --sandbox: also let the script read this folder (repeatable).", valueName: "dir"))
-    var allowRead: [String] = []
-
-    @Option(name: .customLong("max-memory"), help: ArgumentHelp("End the run with an error when the script and its tensors would hold more (e.g. 4G, 512M).", valueName: "size"))
-    var maxMemory: String?
-
-    @Option(help: ArgumentHelp("End the run with an error after this long (e.g. 90, 15m, 2h).", valueName: "time"))
-    var timeout: String?
+    @OptionGroup var guards: GuardOptions
 
     @Argument(help: "The script to run.")
     var script: String
@@ -138,20 +167,10 @@ struct Run: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Arguments for the script.")
     var args: [String] = []
 
-    /// --sandbox or LESION_SANDBOX=1.
-    var sandboxed: Bool { sandbox || ["1", "true", "yes"].contains(ProcessInfo.processInfo.environment["LESION_SANDBOX"]?.lowercased() ?? "") }
-
     func validate() throws {
         guard FileManager.default.isReadableFile(atPath: script) else {
             throw ValidationError("cannot read script '\(script)'")
         }
-        if let m = maxMemory, RunLimits.bytes(m) == nil {
-            throw ValidationError("--max-memory takes a size such as 4G, 512M or a number of bytes, got '\(m)'")
-        }
-        if let t = timeout, RunLimits.seconds(t) == nil {
-            throw ValidationError("--timeout takes a time such as 90, 15m or 2h, got '\(t)'")
-        }
-        if !allowRead.isEmpty && !sandboxed { throw ValidationError("--allow-read is for sandboxed runs; add --sandbox") }
         if let shard {
             do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.description) }
             guard !noCache else { throw ValidationError("--shard needs the cache (shards share their work through it); drop --no-cache") }
@@ -181,11 +200,11 @@ struct Run: ParsableCommand {
         host.outputDirectory = out
         host.cacheEnabled = !noCache
         host.shard = try shard.map { try Shard(parsing: $0) }
-        if maxMemory != nil || timeout != nil {
-            host.setLimits(RunLimits(maxMemory: maxMemory.flatMap(RunLimits.bytes), timeout: timeout.flatMap(RunLimits.seconds)))
+        if guards.maxMemory != nil || guards.timeout != nil {
+            host.setLimits(RunLimits(maxMemory: guards.maxMemory.flatMap(RunLimits.bytes), timeout: guards.timeout.flatMap(RunLimits.seconds)))
         }
-        if sandboxed {
-            try common.catching { try host.enterSandbox(SandboxPolicy(readable: allowRead), script: script) }
+        if guards.sandboxed {
+            try common.catching { try host.enterSandbox(SandboxPolicy(readable: guards.allowRead), script: script) }
         }
         var scriptArgs = args
         if let i = scriptArgs.firstIndex(of: "--") { scriptArgs.remove(at: i) }

@@ -21,6 +21,8 @@ struct SlurmCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var guards: GuardOptions
+
     @Option(help: "The number of shards (array tasks).")
     var shards: Int
 
@@ -60,7 +62,8 @@ struct SlurmCommand: ParsableCommand {
         let threads = SlurmCommand.threads(common.threads)
         func run(_ out: String, shard: String?) -> [String] {
             RunCommand(script: SlurmCommand.absolute(script), out: out, threads: threads, sets: common.overrides,
-                       plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: cache, shard: shard).arguments
+                       plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: cache, shard: shard,
+                       extra: guards.runArguments(SlurmCommand.absolute)).arguments
         }
         let n = shards
         let tasks = (1...n).map { i -> (arguments: [String], folder: String) in

@@ -13,7 +13,8 @@ extension SweepCommand {
             let vdir = d + "/" + Grid.folder(c)
             let run = RunCommand(script: SlurmCommand.absolute(script), out: vdir, threads: SlurmCommand.threads(common.threads),
                                  sets: common.overrides + c.map { "\($0.0)=\($0.1)" }, noCache: noCache,
-                                 plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: common.cache.map(SlurmCommand.absolute))
+                                 plugins: common.pluginDirectories.map(SlurmCommand.absolute), cache: common.cache.map(SlurmCommand.absolute),
+                                 extra: guards.runArguments(SlurmCommand.absolute))
             return (run.arguments, vdir)
         }
         var final = ["sweep", SlurmCommand.absolute(script), "--gather", "--out", d]
@@ -56,6 +57,8 @@ struct SweepCommand: ParsableCommand {
 
     /// --threads (of each variant), --plugin and --cache (of every variant).
     @OptionGroup var common: CommonOptions
+
+    @OptionGroup var guards: GuardOptions
 
     @Flag(help: "Submit the variants to Slurm (one array task each, then the comparison) instead of running them here.")
     var slurm = false
@@ -103,7 +106,7 @@ struct SweepCommand: ParsableCommand {
             let vdir = dir + "/" + Grid.folder(c)
             try FileManager.default.createDirectory(atPath: vdir, withIntermediateDirectories: true)
             let run = RunCommand(script: script, out: vdir, threads: perJob, sets: common.overrides + c.map { "\($0.0)=\($0.1)" },
-                                 noCache: noCache, plugins: common.pluginDirectories, cache: common.cache)
+                                 noCache: noCache, plugins: common.pluginDirectories, cache: common.cache, extra: guards.runArguments())
             jobsToRun.append(ProcessPool.Job(arguments: run.arguments, log: vdir + "/log.txt"))
         }
         var status = [Int32?](repeating: nil, count: combos.count), seconds = [Double](repeating: 0, count: combos.count)

@@ -330,6 +330,9 @@ check "sandbox: LESION_SANDBOX=1 too" 0 'sandbox: io.open may not read' -- sh -c
 check "sandbox: --allow-read adds a folder" 0 '^secret$' -- sh -c "cd '$sb' && echo 'print(io.open(arg[1]):read(\"l\"))' >allow.lua && '$lesion' run allow.lua --sandbox --allow-read '$out' --no-cache -- '$out/secret.txt' 2>/dev/null"
 check "sandbox: nothing was written outside" 0 '^secret.txt$' -- ls "$out"
 check "--allow-read without --sandbox" 64 '--allow-read is for sandboxed runs' -- "$lesion" run "$sb/hostile.lua" --allow-read /tmp
+printf '%s\n' 'local p = params{x = 1}' 'report.value("opened", io.open(arg and arg[1] or "/etc/hostname") ~= nil)' >"$sb/grid.lua"
+check "sandbox: sweep runs every variant sandboxed" 0 '^2$' -- sh -c "cd '$sb' && '$lesion' sweep grid.lua --grid x=1,2 --sandbox --no-cache --out sw >/dev/null 2>&1; cat sw/*/manifest.json | tr -d ' \n' | grep -o '\"sandboxed\":true' | wc -l"
+check "sandbox: slurm passes it to every task" 0 "'--sandbox' '--max-memory' '2G'" -- sh -c "'$lesion' slurm '$sb/grid.lua' --shards 2 --dry-run --sandbox --max-memory 2G --out '$dir/sbdry' >/dev/null && cat '$dir/sbdry/tasks.sbatch'"
 cat >"$dir/limits.lua" <<'LUA'
 -- %% First
 print("first cell finished")

@@ -35,6 +35,8 @@ let package = Package(
             "LuaHost", "Notebook", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "Notebook", "LesionTensor", "LesionNN", "COpenBLAS"]),
+        // libFuzzer targets for every reader of outside bytes (scripts/fuzz).
+        .executableTarget(name: "lesion-fuzz", dependencies: ["Notebook", "LesionTensor", "LesionNN"]),
 
         // MARK: tests
         .testTarget(name: "LesionTensorTests", dependencies: ["LesionTensor"]),

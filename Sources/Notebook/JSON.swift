@@ -175,8 +175,23 @@ public indirect enum JSON: Equatable, Sendable {
         }
 
         mutating func hex4() throws -> UInt32 {
-            guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else { throw fail("bad \\u escape") }
+            guard let v = hex4(at: i) else { throw fail("bad \\u escape") }
             i += 4
+            return v
+        }
+
+        /// The four hex digits at j, if they are there (no sign, no fewer).
+        func hex4(at j: Int) -> UInt32? {
+            guard j + 4 <= bytes.count else { return nil }
+            var v: UInt32 = 0
+            for b in bytes[j..<j + 4] {
+                switch b {
+                case 0x30...0x39: v = v << 4 | UInt32(b - 0x30)
+                case 0x41...0x46: v = v << 4 | UInt32(b - 0x41 + 10)
+                case 0x61...0x66: v = v << 4 | UInt32(b - 0x61 + 10)
+                default: return nil
+                }
+            }
             return v
         }
 
@@ -199,10 +214,12 @@ public indirect enum JSON: Equatable, Sendable {
                 case 0x74: out.append(0x09)
                 case 0x75:
                     var u = try hex4()
-                    if (0xD800..<0xDC00).contains(u), i + 6 <= bytes.count, bytes[i] == 0x5C, bytes[i + 1] == 0x75 {
-                        i += 2
-                        let lo = try hex4()
-                        u = 0x10000 + ((u - 0xD800) << 10) + (lo &- 0xDC00)
+                    // A high surrogate joins the low one that follows; alone (or before anything
+                    // else) it is U+FFFD, and what follows is read as itself.
+                    if (0xD800..<0xDC00).contains(u), i + 6 <= bytes.count, bytes[i] == 0x5C, bytes[i + 1] == 0x75,
+                       let lo = hex4(at: i + 2), (0xDC00..<0xE000).contains(lo) {
+                        i += 6
+                        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
                     }
                     out.append(contentsOf: Array(String(Unicode.Scalar(u).map(Character.init) ?? "\u{FFFD}").utf8))
                 default: throw fail("bad escape")

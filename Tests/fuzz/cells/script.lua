@@ -1,0 +1,6 @@
+-- %% [markdown]
+-- # Title
+
+-- %% Cell
+local p = params{x = 1}
+print(p.x)

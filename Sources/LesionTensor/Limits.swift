@@ -36,7 +36,7 @@ public enum Limits {
     public static func checkTime() throws(TensorError) {
         let d = deadline.load(ordering: .relaxed)
         guard d > 0, nowNanoseconds() > d else { return }
-        throw TensorError(.value, "the time limit (\(timeoutText)) was reached")
+        throw TensorError(.limit, "the time limit (\(timeoutText)) was reached")
     }
 
     /// Throws when `bytes` more would pass the memory limit.
@@ -50,7 +50,7 @@ public enum Limits {
             other = externalBytes?() ?? 0
         }
         if held + other + bytes > limit {
-            throw TensorError(.memory, "the memory limit (\(memoryText)) would be passed: \(bytes) bytes asked for, \(held + other) held")
+            throw TensorError(.limit, "the memory limit (\(memoryText)) would be passed: \(bytes) bytes asked for, \(held + other) held")
         }
     }
 }

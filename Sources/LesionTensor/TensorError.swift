@@ -9,6 +9,7 @@ public struct TensorError: Error, CustomStringConvertible, Equatable {
         case io         // a file could not be opened, read or written
         case format     // a file's contents are not what its format says
         case numeric    // a numerical routine failed (LAPACK info != 0, ...)
+        case limit      // the run's --max-memory or --timeout was reached (not about an argument)
     }
     public let kind: Kind
     public let message: String

@@ -81,7 +81,11 @@ extension Lua {
 
     /// Runs a core call whose shape errors are about argument `arg`.
     func about<T>(_ arg: Int32, _ body: () throws(TensorError) -> T) throws -> T {
-        do { return try body() } catch { throw LuaArgError(arg, error.message) }
+        do { return try body() } catch {
+            // A limit of the run is not about the argument: reported as the call's own error.
+            if error.kind == .limit { throw error }
+            throw LuaArgError(arg, error.message)
+        }
     }
 }
 

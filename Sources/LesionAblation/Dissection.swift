@@ -58,57 +58,35 @@ public enum NetworkDissection {
             let samples = range.map { data.indices[$0] }
             addConceptPixels(labels, samples: samples, into: &conceptCount)
             let hw = h * w
-            var bad = false
             let store = storing, identity = h == H && w == W
-            heaps.withUnsafeMutableBufferPointer { hp in kept.withUnsafeMutableBufferPointer { kp in
+            try heaps.withUnsafeMutableBufferPointer { hp throws(TensorError) in try kept.withUnsafeMutableBufferPointer { kp throws(TensorError) in
                 nonisolated(unsafe) let heapsP = hp, keptP = kp
-                nonisolated(unsafe) var nan = [Bool](repeating: false, count: units)
-                nan.withUnsafeMutableBufferPointer { np in
-                    nonisolated(unsafe) let nanP = np
-                    Threads.parallelFor(Threads.count) { t in
-                        let (lo, hi) = Threads.range(t, of: units)
-                        guard hi > lo else { return }
-                        // One image at a time, its maps for this thread's units turned into
-                        // planes (the NHWC block is read once, in order), with each map's largest
-                        // value and magnitude.
-                        var planes = [Float](repeating: 0, count: (hi - lo) * hw)
-                        var largest = [Float](repeating: 0, count: hi - lo), size = largest
-                        for b in 0..<n {
-                            if scan(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes, largest: &largest, size: &size) {
-                                nanP[lo] = true
-                                return
+                try scanBatch(out, images: n, positions: hw, units: units, layerName: model.layers[layer].name, image: { b, us, planes, largest, size in
+                    for u in us {
+                        let (mx, mag) = (largest[u - us.lowerBound], size[u - us.lowerBound])
+                        // A map below the heap's floor adds nothing to the heap, and the
+                        // threshold will be at least that floor: nothing to keep.
+                        guard reaches(mx, mag, heapsP[u].floor) else { continue }
+                        let plane = planes + (u - us.lowerBound) * hw
+                        for q in 0..<hw { heapsP[u].offer(plane[q]) }
+                        let floor = heapsP[u].floor
+                        if store && reaches(mx, mag, floor) {
+                            if identity {
+                                for q in 0..<hw where plane[q] > floor { keptP[u].append(point: q, sample: samples[b], value: plane[q]) }
+                            } else {
+                                keptP[u].append(sample: samples[b], largest: mx, size: mag, plane: plane, count: hw)
                             }
-                            for u in lo..<hi {
-                                let (mx, mag) = (largest[u - lo], size[u - lo])
-                                // A map below the heap's floor adds nothing to the heap, and the
-                                // threshold will be at least that floor: nothing to keep.
-                                guard reaches(mx, mag, heapsP[u].floor) else { continue }
-                                let base = (u - lo) * hw
-                                planes.withUnsafeBufferPointer { pp in
-                                    let plane = pp.baseAddress! + base
-                                    for q in 0..<hw { heapsP[u].offer(plane[q]) }
-                                    let floor = heapsP[u].floor
-                                    if store && reaches(mx, mag, floor) {
-                                        if identity {
-                                            for q in 0..<hw where plane[q] > floor { keptP[u].append(point: q, sample: samples[b], value: plane[q]) }
-                                        } else {
-                                            keptP[u].append(sample: samples[b], largest: mx, size: mag, plane: plane, count: hw)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        // Drop the maps kept before that no longer can.
-                        for u in lo..<hi {
-                            let floor = heapsP[u].floor
-                            keptP[u].keep(hw) { reaches($0, $1, floor) }
-                            keptP[u].keepPoints { $0 > floor }
                         }
                     }
-                }
-                bad = nan.contains(true)
+                }, done: { us in
+                    // Drop the maps kept before that no longer can.
+                    for u in us {
+                        let floor = heapsP[u].floor
+                        keptP[u].keep(hw) { reaches($0, $1, floor) }
+                        keptP[u].keepPoints { $0 > floor }
+                    }
+                })
             } }
-            if bad { throw TensorError(.value, "the activations of layer '\(model.layers[layer].name)' contain NaN") }
             total += n * hw
             if storing && kept.reduce(0, { $0 + $1.samples.count * hw + 3 * $1.values.count }) > keptBudget {
                 // Too many maps may still count: drop them and count in a second pass instead.

@@ -53,31 +53,15 @@ extension NetworkDissection {
                 let lowest = Int((Double(m - 1) * (1 - quantile)).rounded(.down))
                 heaps = (0..<units).map { _ in TopValues(keep: m - lowest) }
             }
-            var bad = false
-            heaps.withUnsafeMutableBufferPointer { hp in
+            try heaps.withUnsafeMutableBufferPointer { hp throws(TensorError) in
                 nonisolated(unsafe) let heapsP = hp
-                nonisolated(unsafe) var nan = [Bool](repeating: false, count: units)
-                nan.withUnsafeMutableBufferPointer { np in
-                    nonisolated(unsafe) let nanP = np
-                    Threads.parallelFor(Threads.count) { t in
-                        let (lo, hi) = Threads.range(t, of: units)
-                        guard hi > lo else { return }
-                        var planes = [Float](repeating: 0, count: (hi - lo) * hw)
-                        var largest = [Float](repeating: 0, count: hi - lo), size = largest
-                        for b in 0..<n {
-                            if scan(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes, largest: &largest, size: &size) {
-                                nanP[lo] = true
-                                return
-                            }
-                            for u in lo..<hi where largest[u - lo] > heapsP[u].floor {
-                                for q in 0..<hw { heapsP[u].offer(planes[(u - lo) * hw + q]) }
-                            }
-                        }
+                try scanBatch(out, images: n, positions: hw, units: units, layerName: model.layers[layer].name) { _, us, planes, largest, _ in
+                    for u in us where largest[u - us.lowerBound] > heapsP[u].floor {
+                        let plane = planes + (u - us.lowerBound) * hw
+                        for q in 0..<hw { heapsP[u].offer(plane[q]) }
                     }
                 }
-                bad = nan.contains(true)
             }
-            if bad { throw TensorError(.value, "the activations of layer '\(model.layers[layer].name)' contain NaN") }
         }
         return (heaps.map { $0.ascending() }, positions)
     }

@@ -32,6 +32,34 @@ extension NetworkDissection {
         return false
     }
 
+    /// One batch's maps ([n, h, w, units], hw positions each), per thread: each image's values of
+    /// the thread's units (lo..<hi) scanned into planes (unit u's at (u - lo) * hw) with each
+    /// map's largest value and magnitude, handed to `image(b, lo..<hi, planes, largest, size)`;
+    /// then `done(lo..<hi)`. Throws when a value is NaN (its thread stops there).
+    static func scanBatch(_ out: Tensor, images n: Int, positions hw: Int, units: Int, layerName: String,
+                          image: (Int, Range<Int>, UnsafePointer<Float>, [Float], [Float]) -> Void,
+                          done: (Range<Int>) -> Void = { _ in }) throws(TensorError) {
+        nonisolated(unsafe) var nan = [Bool](repeating: false, count: units)
+        nan.withUnsafeMutableBufferPointer { np in
+            nonisolated(unsafe) let nanP = np
+            Threads.parallelFor(Threads.count) { t in
+                let (lo, hi) = Threads.range(t, of: units)
+                guard hi > lo else { return }
+                var planes = [Float](repeating: 0, count: (hi - lo) * hw)
+                var largest = [Float](repeating: 0, count: hi - lo), size = largest
+                for b in 0..<n {
+                    if scan(out.data + b * hw * units, positions: hw, units: units, lo..<hi, into: &planes, largest: &largest, size: &size) {
+                        nanP[lo] = true
+                        return
+                    }
+                    planes.withUnsafeBufferPointer { image(b, lo..<hi, $0.baseAddress!, largest, size) }
+                }
+                done(lo..<hi)
+            }
+        }
+        if nan.contains(true) { throw TensorError(.value, "the activations of layer '\(layerName)' contain NaN") }
+    }
+
     /// Floats of maps kept until the thresholds are known (256 MB); past it, a second pass.
     public static let keptBudget = 1 << 26
 

@@ -16,6 +16,7 @@ public final class AdaptiveAvgPool2d: Layer {
 
     public init(_ h: Int, _ w: Int? = nil) throws(TensorError) {
         guard h >= 1, (w ?? h) >= 1 else { throw TensorError(.value, "adaptive pooling needs a positive output size") }
+        try Layout.checkSides("AdaptiveAvgPool2d", ["output height": h, "output width": w ?? h])
         (outH, outW) = (h, w ?? h)
     }
 

@@ -70,6 +70,7 @@ public final class Conv2d: Layer {
         guard cin >= 1, cout >= 1, k >= 1, stride >= 1, padding >= 0 else {
             throw TensorError(.value, "Conv2d needs positive channels, kernel and stride and a non-negative padding")
         }
+        try Layout.checkSides("Conv2d", ["kernel size": k, "stride": stride, "padding": padding])
         guard groups >= 1, cin % groups == 0, cout % groups == 0 else {
             throw TensorError(.value, "Conv2d's groups (\(groups)) must divide both channel counts (\(cin) and \(cout))")
         }

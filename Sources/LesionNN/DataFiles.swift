@@ -11,10 +11,11 @@ public enum DataFiles {
 
     /// An IDX file: (dims, bytes of unsigned-byte data). Accepts gzip or raw.
     public static func readIDX(_ path: String) throws(TensorError) -> (dims: [Int], data: [UInt8]) {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TensorError(.io, "cannot open '\(path)': No such file or directory")
+        let (fd, _) = try Files.open(path)
+        guard let gz = gzdopen(fd, "rb") else {
+            close(fd)
+            throw TensorError(.io, "cannot open '\(path)'")
         }
-        guard let gz = gzopen(path, "rb") else { throw TensorError(.io, "cannot open '\(path)'") }
         defer { gzclose(gz) }
         func read(_ n: Int, into p: UnsafeMutableRawPointer) throws(TensorError) -> Int {
             let got = gzread(gz, p, UInt32(n))
@@ -127,9 +128,7 @@ public enum DataFiles {
 
     /// One CIFAR-10 binary batch file: records of 1 label byte + 3072 image bytes (R, G, B planes).
     static func readCIFARBatch(_ path: String) throws(TensorError) -> (images: [UInt8], labels: [Int32]) {
-        guard let d = FileManager.default.contents(atPath: path) else {
-            throw TensorError(.io, "cannot open '\(path)': No such file or directory")
-        }
+        let d = try Files.bytes(path, limit: 1 << 31)
         let rec = 3073
         guard d.count > 0, d.count % rec == 0 else {
             throw TensorError(.format, "'\(path)' is not a CIFAR-10 binary batch: \(d.count) bytes is not a multiple of \(rec)")

@@ -15,6 +15,18 @@ public final class Dataset {
     /// A name that identifies the data (for messages and cache keys): "fashion-mnist/test".
     public let name: String
 
+    /// The most classes a data set may have (ImageNet-21k has 21,841).
+    public static let maxClasses = 1 << 20
+
+    /// A label read from outside (a tensor, a file) as a 0-based class: an integer from `base`
+    /// below base + maxClasses, or an error naming the sample.
+    public static func label(_ v: Double, sample i: Int, base: Int) throws(TensorError) -> Int32 {
+        guard v == v.rounded(), v >= Double(base), v < Double(base + maxClasses) else {
+            throw TensorError(.value, "label \(i + 1) is \(v); labels must be integers from \(base) to \(base + maxClasses - 1)")
+        }
+        return Int32(Int(v) - base)
+    }
+
     public var count: Int { indices.count }
     public var numClasses: Int { classNames.count }
     /// The shape of one sample: [C, H, W] or [F].

@@ -179,6 +179,17 @@ func initLikePyTorch(weight: Parameter, bias: Parameter?, fanIn: Int, _ stream: 
 // MARK: - layouts
 
 public enum Layout {
+    /// The largest kernel, stride, padding or pooled side a layer takes (a guard against
+    /// sizes whose arithmetic would overflow, far above any real network's).
+    public static let maxSide = 1 << 20
+
+    /// Checks that each of `sizes` (named) is at most maxSide.
+    public static func checkSides(_ layer: String, _ sizes: KeyValuePairs<String, Int>) throws(TensorError) {
+        for (name, v) in sizes where v > maxSide {
+            throw TensorError(.value, "\(layer): \(name) \(v) is larger than \(maxSide)")
+        }
+    }
+
     /// NCHW [N, C, H, W] -> NHWC [N, H, W, C].
     public static func toNHWC(_ x: Tensor) throws(TensorError) -> Tensor {
         guard x.rank == 4 else { return x }

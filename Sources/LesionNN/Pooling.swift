@@ -19,6 +19,7 @@ public class Pool2d {
 
     init(k: Int, stride: Int?, padding: Int = 0, ceilMode: Bool = false) throws(TensorError) {
         guard k >= 1, (stride ?? k) >= 1 else { throw TensorError(.value, "pooling needs a positive kernel and stride") }
+        try Layout.checkSides("pooling", ["kernel size": k, "stride": stride ?? k, "padding": padding])
         guard padding >= 0, padding * 2 <= k else {
             throw TensorError(.value, "pooling padding must be between 0 and half the window (\(k / 2)), got \(padding)")
         }

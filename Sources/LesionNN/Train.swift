@@ -75,6 +75,9 @@ extension Sequential {
         defer { training = false }
         var sgd = SGD(lr: Float(o.lr), momentum: Float(o.momentum), weightDecay: Float(o.weightDecay))
         let n = data.count
+        // A batch larger than the data is the whole data (nothing is sized by the asked batch).
+        var o = o
+        o.batch = min(o.batch, n)
         let batches = (n + o.batch - 1) / o.batch
         var history: [EpochStats] = []
         var x: Tensor?

@@ -37,14 +37,7 @@ public enum ImageFile {
 
     /// The file's bytes, refusing what is not a regular file or is too large.
     public static func bytes(path: String) throws(TensorError) -> [UInt8] {
-        guard let h = FileHandle(forReadingAtPath: path) else { throw TensorError(.io, "cannot open '\(path)'") }
-        defer { try? h.close() }
-        let size: UInt64
-        do { size = try h.seekToEnd(); try h.seek(toOffset: 0) } catch { throw TensorError(.io, "cannot read '\(path)'") }
-        guard size <= UInt64(maxBytes) else { throw TensorError(.value, "'\(path)' is \(size) bytes, more than the \(maxBytes) allowed") }
-        let data: Data?
-        do { data = try h.read(upToCount: Int(size)) } catch { throw TensorError(.io, "cannot read '\(path)'") }
-        return [UInt8](data ?? Data())
+        try Files.bytes(path, limit: maxBytes)
     }
 
     public static func read(path: String) throws(TensorError) -> Image8 {

@@ -14,6 +14,8 @@ public enum Limits {
     /// Frees what it can (a Lua state's unreachable tensors, which its collector does not know
     /// the size of) when an allocation would pass the limit; returns whether it tried.
     nonisolated(unsafe) public static var reclaim: (@Sendable () -> Bool)?
+    /// Whether the run was interrupted (Ctrl-C); set by the host that catches the signal.
+    nonisolated(unsafe) public static var interrupted: (@Sendable () -> Bool)?
     /// How the limits were given, for messages ("--timeout 30").
     nonisolated(unsafe) public static var timeoutText = "", memoryText = ""
 
@@ -34,6 +36,7 @@ public enum Limits {
 
     /// Throws once the deadline has passed.
     public static func checkTime() throws(TensorError) {
+        if let i = interrupted, i() { throw TensorError(.limit, "interrupted (Ctrl-C); a second Ctrl-C stops at once") }
         let d = deadline.load(ordering: .relaxed)
         guard d > 0, nowNanoseconds() > d else { return }
         throw TensorError(.limit, "the time limit (\(timeoutText)) was reached")

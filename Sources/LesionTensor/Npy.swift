@@ -23,15 +23,8 @@ public enum Npy {
     // MARK: - reading
 
     public static func read(path: String) throws(TensorError) -> Tensor {
-        guard let f = fopen(path, "rb") else {
-            throw TensorError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))")
-        }
+        let (f, fileSize) = try Files.openForReading(path)
         defer { fclose(f) }
-        var st = stat()
-        guard fstat(fileno(f), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw TensorError(.io, "'\(path)' is not a regular file")
-        }
-        let fileSize = Int(st.st_size)
         func readBytes(_ n: Int) throws(TensorError) -> [UInt8] {
             var b = [UInt8](repeating: 0, count: n)
             let got = b.withUnsafeMutableBytes { fread($0.baseAddress, 1, n, f) }
@@ -259,6 +252,7 @@ public enum AtomicFile {
     /// Writes through `body` into a temporary file next to `path`, then renames it into place,
     /// so that readers never see a half-written file.
     public static func write(path: String, _ body: (UnsafeMutablePointer<FILE>) throws(TensorError) -> Void) throws(TensorError) {
+        try Files.checkWritable(path)
         let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard let f = fopen(tmp, "wb") else {
             throw TensorError(.io, "cannot write '\(path)': \(String(cString: strerror(errno)))")

@@ -20,12 +20,8 @@ public enum Safetensors {
     public static func read(path: String) throws(TensorError) -> (entries: [Entry], metadata: [String: String]) {
         // Read with stdio (FileManager.contents leaks its buffer when a read fails, which
         // AddressSanitizer reports); only regular files.
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw TensorError(.io, "cannot open '\(path)': No such file or directory") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw TensorError(.io, "cannot open '\(path)': not a file") }
-        guard let f = fopen(path, "rb") else { throw TensorError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        let (f, size) = try Files.openForReading(path)
         defer { fclose(f) }
-        let size = Int(st.st_size)
         var file = Data(count: size)
         let got = file.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, f) }
         guard got == size else { throw TensorError(.io, "cannot read '\(path)'") }

@@ -11,7 +11,11 @@ extension Tensor {
             var known = 1
             for (i, v) in s.enumerated() where i != u {
                 guard v >= 1 else { throw TensorError(.shape, "size of dimension \(i) must be positive, got \(v)") }
-                known *= v
+                let (p, overflow) = known.multipliedReportingOverflow(by: v)
+                guard !overflow, p <= count else {
+                    throw TensorError(.shape, "cannot reshape \(Tensor.describe(shape)) (\(count) elements) to \(Tensor.describe(newShape))")
+                }
+                known = p
             }
             guard count % known == 0 else {
                 throw TensorError(.shape, "cannot reshape \(Tensor.describe(shape)) (\(count) elements) to \(Tensor.describe(newShape))")
@@ -64,7 +68,7 @@ extension Tensor {
         guard start >= 0 && start < n else {
             throw TensorError(.index, "start \(start) out of range for dimension \(d) of size \(n)")
         }
-        guard length >= 1 && start + length <= n else {
+        guard length >= 1 && length <= n - start else {
             throw TensorError(.index, "length \(length) from \(start) does not fit in dimension \(d) of size \(n)")
         }
         var s = shape

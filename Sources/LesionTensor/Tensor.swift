@@ -54,6 +54,8 @@ public final class Tensor: @unchecked Sendable {
 
     /// Largest number of elements a tensor may hold (16 GiB of floats).
     public static let maxElements = 1 << 32
+    /// The most dimensions a tensor may have.
+    public static let maxRank = 32
 
     /// A tensor of zeros. Throws on an invalid shape or when memory cannot be had.
     public init(zeros shape: [Int]) throws(TensorError) {

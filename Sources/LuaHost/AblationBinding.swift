@@ -37,7 +37,10 @@ enum AblationBinding {
             defer { lua.pop() }
             var ok: Int32 = 0
             let v = lua_tointegerx(lua.L, -1, &ok)
-            guard ok != 0 else { throw LuaArgError(arg, "\(what): element \(k + 1) is \(lua.typeName(-1)), expected a unit number") }
+            guard ok != 0 else {
+                let got = lua.type(-1) == LUA_TNUMBER ? (lua.string(at: -1) ?? "a number") : lua.typeName(-1)
+                throw LuaArgError(arg, "\(what): element \(k + 1) is \(got), expected a whole unit number")
+            }
             // The core checks the range against the layer; only numbers that are not unit numbers at all stop here.
             guard v > lua_Integer(Int32.min) && v <= lua_Integer(Int32.max) else { throw LuaArgError(arg, "\(what): unit \(v) out of range (units are numbered from 1)") }
             units.append(Int(v) - 1)

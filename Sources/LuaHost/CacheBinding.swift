@@ -224,6 +224,7 @@ extension Lua {
     func keyText(_ i: Int32, arg: Int32, depth: Int = 0) throws -> String {
         let i = lua_absindex(L, i)
         guard depth < 32 else { throw LuaArgError(arg, "key tables nested too deeply (or a cycle)") }
+        try reserve(arg: arg)
         let host = LuaHost.from(L)
         switch type(i) {
         case LUA_TNIL: return "nil"
@@ -268,6 +269,7 @@ extension Lua {
     func cacheValue(_ i: Int32, _ tensors: inout [(String, Tensor)], depth: Int) throws -> JSON {
         let i = lua_absindex(L, i)
         guard depth < 64 else { throw LuaArgError(0, "tables nested too deeply (or a cycle)") }
+        try reserve(arg: 0)
         switch type(i) {
         case LUA_TNIL: return .null
         case LUA_TBOOLEAN: return .bool(lua_toboolean(L, i) != 0)
@@ -305,8 +307,10 @@ extension Lua {
     }
 
     /// Pushes a value stored by cacheValue.
-    func pushCached(_ v: JSON, _ tensors: [String: Tensor]) throws {
+    func pushCached(_ v: JSON, _ tensors: [String: Tensor], depth: Int = 0) throws {
         struct Bad: Error {}
+        // An entry nests no deeper than cacheValue stores; a damaged one is refused, not pushed.
+        guard depth < 64, lua_checkstack(L, 8) != 0 else { throw Bad() }
         switch v {
         case .null: pushNil()
         case .bool(let b): push(b)
@@ -332,8 +336,8 @@ extension Lua {
                 newTable(record: Int32(items.count))
                 for item in items {
                     guard let pair = item.array, pair.count == 2 else { throw Bad() }
-                    try pushCached(pair[0], tensors)
-                    try pushCached(pair[1], tensors)
+                    try pushCached(pair[0], tensors, depth: depth + 1)
+                    try pushCached(pair[1], tensors, depth: depth + 1)
                     lua_rawset(L, -3)
                 }
             default: throw Bad()

@@ -40,12 +40,14 @@ enum DataBinding {
         case LUA_TNIL: return nil
         case LUA_TNUMBER:
             let n = try lua.integer(lua.top)
-            guard n >= 1 else { throw LuaArgError(o.arg, "option 'classes' must be a positive count or a list of names") }
+            guard n >= 1, n <= Dataset.maxClasses else {
+                throw LuaArgError(o.arg, "option 'classes' must be a count from 1 to \(Dataset.maxClasses) or a list of names, got \(n)")
+            }
             return (1...n).map(String.init)
         case LUA_TTABLE:
             var names: [String] = []
             let n = lua.rawLength(-1)
-            guard n >= 1 else { throw LuaArgError(o.arg, "option 'classes' must not be empty") }
+            guard n >= 1, n <= Dataset.maxClasses else { throw LuaArgError(o.arg, "option 'classes' must hold 1 to \(Dataset.maxClasses) names, got \(n)") }
             for k in 1...n {
                 lua_rawgeti(lua.L, -1, lua_Integer(k))
                 defer { lua.pop() }
@@ -112,10 +114,7 @@ enum DataBinding {
         var labels: [Int32] = []
         labels.reserveCapacity(y.count)
         for (i, v) in y.enumerated() {
-            guard v == v.rounded(), v >= base else {
-                throw LuaArgError(arg + 1, "label \(i + 1) is \(v); labels must be integers from \(Int(base))")
-            }
-            labels.append(Int32(v - base))
+            do { labels.append(try Dataset.label(Double(v), sample: i, base: Int(base))) } catch { throw LuaArgError(arg + 1, error.message) }
         }
         let k = names?.count ?? Int(labels.max() ?? 0) + 1
         if let maxLabel = labels.max(), Int(maxLabel) >= k {

@@ -38,6 +38,16 @@ public struct RunLimits: Sendable {
 
 
 extension LuaHost {
+    /// Ctrl-C and SIGTERM end the run as an error (the run folder keeps what finished) instead
+    /// of killing the process; a second signal kills it.
+    public func catchInterrupts() {
+        lesion_catch_interrupts(L)
+        Limits.interrupted = { @Sendable in lesion_interrupted() != 0 }
+    }
+
+    /// The signal that interrupted the run, or 0.
+    public static var interruptSignal: Int32 { lesion_interrupted() }
+
     /// Applies limits to this host from now on (the deadline counts from this call).
     public func setLimits(_ l: RunLimits) {
         limits = l

@@ -11,7 +11,8 @@ import LesionTensor
 public typealias LuaFunction = @convention(c) (OpaquePointer?) -> Int32
 
 /// A bad argument: raised by LuaShim as `bad argument #arg to 'name' (message)`.
-public struct LuaArgError: Error {
+public struct LuaArgError: Error, CustomStringConvertible {
+    public var description: String { message }
     public let arg: Int32
     public let message: String
     public init(_ arg: Int32, _ message: String) {
@@ -21,14 +22,16 @@ public struct LuaArgError: Error {
 }
 
 /// Any other error, raised with the caller's position; the message names the function.
-public struct LuaRaise: Error {
+public struct LuaRaise: Error, CustomStringConvertible {
+    public var description: String { message }
     public let message: String
     public init(_ message: String) { self.message = message }
 }
 
 /// An error of Lua code that a binding called (a callback's), passed on to the binding's caller
 /// unchanged: its message already names where it happened.
-public struct LuaPassOn: Error {
+public struct LuaPassOn: Error, CustomStringConvertible {
+    public var description: String { message }
     public let message: String
     public init(_ message: String) { self.message = message }
     /// The error message at the top of the stack after a failed pcall.
@@ -49,6 +52,7 @@ public struct Lua {
         do {
             return try body(lua)
         } catch let e as LuaArgError {
+            lua.push(name)
             lua.push(e.message)
             return -1 - e.arg
         } catch let e as LuaRaise {
@@ -69,6 +73,12 @@ public struct Lua {
     // MARK: stack
 
     public var top: Int32 { lua_gettop(L) }
+
+    /// Room for `n` more values on the stack: a walk of nested tables asks at every level (Lua
+    /// guarantees only 20 slots to a C function, and writing past them corrupts the heap).
+    public func reserve(_ n: Int32 = 8, arg: Int32) throws {
+        guard lua_checkstack(L, n) != 0 else { throw LuaArgError(arg, "tables nested too deeply for Lua's stack") }
+    }
     public func pop(_ n: Int32 = 1) { lesion_pop(L, n) }
     public func type(_ i: Int32) -> Int32 { lua_type(L, i) }
     public func isNoneOrNil(_ i: Int32) -> Bool { lua_type(L, i) <= LUA_TNIL }

@@ -173,7 +173,8 @@ enum NNBinding {
             var name: String?
             try lua.forEachField(1) { key in
                 guard let key else { return }
-                switch key {
+                // A field's value sits above the arguments: its errors are about argument 1.
+                do { switch key {
                 case "seed":
                     let s = try lua.integer(lua.top)
                     guard s >= 0 else { throw LuaArgError(1, "field 'seed' must be a non-negative integer") }
@@ -185,6 +186,8 @@ enum NNBinding {
                     name = try fieldName(lua)
                 default:
                     throw LuaArgError(1, "unknown field '\(key)'; expected layers and optionally seed, input, name")
+                } } catch let e as LuaArgError where e.arg != 1 {
+                    throw LuaArgError(1, "field '\(key)': \(e.message)")
                 }
             }
             let m: Sequential

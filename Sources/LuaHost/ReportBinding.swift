@@ -162,6 +162,7 @@ extension Lua {
     func json(_ i: Int32, arg: Int32, depth: Int = 0) throws -> JSON {
         let i = lua_absindex(L, i)
         guard depth < 64 else { throw LuaArgError(arg, "tables nested too deeply (or a cycle)") }
+        try reserve(arg: arg)
         switch type(i) {
         case LUA_TNIL, LUA_TNONE: return .null
         case LUA_TBOOLEAN: return .bool(lua_toboolean(L, i) != 0)
@@ -233,10 +234,11 @@ extension LuaHost {
     /// markers call a hook), recording each cell's outputs. Returns the record and the error
     /// that stopped the run, if any; the caller writes the run folder.
     public func runNotebook(file: String, args: [String] = []) throws -> (RunRecord, ScriptError?) {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ScriptError(message: "cannot read script '\(file)'")
+        let data: [UInt8]
+        do { data = try Files.bytes(file, limit: 1 << 28) } catch {
+            throw ScriptError(message: error.message.replacingOccurrences(of: "cannot read '", with: "cannot read script '"))
         }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = LuaHost.scriptText(data)
         let record = RunRecord(scriptPath: file, scriptText: text, version: LuaHost.version, threads: Threads.count)
         record.shard = shard
         record.sandboxed = isSandboxed
@@ -252,7 +254,10 @@ extension LuaHost {
         lua.setGlobal("__LESION_CELL")
         defer { lua.pushNil(); lua.setGlobal("__LESION_CELL") }
         let chunk = CellScript(text: text).chunk(hook: "__lesion_cell", prefix: "local __lesion_cell <const> = __LESION_CELL; ")
-        let status = chunk.withCString { lesion_loadbuffer(L, $0, strlen($0), "@" + file) }
+        // By length, not as a C string: a NUL byte in a comment or string is Lua source too.
+        let status = Array(chunk.utf8).withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { lesion_loadbuffer(L, $0.baseAddress, $0.count, "@" + file) }
+        }
         do {
             try load(status: status)
             for a in args { lua.push(a) }
@@ -266,6 +271,12 @@ extension LuaHost {
         record.finish()
         record.defaultSeed = defaultSeed
         return (record, nil)
+    }
+
+    /// A script's bytes as Lua reads a file: without a UTF-8 byte-order mark (CellScript skips
+    /// a `#!` first line, as lua.c does).
+    static func scriptText(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes, as: UTF8.self)
     }
 
     /// "msg\nstack traceback:\n..." -> (msg, "stack traceback:\n..."), without the host's frames.

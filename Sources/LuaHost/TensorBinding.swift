@@ -231,6 +231,10 @@ enum TensorBinding {
             // Walk down first elements to find the shape.
             lua_pushvalue(L, 1)
             while lua.type(-1) == LUA_TTABLE {
+                guard shape.count < Tensor.maxRank else {
+                    lua.pop()
+                    throw LuaArgError(1, "tables nested more than \(Tensor.maxRank) deep (or a table that holds itself)")
+                }
                 let n = lua.rawLength(-1)
                 guard n >= 1 else { lua.pop(); throw LuaArgError(1, "empty table at depth \(shape.count + 1)") }
                 shape.append(n)
@@ -264,6 +268,7 @@ enum TensorBinding {
                     }
                 }
             }
+            guard lua_checkstack(L, Int32(shape.count + 4)) != 0 else { throw LuaArgError(1, "tables nested too deeply") }
             lua_pushvalue(L, 1)
             try fill(0, "")
             lua.pop()

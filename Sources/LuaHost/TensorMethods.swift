@@ -207,7 +207,7 @@ extension TensorBinding {
             let d = try lua.dim(2, of: t)
             let start = try lua.index(3, size: t.shape[d])
             let n = try lua.integer(4)
-            guard n >= 1 && start + n <= t.shape[d] else {
+            guard n >= 1 && n <= t.shape[d] - start else {
                 throw LuaArgError(4, "length \(n) from index \(start + 1) does not fit in dimension \(d + 1) of size \(t.shape[d])")
             }
             lua.push(tensor: try t.narrow(dim: d, start: start, length: n))

@@ -1,6 +1,60 @@
 #include "LuaShim.h"
+#include <string.h>
 
 /* MARK: - the trampoline */
+
+/* Whether the value at objidx is a field (to `level` tables deep) of the table on top: if so,
+ * pushes its dotted name after the table's key and returns 1. */
+static int find_field(lua_State *L, int objidx, int level) {
+    if (level == 0 || lua_type(L, -1) != LUA_TTABLE) return 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                                   /* table key value */
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            if (lua_rawequal(L, objidx, -1)) { lua_pop(L, 1); return 1; }    /* table key */
+            if (find_field(L, objidx, level - 1)) {             /* table key value subname */
+                lua_pushliteral(L, ".");
+                lua_replace(L, -3);                             /* table key "." subname */
+                lua_concat(L, 3);                               /* table "key.subname" */
+                return 1;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Pushes the name of the running function as a field of the loaded modules ("lesion.tensor.from",
+ * as lauxlib would name it) and returns 1, or returns 0 and pushes nothing. */
+static int push_loaded_name(lua_State *L) {
+    int top = lua_gettop(L);
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar)) return 0;
+    lua_getinfo(L, "f", &ar);                                   /* fn */
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);       /* fn loaded */
+    if (!find_field(L, top + 1, 2)) { lua_settop(L, top); return 0; }
+    const char *name = lua_tostring(L, -1);                     /* fn loaded name */
+    if (strncmp(name, LUA_GNAME ".", 3) == 0) lua_pushstring(L, name + 3); else lua_pushvalue(L, -1);
+    lua_copy(L, -1, top + 1);
+    lua_settop(L, top + 1);
+    return 1;
+}
+
+/* luaL_argerror's message, but a call Lua cannot name (pcall(t.reshape, ...)) takes the name of
+ * the module field it is, or else the binding's own name (under the detail on the stack). */
+static int arg_error(lua_State *L, int arg) {
+    const char *detail = lua_tostring(L, -1);
+    if (!detail) detail = "?";
+    lua_Debug ar;
+    if (lua_getstack(L, 0, &ar)) {
+        lua_getinfo(L, "n", &ar);
+        if (ar.name == NULL) {
+            const char *own = lua_tostring(L, -2);
+            if (!push_loaded_name(L)) lua_pushstring(L, own ? own : "?");
+            return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1), detail);
+        }
+    }
+    return luaL_argerror(L, arg, detail);
+}
 
 static int trampoline(lua_State *L) {
     lesion_Function f = (lesion_Function)lua_touserdata(L, lua_upvalueindex(1));
@@ -16,9 +70,7 @@ static int trampoline(lua_State *L) {
         return lua_error(L);
     }
     if (n == LESION_PASS_ON) return lua_error(L);
-    /* Bad argument -(n+1): let luaL_argerror name the function and skip 'self' for methods. */
-    const char *detail = lua_tostring(L, -1);
-    return luaL_argerror(L, -(n + 1), detail ? detail : "?");
+    return arg_error(L, -(n + 1));
 }
 
 void lesion_pushfunction(lua_State *L, lesion_Function f) {
@@ -29,6 +81,7 @@ void lesion_pushfunction(lua_State *L, lesion_Function f) {
 /* MARK: - limits */
 
 #include <time.h>
+#include <signal.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -40,8 +93,29 @@ static _Atomic size_t lua_bytes_seen = 0;
 
 size_t lesion_lua_bytes_seen(void) { return lua_bytes_seen; }
 
+/* Ctrl-C (SIGINT) or SIGTERM: the first ends the run as an error at the next hook or pass over
+ * data, so that the run folder keeps what finished; a second ends the process at once. */
+static volatile sig_atomic_t interrupted = 0;
+static int watching_interrupts = 0;
+
+static void on_interrupt(int sig) {
+    if (interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    interrupted = sig;
+}
+
+int lesion_interrupted(void) { return interrupted; }
+
 static void limits_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
+    if (interrupted) {
+        lua_pushstring(L, interrupted == SIGINT ? "interrupted (Ctrl-C); a second Ctrl-C stops at once"
+                                                : "interrupted (terminated by a signal)");
+        lua_error(L);
+    }
     if (limit_deadline_ns > 0) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -76,8 +150,19 @@ void lesion_set_limits(lua_State *L, long long deadline_ns, const char *time_mes
     free(limit_memory_message);
     limit_time_message = time_message ? strdup(time_message) : NULL;
     limit_memory_message = memory_message ? strdup(memory_message) : NULL;
-    if (deadline_ns > 0 || max_bytes > 0) lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
+    if (deadline_ns > 0 || max_bytes > 0 || watching_interrupts) lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
     else lua_sethook(L, NULL, 0, 0);
+}
+
+void lesion_catch_interrupts(lua_State *L) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    watching_interrupts = 1;
+    lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
 }
 
 void lesion_pushclosure(lua_State *L, lesion_Function f, int n) {

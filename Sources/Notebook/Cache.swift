@@ -176,6 +176,7 @@ public final class DiskCache: Sendable {
     /// Every entry's key, label, creation time and size (temporary files left by killed runs are
     /// not entries).
     public func list() -> [Info] {
+        removeStaleTemporaries()
         var out: [Info] = []
         for f in files() where f.hasSuffix(".safetensors") {
             let key = ((f as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -188,7 +189,8 @@ public final class DiskCache: Sendable {
 
     /// Bytes used by the cache folder (entries and leftovers).
     public func size() -> Int {
-        files().reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? Int) ?? 0) }
+        removeStaleTemporaries()
+        return files().reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? Int) ?? 0) }
     }
 
     /// Removes everything in the cache folder; returns (files, bytes) removed.
@@ -198,6 +200,27 @@ public final class DiskCache: Sendable {
         let bytes = size()
         for f in fs { unlink(f) }
         return (fs.count, bytes)
+    }
+
+    /// Removes the temporary files (`<entry>.tmp-<pid>-<n>`) of writes that never finished: a
+    /// run killed mid-write leaves one. A temporary is stale when its process no longer runs on
+    /// this host and it is a minute old, or (its writer may be on another host of a shared
+    /// cache) when it is a day old. Returns how many it removed.
+    @discardableResult
+    public func removeStaleTemporaries(now: Date = Date()) -> Int {
+        var removed = 0
+        for f in files() {
+            let name = (f as NSString).lastPathComponent
+            guard let r = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let pid = Int32(name[r.upperBound...].prefix { $0 != "-" }) ?? 0
+            let modified = ((try? FileManager.default.attributesOfItem(atPath: f))?[.modificationDate] as? Date) ?? now
+            let age = now.timeIntervalSince(modified)
+            let gone = pid > 0 && kill(pid, 0) != 0 && errno == ESRCH
+            if (gone && age > 60) || age > 86_400 {
+                if unlink(f) == 0 { removed += 1 }
+            }
+        }
+        return removed
     }
 
     func files() -> [String] {

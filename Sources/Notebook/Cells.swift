@@ -42,15 +42,31 @@ public struct CellScript: Sendable {
     let lines: [String]
 
     public init(text: String) {
-        // Split on \n and drop a \r before it (CRLF files); a lone final newline adds no line.
-        // (On bytes: Swift reads "\r\n" as one Character, which a split on "\n" would miss.)
-        var ls = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { s -> String in
-            String(decoding: s.last == 0x0D ? s.dropLast() : s, as: UTF8.self)
-        }
-        if ls.count > 1 && ls.last == "" && text.hasSuffix("\n") { ls.removeLast() }
+        var ls = CellScript.lines(of: text)
+        if ls.count > 1 && ls.last == "" && (text.hasSuffix("\n") || text.hasSuffix("\r")) { ls.removeLast() }
         if text.isEmpty { ls = [] }
         lines = ls
         cells = CellScript.split(ls)
+    }
+
+    /// Lines as Lua counts them: a line ends at \n or \r, and the other one right after it
+    /// belongs to the same break (\r\n, \n\r), so CR-only and mixed files split as Lua reads
+    /// them. (On bytes: Swift reads "\r\n" as one Character.)
+    static func lines(of text: String) -> [String] {
+        var out: [String] = []
+        let b = Array(text.utf8)
+        var start = 0, i = 0
+        while i < b.count {
+            let c = b[i]
+            if c == 0x0A || c == 0x0D {
+                out.append(String(decoding: b[start..<i], as: UTF8.self))
+                if i + 1 < b.count && (b[i + 1] == 0x0A || b[i + 1] == 0x0D) && b[i + 1] != c { i += 1 }
+                start = i + 1
+            }
+            i += 1
+        }
+        out.append(String(decoding: b[start...], as: UTF8.self))
+        return out
     }
 
     // MARK: - splitting

@@ -95,6 +95,6 @@ public enum Comparison {
                 h += "<figure>\n\(svg)\n</figure>\n"
             }
         }
-        return h + "</main>\n</body>\n</html>\n"
+        return HTML.withPolicy(h + "</main>\n</body>\n</html>\n")
     }
 }

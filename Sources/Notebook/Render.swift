@@ -20,8 +20,9 @@ public enum HTML {
         return out
     }
 
+    /// Markdown as HTML (Ink), safe to open: see SafeHTML.swift.
     public static func markdown(_ text: String) -> String {
-        MarkdownParser().html(from: text)
+        safeMarkdown(text) { MarkdownParser().html(from: $0) }
     }
 
     /// A number as a table shows it: integers plainly, others with 4 significant digits.
@@ -180,7 +181,7 @@ extension RunRecord {
         h += header()
         for (i, c) in cells.enumerated() { h += cellHTML(i, c) }
         h += "</main>\n</body>\n</html>\n"
-        return h
+        return HTML.withPolicy(h)
     }
 
     func header() -> String {

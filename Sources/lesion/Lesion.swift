@@ -38,7 +38,8 @@ struct Lesion: ParsableCommand {
 }
 
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Threads for Lesion's parallel loops and products (default: all cores).")
+    // Unconditional: `--threads -1` is a bad count, not a missing value.
+    @Option(parsing: .unconditional, help: "Threads for Lesion's parallel loops and products (default: all cores).")
     var threads: Int?
 
     @Option(name: .customLong("plugin"), help: ArgumentHelp("Also load the plugins (*.lua) in this folder (repeatable).", valueName: "dir"))
@@ -57,6 +58,12 @@ struct CommonOptions: ParsableArguments {
         for o in overrides {
             guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
                 throw ValidationError("--set takes key=value, got '\(o)'")
+            }
+        }
+        for d in pluginDirectories {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue else {
+                throw ValidationError("--plugin '\(d)' is not a folder")
             }
         }
     }
@@ -171,6 +178,13 @@ struct Run: ParsableCommand {
         guard FileManager.default.isReadableFile(atPath: script) else {
             throw ValidationError("cannot read script '\(script)'")
         }
+        if let out {
+            // Checked before the script runs, so that its work is not lost at the end.
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), !isDir.boolValue {
+                throw ValidationError("--out '\(out)' is a file, not a folder")
+            }
+        }
         if let shard {
             do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.description) }
             guard !noCache else { throw ValidationError("--shard needs the cache (shards share their work through it); drop --no-cache") }
@@ -182,10 +196,14 @@ struct Run: ParsableCommand {
         var last = Run.modified(script)
         while true {
             do { try once() } catch let e as ExitCode where e != .success {
-                // a failed run is reported; watching goes on
+                // a failed run is reported; watching goes on, unless Ctrl-C stopped it
             }
+            if LuaHost.interruptSignal != 0 { throw ExitCode(128 + LuaHost.interruptSignal) }
             FileHandle.standardError.write(Data("lesion: watching \(script) (Ctrl-C stops)\n".utf8))
-            while Run.modified(script) == last { usleep(300_000) }
+            while Run.modified(script) == last {
+                usleep(300_000)
+                if LuaHost.interruptSignal != 0 { throw ExitCode(128 + LuaHost.interruptSignal) }
+            }
             last = Run.modified(script)
             FileHandle.standardError.write(Data("\nlesion: \(script) changed, running again\n".utf8))
         }
@@ -197,6 +215,7 @@ struct Run: ParsableCommand {
 
     func once() throws {
         let host = try common.makeHost()
+        host.catchInterrupts()
         host.outputDirectory = out
         host.cacheEnabled = !noCache
         host.shard = try shard.map { try Shard(parsing: $0) }
@@ -214,12 +233,15 @@ struct Run: ParsableCommand {
             try record.write(to: dir)
             FileHandle.standardError.write(Data("lesion: report written to \(dir)/report.html\n".utf8))
         } catch {
-            FileHandle.standardError.write(Data("lesion: cannot write the run folder '\(dir)': \(error)\n".utf8))
+            let why = (error as? TensorError)?.message ?? error.localizedDescription
+            FileHandle.standardError.write(Data("lesion: cannot write the run folder '\(dir)': \(why)\n".utf8))
             throw ExitCode(1)
         }
         if let failure {
             FileHandle.standardError.write(Data("lesion: \(failure.message)\n".utf8))
-            throw ExitCode(1)
+            // 128 + the signal, as a shell reports a process that a signal ended.
+            let signal = LuaHost.interruptSignal
+            throw ExitCode(signal != 0 ? 128 + signal : 1)
         }
         if !common.overrides.isEmpty && host.declaredParameters.isEmpty {
             FileHandle.standardError.write(Data("lesion: --set was given, but '\(script)' declares no parameters (params{...})\n".utf8))
@@ -241,11 +263,11 @@ struct CacheCommand: ParsableCommand {
     @Argument(help: "ls (one line per entry), size (bytes in all) or clear.")
     var action: Action
 
-    @Option(help: ArgumentHelp("The cache folder (default: $LESION_CACHE, else .lesion/cache).", valueName: "dir"))
-    var cache: String?
+    // --cache (and the other common options) as every subcommand takes them.
+    @OptionGroup var common: CommonOptions
 
     mutating func run() throws {
-        let cache = DiskCache(root: self.cache ?? DiskCache.defaultRoot())
+        let cache = DiskCache(root: common.cache ?? DiskCache.defaultRoot())
         switch action {
         case .ls:
             let entries = cache.list()

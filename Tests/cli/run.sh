@@ -364,5 +364,56 @@ check "misuse: every function survives its misuse" 0 '^misuse: no crash$' -- cat
 check "misuse: every error names its function" 1 '' -- grep -q 'errors that do not name' "$dir/misuse.txt"
 check "misuse: the registry was walked" 0 '^[0-9]{3,} functions and methods' -- cat "$dir/misuse.txt"
 
+# What an independent probe found (issue 13, item 6): Tests/misuse/probe.lua holds the cases a
+# script reaches; the ones below are the command line's.
+mkdir -p "$dir/probe" && mkfifo "$dir/probe/fifo" && ln -s loop "$dir/probe/loop" && ln -s /dev/null "$dir/probe/null"
+check "probe: every case refused clearly" 0 '^probe: all refused clearly$' -- "$lesion" run "$tests/misuse/probe.lua" --out probe -- "$dir/probe"
+printf '\xef\xbb\xbfprint("bom ok")\n' >"$dir/bom.lua"
+check "a script with a byte-order mark" 0 '^bom ok$' -- "$lesion" run "$dir/bom.lua" --no-cache --out bom
+printf 'print("a")\n-- x\0 y\nprint("after nul")\n' >"$dir/nul.lua"
+check "a NUL byte in a comment" 0 '^after nul$' -- "$lesion" run "$dir/nul.lua" --no-cache --out nul
+printf '#!/usr/bin/env lesion\nprint("shebang ok")\n' >"$dir/shebang.lua"
+check "a #! first line" 0 '^shebang ok$' -- "$lesion" run "$dir/shebang.lua" --no-cache --out shebang
+printf -- '-- %%%% one\rprint("cr one")\r-- %%%% two\rprint("cr two")\r' >"$dir/cr.lua"
+check "CR-only line endings with cell markers" 0 '^cr two$' -- "$lesion" run "$dir/cr.lua" --no-cache --out cr
+check "a script that is a FIFO" 1 "cannot read script '.*fifo': it is a FIFO" -- "$lesion" run "$dir/probe/fifo"
+touch "$dir/afile"
+check "--out on a file" 64 "--out '.*afile' is a file, not a folder" -- "$lesion" run "$dir/ok.lua" --out "$dir/afile"
+check "--threads -1" 64 'threads must be between 1 and 256, got -1' -- "$lesion" run "$dir/ok.lua" --threads -1
+check "--plugin of a missing folder" 64 "--plugin '/nonexistent-lesion' is not a folder" -- "$lesion" run "$dir/ok.lua" --plugin /nonexistent-lesion
+# Ctrl-C ends the run as an error and keeps the run folder with what finished.
+cat >"$dir/interrupt.lua" <<'LUA'
+-- %% first
+report.value("first", 1)
+print("first done")
+-- %% second
+local x = 0
+while true do x = x + 1 end
+LUA
+"$lesion" run "$dir/interrupt.lua" --no-cache --out interrupted >"$dir/interrupt.out" 2>&1 &
+ipid=$!
+for _ in $(seq 50); do grep -q "first done" "$dir/interrupt.out" 2>/dev/null && break; sleep 0.2; done
+kill -INT $ipid; wait $ipid; irc=$?
+check "Ctrl-C: exit status 130" 0 '^130$' -- echo "$irc"
+check "Ctrl-C: the message" 0 'interrupted \(Ctrl-C\)' -- cat "$dir/interrupt.out"
+check "Ctrl-C: the run folder keeps the first cell" 0 '"first":1' -- sh -c "tr -d ' \n' <interrupted/results.json"
+# Temporary files of a write that was killed are removed by cache ls / size.
+mkdir -p "$dir/tmpcache/ab"
+echo x >"$dir/tmpcache/ab/abcd.safetensors.tmp-999999-1" && touch -d '2 minutes ago' "$dir/tmpcache/ab/abcd.safetensors.tmp-999999-1"
+check "cache size removes a dead run's temporary" 0 '^0 B in 0 entries' -- "$lesion" cache size --cache "$dir/tmpcache"
+check "the temporary is gone" 1 '' -- test -e "$dir/tmpcache/ab/abcd.safetensors.tmp-999999-1"
+# Reports are safe to open: no raw HTML from Markdown, no javascript: links, a CSP.
+cat >"$dir/md.lua" <<'LUA'
+-- %% [markdown]
+-- <script>alert(1)</script> [x](javascript:alert(2)) `a < b`
+-- %% code
+report.md("<img src=x onerror=alert(3)> [y](JaVa&#115;cript:alert(4))")
+LUA
+"$lesion" run "$dir/md.lua" --no-cache --out md >/dev/null 2>&1
+check "report: raw HTML is shown as text" 1 '' -- grep -q -E '<script>alert|<img src=x' md/report.html
+check "report: javascript: links are removed" 1 '' -- grep -q -i 'href="java' md/report.html
+check "report: code keeps its <" 0 '<code>a &lt; b</code>' -- cat md/report.html
+check "report: a Content-Security-Policy" 0 "Content-Security-Policy\" content=\"default-src 'none'" -- cat md/report.html
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

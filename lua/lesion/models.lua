@@ -1,18 +1,41 @@
 -- Model builders, written against the public nn API.
 local models = {}
 
+-- What each option may be, beyond the type of its default: a rate in [0, 1), a positive integer
+-- count, an integer seed, an input shape (a table, or false for any size).
+local option_kinds = {dropout = "rate", classes = "count", num_classes = "count", width = "count",
+  hidden = "count", in_channels = "count", seed = "integer", input = "shape"}
+
+local function option_error(fname, k, v, what)
+  error(string.format("bad argument #1 to '%s' (option '%s' must be %s, got %s)", fname, k, what,
+    type(v) == "number" and tostring(v) or type(v)), 4)
+end
+
 local function check_options(fname, opts, allowed)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(string.format("bad argument #1 to '%s' (options table expected, got %s)", fname, type(opts)), 3)
   end
-  for k in pairs(opts) do
+  for k, v in pairs(opts) do
     if allowed[k] == nil then
       local names = {}
       for name in pairs(allowed) do names[#names + 1] = name end
       table.sort(names)
       error(string.format("bad argument #1 to '%s' (unknown option '%s'; expected one of: %s)",
         fname, tostring(k), table.concat(names, ", ")), 3)
+    end
+    local kind = option_kinds[k]
+    if kind == "rate" then
+      if type(v) ~= "number" or not (v >= 0 and v < 1) then option_error(fname, k, v, "a rate from 0 up to 1") end
+    elseif kind == "count" then
+      if math.type(v) == "float" and v == math.floor(v) then v = math.tointeger(v) end
+      if math.type(v) ~= "integer" or v < 1 or v > 1 << 20 then option_error(fname, k, v, "an integer from 1 to 1048576") end
+    elseif kind == "integer" then
+      if type(v) ~= "number" or v ~= math.floor(v) or v ~= v then option_error(fname, k, v, "an integer") end
+    elseif kind == "shape" then
+      if type(v) ~= "table" and v ~= false then option_error(fname, k, v, "a shape table such as {3, 224, 224}, or false") end
+    elseif type(v) ~= type(allowed[k]) then
+      option_error(fname, k, v, "a " .. type(allowed[k]))
     end
   end
   return opts

@@ -45,6 +45,9 @@ function units.attributes(model, set, layer, opts)
     if k ~= "names" and k ~= "quantile" then error("bad argument #4 to 'attributes' (unknown option '" .. tostring(k) .. "'; expected one of: names, quantile)", 2) end
   end
   local names = (opts and opts.names) or units.names()
+  if type(names) ~= "table" then
+    error("bad argument #4 to 'attributes' (option 'names' must be a list of attribute names, got " .. type(names) .. ")", 2)
+  end
   if not (opts and opts.names) and set.concepts ~= nil then
     names = {table.unpack(names)}
     names[#names + 1] = "concept_iou"

@@ -4,7 +4,8 @@
  * They have the type lesion_Function and return
  *   n >= 0          the number of results, as a lua_CFunction does;
  *   LESION_ERROR    (-1) an error: the message is on top of the stack;
- *   -(1 + k), k>=1  a bad argument k: the detail ("number expected, got nil") is on top;
+ *   -(1 + k), k>=1  a bad argument k: the detail ("number expected, got nil") is on top, the
+ *                   function's own name ("reshape") under it, for calls Lua cannot name;
  *   LESION_PASS_ON  an error of Lua code the function called, passed on: the message is on top
  *                   and is raised as it is (it already names where it happened).
  * lesion_pushfunction wraps one in a C closure whose trampoline turns the sentinels into
@@ -68,5 +69,12 @@ int lesion_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chu
 
 /* Writes n bytes to C's stdout and flushes (the stream Lua's print and io.write use). */
 void lesion_write_stdout(const char *s, size_t n);
+
+/* Makes SIGINT and SIGTERM end the run as an error of the script (at the next hook, or of a pass
+ * over data through lesion_interrupted), so that the run folder is written; a second signal ends
+ * the process at once. */
+void lesion_catch_interrupts(lua_State *L);
+/* The signal that interrupted the run, or 0. */
+int lesion_interrupted(void);
 
 #endif

@@ -53,7 +53,7 @@ public enum Files {
 
     /// A whole regular file of at most `limit` bytes.
     public static func bytes(_ path: String, limit: Int) throws(TensorError) -> [UInt8] {
-        let (fd, size) = try open(path, for: "read")
+        let (fd, size) = try open(path)
         defer { close(fd) }
         guard size <= limit else { throw TensorError(.value, "'\(path)' is \(size) bytes, more than the \(limit) allowed") }
         var b = [UInt8](repeating: 0, count: size)

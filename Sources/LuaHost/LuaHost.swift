@@ -60,7 +60,7 @@ public final class LuaHost {
         guard let luaDirectory else {
             throw ScriptError(message: "cannot find Lesion's Lua library (a folder holding lesion/prelude.lua); set LESION_LUA_PATH to the lua/ folder of a Lesion checkout or installation")
         }
-        guard let L = luaL_newstate() else { throw ScriptError(message: "cannot create a Lua state (out of memory)") }
+        guard let L = lesion_newstate() else { throw ScriptError(message: "cannot create a Lua state (out of memory)") }
         self.L = L
         self.luaDirectory = luaDirectory
         lesion_getextraspace(L).storeBytes(of: Unmanaged.passUnretained(self).toOpaque(), as: UnsafeMutableRawPointer.self)

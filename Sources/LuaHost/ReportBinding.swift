@@ -236,7 +236,7 @@ extension LuaHost {
     public func runNotebook(file: String, args: [String] = []) throws -> (RunRecord, ScriptError?) {
         let data: [UInt8]
         do { data = try Files.bytes(file, limit: 1 << 28) } catch {
-            throw ScriptError(message: error.message.replacingOccurrences(of: "cannot read '", with: "cannot read script '"))
+            throw ScriptError(message: error.message.replacingOccurrences(of: "cannot open '", with: "cannot read script '"))
         }
         let text = LuaHost.scriptText(data)
         let record = RunRecord(scriptPath: file, scriptText: text, version: LuaHost.version, threads: Threads.count)

@@ -1,5 +1,6 @@
 #include "LuaShim.h"
 #include <string.h>
+#include <stdio.h>
 
 /* MARK: - the trampoline */
 
@@ -109,8 +110,18 @@ static void on_interrupt(int sig) {
 
 int lesion_interrupted(void) { return interrupted; }
 
+/* The allocator's state (below, with the allocator). */
+static void *alloc_reserve = NULL;
+static volatile int alloc_exhausted = 0;
+static long long alloc_count = 0, alloc_fail_at = -1;
+
 static void limits_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
+    if (alloc_exhausted == 1) {
+        alloc_exhausted = 2;        /* raised once; a second failure stops the process */
+        lua_pushstring(L, "out of memory: Lua's allocator failed (its reserve let the run end cleanly)");
+        lua_error(L);
+    }
     if (interrupted) {
         lua_pushstring(L, interrupted == SIGINT ? "interrupted (Ctrl-C); a second Ctrl-C stops at once"
                                                 : "interrupted (terminated by a signal)");
@@ -150,7 +161,7 @@ void lesion_set_limits(lua_State *L, long long deadline_ns, const char *time_mes
     free(limit_memory_message);
     limit_time_message = time_message ? strdup(time_message) : NULL;
     limit_memory_message = memory_message ? strdup(memory_message) : NULL;
-    if (deadline_ns > 0 || max_bytes > 0 || watching_interrupts) lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
+    if (deadline_ns > 0 || max_bytes > 0 || watching_interrupts || alloc_fail_at >= 0) lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
     else lua_sethook(L, NULL, 0, 0);
 }
 
@@ -219,4 +230,49 @@ int lesion_loadbuffer(lua_State *L, const char *buf, size_t len, const char *chu
 void lesion_write_stdout(const char *s, size_t n) {
     fwrite(s, 1, n, stdout);
     fflush(stdout);
+}
+
+/* MARK: - the allocator */
+
+/* Lua's allocator with an emergency reserve. A failing allocation would make Lua raise a memory
+ * error, which longjmps; when Swift code is pushing a value at that moment the jump would cross
+ * Swift frames. So the first failure frees the reserve and retries (the push succeeds), and the
+ * hook raises "out of memory" at the next point where Lua code runs. Should the retry fail too,
+ * the process stops with a message instead of jumping over Swift. LESION_ALLOC_FAIL_AT=n makes
+ * the n-th allocation fail once (a test of this path). */
+static void *lesion_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)ud; (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    void *p = ++alloc_count == alloc_fail_at ? NULL : realloc(ptr, nsize);
+    if (p == NULL && alloc_reserve != NULL) {
+        free(alloc_reserve);
+        alloc_reserve = NULL;
+        alloc_exhausted = 1;
+        p = realloc(ptr, nsize);
+    }
+    if (p == NULL) {
+        fputs("lesion: out of memory in Lua's allocator, after its reserve was used; stopping\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static int lesion_panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "lesion: unprotected Lua error: %s\n", msg ? msg : "(not a string)");
+    abort();
+}
+
+int lesion_out_of_memory(void) { return alloc_exhausted; }
+
+lua_State *lesion_newstate(void) {
+    if (alloc_reserve == NULL && !alloc_exhausted) alloc_reserve = malloc(64u << 20);
+    const char *fail = getenv("LESION_ALLOC_FAIL_AT");
+    if (fail) alloc_fail_at = atoll(fail);
+    lua_State *L = lua_newstate(lesion_alloc, NULL);
+    if (L) lua_atpanic(L, lesion_panic);
+    return L;
 }

@@ -8,7 +8,7 @@ import LesionTensor
 import Notebook
 
 enum FuzzTarget: String, CaseIterable {
-    case npy, safetensors, idx, idxgz, image, json, cells, cache
+    case npy, safetensors, idx, idxgz, cifar, image, json, cells, cache
 
     static let chosen: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["LESION_FUZZ_TARGET"] ?? ""
@@ -47,6 +47,13 @@ enum FuzzTarget: String, CaseIterable {
             let images = FuzzTarget.file("images" + suffix, UnsafeRawBufferPointer(rebasing: bytes[min(1, bytes.count)..<cut]))
             let labels = FuzzTarget.file("labels" + suffix, UnsafeRawBufferPointer(rebasing: bytes[cut...]))
             _ = try? DataFiles.idx(images: images, labels: labels, classNames: nil, name: "fuzz")
+        case .cifar:
+            // Every batch file of the folder is the input (links to one file).
+            let dir = FuzzTarget.folder + "/cifar"
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let p = FuzzTarget.file("cifar/test_batch.bin", bytes)
+            for i in 1...5 where access(dir + "/data_batch_\(i).bin", F_OK) != 0 { symlink(p, dir + "/data_batch_\(i).bin") }
+            _ = try? DataFiles.cifar10(dir: dir)
         case .image:
             _ = try? ImageFile.read(path: FuzzTarget.file("x.img", bytes))
         case .json:

@@ -19,10 +19,10 @@ import Testing
         do { _ = try Npy.read(path: d + "/fifo"); Issue.record("a FIFO was read") } catch {
             #expect(error.message == "cannot open '\(d)/fifo': it is a FIFO, not a regular file")
         }
-        do { _ = try Files.bytes(d, limit: 10) } catch { #expect(error.message == "cannot read '\(d)': it is a folder, not a regular file") }
-        do { _ = try Files.bytes(d + "/none", limit: 10) } catch { #expect(error.message == "cannot read '\(d)/none': No such file or directory") }
+        do { _ = try Files.bytes(d, limit: 10); Issue.record("accepted") } catch { #expect(error.message == "cannot open '\(d)': it is a folder, not a regular file") }
+        do { _ = try Files.bytes(d + "/none", limit: 10); Issue.record("accepted") } catch { #expect(error.message == "cannot open '\(d)/none': No such file or directory") }
         #expect(symlink("loop", d + "/loop") == 0)
-        do { _ = try Files.bytes(d + "/loop", limit: 10) } catch { #expect(error.message == "cannot read '\(d)/loop': Too many levels of symbolic links") }
+        do { _ = try Files.bytes(d + "/loop", limit: 10); Issue.record("accepted") } catch { #expect(error.message == "cannot open '\(d)/loop': Too many levels of symbolic links") }
     }
 
     @Test func writesRefuseDevicesAndFIFOs() throws {
@@ -32,7 +32,7 @@ import Testing
         #expect(symlink("/dev/null", d + "/null") == 0)
         let t = try Tensor(zeros: [2])
         #expect(throws: TensorError.self) { try Npy.write(t, path: d + "/fifo") }
-        do { try Npy.write(t, path: d + "/null") } catch { #expect(error.message == "cannot write '\(d)/null': it leads to a device, not a regular file") }
+        do { try Npy.write(t, path: d + "/null"); Issue.record("accepted") } catch { #expect(error.message == "cannot write '\(d)/null': it leads to a device, not a regular file") }
         var st = stat()
         #expect(stat("/dev/null", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR)
         // A regular file and a new path are written.

@@ -397,6 +397,17 @@ kill -INT $ipid; wait $ipid; irc=$?
 check "Ctrl-C: exit status 130" 0 '^130$' -- echo "$irc"
 check "Ctrl-C: the message" 0 'interrupted \(Ctrl-C\)' -- cat "$dir/interrupt.out"
 check "Ctrl-C: the run folder keeps the first cell" 0 '"first":1' -- sh -c "tr -d ' \n' <interrupted/results.json"
+# A failing allocation in Lua's allocator (simulated: the 100,000th fails) is survived from the
+# reserve and ends the run cleanly with the folder written, wherever it happened.
+cat >"$dir/oom.lua" <<'LUA'
+-- %% one
+report.value("one", 1)
+-- %% two
+local t = {}
+for i = 1, 200000 do t[i] = tensor.zeros{2}:shape() end
+LUA
+check "out of memory in Lua's allocator ends the run" 1 "out of memory: Lua's allocator failed" -- env LESION_ALLOC_FAIL_AT=100000 "$lesion" run "$dir/oom.lua" --no-cache --out oom
+check "out of memory: the folder keeps the first cell" 0 '"one":1' -- sh -c "tr -d ' \n' <oom/results.json"
 # Temporary files of a write that was killed are removed by cache ls / size.
 mkdir -p "$dir/tmpcache/ab"
 echo x >"$dir/tmpcache/ab/abcd.safetensors.tmp-999999-1" && touch -d '2 minutes ago' "$dir/tmpcache/ab/abcd.safetensors.tmp-999999-1"

@@ -77,4 +77,11 @@ void lesion_catch_interrupts(lua_State *L);
 /* The signal that interrupted the run, or 0. */
 int lesion_interrupted(void);
 
+/* A Lua state whose allocator keeps an emergency reserve: an allocation that fails while Swift
+ * pushes a value succeeds from the reserve, and the run ends with "out of memory" at the next
+ * hook instead of a longjmp across Swift frames. */
+lua_State *lesion_newstate(void);
+/* Whether the reserve has been used. */
+int lesion_out_of_memory(void);
+
 #endif

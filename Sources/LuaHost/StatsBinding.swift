@@ -8,19 +8,90 @@ enum StatsBinding {
     static func register(_ lua: Lua) {
         LuaHost.from(lua.L).registerModule(lua, "stats", [
             ("pearson", pearson), ("spearman", spearman), ("rank", rank), ("describe", describe),
+            ("permutation", permutation), ("fdr", fdr), ("_resample", resample), ("_percentile", percentile),
         ])
     }
 
     static func sample(_ lua: Lua, _ i: Int32) throws -> [Double] { try lua.numbers(i, arg: i) }
 
+    /// stats.pearson / spearman(x, y [, {ci = 0.95}]): r and p, and with `ci` the interval's
+    /// ends (Fisher's z; see Stats.fisherInterval).
     static func correlation(_ L: OpaquePointer?, _ name: String, _ f: ([Double], [Double]) throws(TensorError) -> Stats.Correlation) -> Int32 {
         Lua.bind(L, name) { lua in
             let x = try sample(lua, 1), y = try sample(lua, 2)
             guard x.count == y.count else { throw LuaArgError(2, "\(y.count) values, expected \(x.count) like argument #1") }
+            let o = try Options(lua, 3, allowed: ["ci"])
+            let level = try o.number("ci")
             let c = try lua.about(1) { () throws(TensorError) in try f(x, y) }
             lua.push(c.r)
             lua.push(c.p)
+            guard let level else { return 2 }
+            let (lo, hi) = try lua.about(3) { () throws(TensorError) in
+                try Stats.fisherInterval(r: c.r, n: x.count, level: level, spearman: name == "spearman")
+            }
+            lua.push(lo)
+            lua.push(hi)
+            return 4
+        }
+    }
+
+    /// stats.permutation(x, y, {n = 10000, seed = 0, method = "spearman"}): the two-sided
+    /// permutation p-value of the correlation, and the correlation.
+    static let permutation: LuaFunction = { L in
+        Lua.bind(L, "permutation") { lua in
+            let x = try sample(lua, 1), y = try sample(lua, 2)
+            guard x.count == y.count else { throw LuaArgError(2, "\(y.count) values, expected \(x.count) like argument #1") }
+            let o = try Options(lua, 3, allowed: ["n", "seed", "method"])
+            let rounds = try o.integer("n") ?? 10_000, seed = try o.integer("seed") ?? 0
+            let method = try o.string("method") ?? "spearman"
+            guard method == "spearman" || method == "pearson" else {
+                throw LuaArgError(3, "option 'method' must be \"spearman\" or \"pearson\", got '\(method)'")
+            }
+            guard seed >= 0 else { throw LuaArgError(3, "option 'seed' must be a non-negative integer, got \(seed)") }
+            let (r, p) = try lua.about(3) { () throws(TensorError) in
+                try Stats.permutationP(x, y, rounds: rounds, seed: UInt64(seed), spearman: method == "spearman")
+            }
+            lua.push(p)
+            lua.push(r)
             return 2
+        }
+    }
+
+    /// stats.fdr(p): Benjamini–Hochberg q-values, a tensor in the input's order.
+    static let fdr: LuaFunction = { L in
+        Lua.bind(L, "fdr") { lua in
+            let p = try sample(lua, 1)
+            let q = try lua.about(1) { () throws(TensorError) in try Stats.fdr(p) }
+            lua.push(tensor: try Tensor(shape: [q.count], values: q.map(Float.init)))
+            return 1
+        }
+    }
+
+    /// stats._resample(n, seed, round): the 1-based indices of one bootstrap round (a Lua array).
+    static let resample: LuaFunction = { L in
+        Lua.bind(L, "_resample") { lua in
+            let n = try lua.integer(1), seed = try lua.integer(2), round = try lua.integer(3)
+            guard n >= 1 && n <= 1 << 26 else { throw LuaArgError(1, "a sample of 1 to \(1 << 26) values expected, got \(n)") }
+            guard seed >= 0 else { throw LuaArgError(2, "a non-negative seed expected, got \(seed)") }
+            guard round >= 0 else { throw LuaArgError(3, "a non-negative round expected, got \(round)") }
+            let idx = Stats.resample(n, seed: UInt64(seed), round: round)
+            lua.newTable(array: Int32(n))
+            for (k, i) in idx.enumerated() {
+                lua.push(i + 1)
+                lua.setIndex(-2, k + 1)
+            }
+            return 1
+        }
+    }
+
+    /// stats._percentile(values, q): NumPy's default (linear) percentile, q in [0, 100].
+    static let percentile: LuaFunction = { L in
+        Lua.bind(L, "_percentile") { lua in
+            let v = try sample(lua, 1).sorted(), q = try lua.number(2)
+            guard !v.isEmpty else { throw LuaArgError(1, "at least one value expected") }
+            guard q >= 0 && q <= 100 else { throw LuaArgError(2, "a percentile from 0 to 100 expected, got \(q)") }
+            lua.push(Stats.percentile(v, q))
+            return 1
         }
     }
 

@@ -35,6 +35,7 @@ models = require "lesion.models"
 dofile(package.searchpath("lesion.ablation", package.path))
 dofile(package.searchpath("lesion.units", package.path))
 dofile(package.searchpath("lesion.report", package.path))
+dofile(package.searchpath("lesion.stats", package.path))
 
 --- lesion.plugins(): the plugins loaded, {file =, ok =, error =, registers = {...}} each.
 function lesion.plugins() return require("lesion.plugins").list() end

@@ -63,8 +63,9 @@ public enum Ablation {
     /// Evaluation with units ablated together, by running every layer in order and replacing
     /// the units' values in the outputs of their layers (the plain way; sweeps are checked
     /// against it).
+    /// `answer(position, right)` sees each sample's answer, when given.
     public static func evaluate(_ model: Sequential, _ data: Dataset, lesions: Lesions, mode: AblationMode = .zero,
-                                batch: Int = 256) throws(TensorError) -> Evaluation {
+                                batch: Int = 256, answer: ((Int, Bool) -> Void)? = nil) throws(TensorError) -> Evaluation {
         try model.checkFits(data)
         for (layer, units) in lesions {
             guard layer >= 0 && layer < model.layers.count else { throw TensorError(.index, "layer \(layer) out of range") }
@@ -94,7 +95,9 @@ public enum Ablation {
             }
             lossSum += Loss.softmaxCrossEntropy(h, labels: labels, grad: nil).loss
             for r in 0..<range.count {
-                confusion[Int(labels[r]) * k + Tensor.argExtreme(h.data + r * k, k, 1, largest: true)] += 1
+                let guess = Tensor.argExtreme(h.data + r * k, k, 1, largest: true)
+                confusion[Int(labels[r]) * k + guess] += 1
+                answer?(range.lowerBound + r, guess == Int(labels[r]))
             }
         }
         return Evaluation.from(confusion: confusion, classes: k, lossSum: lossSum)

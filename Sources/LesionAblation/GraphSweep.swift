@@ -45,7 +45,7 @@ extension Ablation {
     static let passBudget = 1 << 26
 
     static func ablateSetsGraph(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], values: [Float],
-                                batch: Int) throws(TensorError) -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
+                                batch: Int, perSample: Bool = false) throws(TensorError) -> SetCounts {
         let layers = model.layers, count = layers.count
         var reached = [Bool](repeating: false, count: count)
         reached[L] = true
@@ -56,7 +56,7 @@ extension Ablation {
         // shortcut, is rare enough to be left to one evaluation per set.)
         guard !affected.contains(where: { layers[$0].channelMap == .opaque || model.inputs[$0].contains(-1) }),
               shapes.allSatisfy({ $0 != nil }), reached[count - 1] else {
-            return try bruteForce(model, data, layer: L, sets: sets, values: values)
+            return try bruteForce(model, data, layer: L, sets: sets, values: values, perSample: perSample)
         }
         // Layouts of units while the change can stay in their channels.
         var layouts = [UnitLayout?](repeating: nil, count: count)
@@ -77,11 +77,11 @@ extension Ablation {
             for i in affected { s.nodes[i] = try layers[i].copy() }
             scratch.append(s)
         }
-        let tally = SweepCounts(sets: sets.count, classes: k)
+        let tally = SweepCounts(sets: sets.count, classes: k, perSample: perSample)
         try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape, keepingAll: true)) { xb, range, labels throws(TensorError) in
             let nb = range.count
             let base = try model.forwardPlain(xb, nodes: layers)
-            let baseRight = tally.base(base[count - 1], labels: labels, n: nb)
+            let baseRight = tally.base(base[count - 1], labels: labels, n: nb, start: range.lowerBound)
             nonisolated(unsafe) let batchLabels = labels
             try tally.parallel(threads: threads) { t, part throws(TensorError) in
                 // Several sets' rows in one pass, so that the layers after run on enough rows
@@ -95,7 +95,7 @@ extension Ablation {
                     var at = 0
                     for (g, set) in group.enumerated() {
                         for r in rows[g] {
-                            tally.record(set: set, label: Int(batchLabels[r]), logits: out.data + at * k, wasRight: baseRight[r])
+                            tally.record(set: set, row: r, label: Int(batchLabels[r]), logits: out.data + at * k, wasRight: baseRight[r])
                             at += 1
                         }
                     }

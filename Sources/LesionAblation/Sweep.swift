@@ -40,6 +40,8 @@ public struct SweepResult: AblationCounts {
     /// correct[u][k]: samples of class k still classified right with units[u] ablated.
     public let correct: [[Int]]
     public let classTotals: [Int]
+    /// Each sample's answers (a sweep asked for them with `perSample`).
+    public var samples: SampleAnswers? = nil
 }
 
 /// The first k units of an order ablated together, for each k of `steps`.
@@ -59,15 +61,17 @@ extension Ablation {
     static func channelWise(_ l: Layer) -> Bool { l.channelMap == .channelWise && !(l is Add) }
 
     /// Each unit of layer L ablated alone (all units by default).
+    /// With `perSample`, the result also holds each sample's answers (`samples`), from which
+    /// SweepIntervals draws bootstrap intervals without running the model again.
     public static func sweep(_ model: Sequential, _ data: Dataset, layer L: Int, units requested: [Int]? = nil,
-                             mode: AblationMode = .zero, batch: Int = 500) throws(TensorError) -> SweepResult {
+                             mode: AblationMode = .zero, batch: Int = 500, perSample: Bool = false) throws(TensorError) -> SweepResult {
         guard L >= 0 && L < model.layers.count else { throw TensorError(.index, "layer \(L) out of range") }
         try model.checkFits(data)
         let units: [Int]
         if let requested { units = requested } else { units = Array(0..<(try unitCount(model, data, layer: L))) }
         guard !units.isEmpty else { throw TensorError(.value, "no units to sweep") }
-        let r = try ablateSets(model, data, layer: L, sets: units.map { [$0] }, mode: mode, batch: batch)
-        return SweepResult(layer: L, units: units, base: r.base, correct: r.correct, classTotals: r.totals)
+        let r = try ablateSets(model, data, layer: L, sets: units.map { [$0] }, mode: mode, batch: batch, perSample: perSample)
+        return SweepResult(layer: L, units: units, base: r.base, correct: r.correct, classTotals: r.totals, samples: r.samples)
     }
 
     /// The first k units of `order` ablated together, for each k of `steps` (0 ... order.count),
@@ -90,7 +94,7 @@ extension Ablation {
     /// Each set of units of layer L ablated together (an empty set: nothing ablated): the base
     /// evaluation, each set's correct counts per class and the class totals.
     static func ablateSets(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], mode: AblationMode,
-                           batch: Int) throws(TensorError) -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
+                           batch: Int, perSample: Bool = false) throws(TensorError) -> SetCounts {
         guard L >= 0 && L < model.layers.count else { throw TensorError(.index, "layer \(L) out of range") }
         try model.checkFits(data)
         let nUnits = try unitCount(model, data, layer: L)
@@ -104,7 +108,7 @@ extension Ablation {
         // to the mixer; anything else (inside a residual network, a pool whose borders differ)
         // goes through the graph sweep.
         let tailIsChain = ((L + 1)..<layers.count).allSatisfy { model.inputs[$0] == [$0 - 1] }
-        guard tailIsChain else { return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch) }
+        guard tailIsChain else { return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch, perSample: perSample) }
         // The channel-wise layers after L; after a Flatten of positions a channel is a block of
         // features, and only layers that treat features alike (ReLU, Dropout) keep it whole.
         var m = L + 1
@@ -117,7 +121,7 @@ extension Ablation {
         let opaque = layers[(L + 1)...].contains { $0.channelMap == .opaque }
         let mixer = m < layers.count ? layers[m] : nil
         guard !opaque, mixer == nil || mixer is ChannelMixer else {
-            return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch)
+            return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch, perSample: perSample)
         }
         let k = data.numClasses
         let threads = min(Threads.count, sets.count)
@@ -138,10 +142,10 @@ extension Ablation {
         // Each unit's ablated value after the channel-wise layers (a constant per unit).
         let shapeL = try model.shapes(batch: 1, sample: data.sampleShape)[L] ?? []
         guard let after = try constantsThrough(Array(layers[(L + 1)..<m]), shape: shapeL, values: values) else {
-            return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch)
+            return try ablateSetsGraph(model, data, layer: L, sets: sets, values: values, batch: batch, perSample: perSample)
         }
         let constants = sets.map { set in set.map { after[$0] } }
-        let tally = SweepCounts(sets: sets.count, classes: k)
+        let tally = SweepCounts(sets: sets.count, classes: k, perSample: perSample)
         try data.forEachBatch(model.fittingBatch(batch, sample: data.sampleShape)) { xb, range, labels throws(TensorError) in
             // Base values at the mixer's input (the model's own forward through the channel-wise
             // layers, so its plan may crop what they never read) and output, and the base logits.
@@ -154,7 +158,7 @@ extension Ablation {
             var h = z
             for l in rests[0] { h = try l.forward(h, training: false) }
             let nb = range.count
-            let baseRight = tally.base(h, labels: labels, n: nb)
+            let baseRight = tally.base(h, labels: labels, n: nb, start: range.lowerBound)
             // Units in fixed blocks per thread. A sample whose values at the mixer's input do
             // not change keeps its base prediction; only the others run through the layers after.
             // Samples go in blocks whose mixer outputs fill about 2 MB (L2), every unit of the
@@ -169,7 +173,7 @@ extension Ablation {
                                                                         samples: block, mixer: mixers[t], rest: rests[t],
                                                                         scratch: scratch[t]) else { continue }
                         for (i, r) in changed.enumerated() {
-                            tally.record(set: ui, label: Int(batchLabels[r]), logits: logits.data + i * k, wasRight: baseRight[r])
+                            tally.record(set: ui, row: r, label: Int(batchLabels[r]), logits: logits.data + i * k, wasRight: baseRight[r])
                         }
                     }
                 }
@@ -352,17 +356,25 @@ extension Ablation {
     }
 
     /// One evaluation per set (for models the fast path does not cover, e.g. with a Lambda).
-    static func bruteForce(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], values: [Float]) throws(TensorError)
-        -> (base: Evaluation, correct: [[Int]], totals: [Int]) {
-        let base = try model.evaluate(data)
+    static func bruteForce(_ model: Sequential, _ data: Dataset, layer L: Int, sets: [[Int]], values: [Float],
+                           perSample: Bool = false) throws(TensorError) -> SetCounts {
+        var rights = [Bool](repeating: false, count: perSample ? data.count : 0)
+        // With answers, the base comes from the same plain forward pass as the ablated runs, so
+        // that a sample's turn is the ablation's alone.
+        let base = perSample ? try evaluate(model, data, lesions: [:], answer: { rights[$0] = $1 }) : try model.evaluate(data)
         let k = data.numClasses
         var totals = [Int](repeating: 0, count: k)
         for c in 0..<k { totals[c] = base.confusion[(c * k)..<((c + 1) * k)].reduce(0, +) }
         var correct: [[Int]] = []
+        var flipped: [[Int32]] = []
         for set in sets {
-            let e = set.isEmpty ? base : try evaluate(model, data, lesions: [L: set], mode: .values(values))
+            var turned: [Int32] = []
+            let e = set.isEmpty ? base : try evaluate(model, data, lesions: [L: set], mode: .values(values),
+                                                      answer: perSample ? { if rights[$0] != $1 { turned.append(Int32($0)) } } : nil)
             correct.append((0..<k).map { e.confusion[$0 * k + $0] })
+            flipped.append(turned)
         }
-        return (base, correct, totals)
+        return SetCounts(base: base, correct: correct, totals: totals,
+                         samples: perSample ? SampleAnswers(rights: rights, flipped: flipped) : nil)
     }
 }

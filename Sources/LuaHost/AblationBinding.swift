@@ -7,7 +7,7 @@ import LesionTensor
 
 enum AblationBinding {
     static func register(_ lua: Lua) {
-        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_unit_count", unitCount), ("_means", means), ("_curve", curve), ("_evaluate", evaluate),
+        LuaHost.from(lua.L).registerModule(lua, "ablation", [("_sweep", sweep), ("_intervals", intervals), ("_unit_count", unitCount), ("_means", means), ("_curve", curve), ("_evaluate", evaluate),
                                                                   ("rotate", UnitsBinding.rotate)])
     }
 
@@ -90,18 +90,83 @@ enum AblationBinding {
         ModelBinding.run(L, "sweep") { lua, m in
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
-            let o = try Options(lua, 4, allowed: ["units", "mode", "batch", "values"])
+            let o = try Options(lua, 4, allowed: ["units", "mode", "batch", "values", "answers"])
             let units = try unitsOption(lua, o)
             let batch = try ModelBinding.batchOption(o, default: 500)
             let md = try mode(o)
-            let r = try lua.about(2) { () throws(TensorError) in try Ablation.sweep(m, data, layer: layer, units: units, mode: md, batch: batch) }
+            let answers = try o.boolean("answers") ?? false
+            guard !answers || data.count < 1 << 24 else { throw LuaArgError(2, "answers are kept for at most \(1 << 24) samples") }
+            let r = try lua.about(2) { () throws(TensorError) in
+                try Ablation.sweep(m, data, layer: layer, units: units, mode: md, batch: batch, perSample: answers)
+            }
             lua.newTable(array: Int32(r.units.count))
             for (i, u) in r.units.enumerated() { lua.push(u + 1); lua.setIndex(-2, i + 1) }
             ModelBinding.pushEvaluation(lua, r.base, classes: data.numClasses)
             let k = data.numClasses
             lua.push(tensor: try Tensor(shape: [r.units.count, k], values: r.correct.flatMap { $0.map(Float.init) }))
             lua.push(tensor: try Tensor(shape: [k], values: r.classTotals.map(Float.init)))
-            return 4
+            guard let s = r.samples else { return 4 }
+            // Each sample's base answer (1: right), and the turned samples as rows {unit row,
+            // position} (1-based) after a first row {count, 0}.
+            lua.push(tensor: try Tensor(shape: [s.rights.count], values: s.rights.map { $0 ? 1 : 0 }))
+            var turned: [Float] = [0, 0]
+            for (row, f) in s.flipped.enumerated() { for i in f { turned += [Float(row + 1), Float(i + 1)] } }
+            turned[0] = Float(turned.count / 2 - 1)
+            lua.push(tensor: try Tensor(shape: [turned.count / 2, 2], values: turned))
+            return 6
+        }
+    }
+
+    /// ablation._intervals(set, rights{N}, turned{F+1,2}, units, {bootstrap =, ci =, seed =}):
+    /// bootstrap intervals of a sweep's figures from its answers (SweepIntervals).
+    static let intervals: LuaFunction = { L in
+        Lua.bind(L, "_intervals") { lua in
+            let data = try lua.check(1, Dataset.self)
+            let rights = try lua.tensor(2), turned = try lua.tensor(3)
+            let units = try lua.integer(4)
+            let o = try Options(lua, 5, allowed: ["bootstrap", "ci", "seed"])
+            let rounds = try o.integer("bootstrap") ?? 1000, level = try o.number("ci") ?? 0.95, seed = try o.integer("seed") ?? 0
+            guard seed >= 0 else { throw LuaArgError(5, "option 'seed' must be a non-negative integer, got \(seed)") }
+            guard rights.count == data.count else { throw LuaArgError(2, "\(rights.count) answers for \(data.count) samples") }
+            guard turned.rank == 2, turned.shape[1] == 2, Int(turned.data[0]) == turned.shape[0] - 1 else {
+                throw LuaArgError(3, "turned samples must be a tensor{F+1,2} after a row {F, 0}")
+            }
+            guard units >= 1 && units <= 1 << 20 else { throw LuaArgError(4, "a unit count from 1 expected, got \(units)") }
+            var flipped = [[Int32]](repeating: [], count: units)
+            for j in 1..<turned.shape[0] {
+                let row = Int(turned.data[2 * j]), pos = Int(turned.data[2 * j + 1])
+                guard row >= 1 && row <= units, pos >= 1 && pos <= data.count else {
+                    throw LuaArgError(3, "turned row \(j + 1) names unit row \(row), sample \(pos)")
+                }
+                flipped[row - 1].append(Int32(pos - 1))
+            }
+            let labels = data.indices.map { data.labels[$0] }
+            let answers = SampleAnswers(rights: (0..<rights.count).map { rights.data[$0] != 0 }, flipped: flipped)
+            let r = try lua.about(5) { () throws(TensorError) in
+                try SweepIntervals.compute(labels: labels, classes: data.numClasses, answers: answers, rounds: rounds, level: level,
+                                           seed: UInt64(seed))
+            }
+            let k = data.numClasses
+            func pairs(_ v: [(Double, Double)]) throws -> Tensor {
+                try Tensor(shape: [v.count, 2], values: v.flatMap { [Float($0.0), Float($0.1)] })
+            }
+            func classPairs(_ v: [[(Double, Double)]]) throws -> Tensor {
+                try Tensor(shape: [v.count, k, 2], values: v.flatMap { $0.flatMap { [Float($0.0), Float($0.1)] } })
+            }
+            lua.newTable(record: 10)
+            lua.push(tensor: try Tensor(shape: [2], values: [Float(r.baseAccuracy.0), Float(r.baseAccuracy.1)]))
+            lua.setField(-2, "base_accuracy")
+            lua.push(tensor: try pairs(r.accuracy)); lua.setField(-2, "accuracy")
+            lua.push(tensor: try pairs(r.overallDrop)); lua.setField(-2, "overall_drop")
+            lua.push(tensor: try classPairs(r.perClass)); lua.setField(-2, "per_class")
+            lua.push(tensor: try classPairs(r.classDrop)); lua.setField(-2, "class_drop")
+            lua.push(tensor: try Tensor(shape: [units, k], values: r.classDropP.flatMap { $0.map(Float.init) }))
+            lua.setField(-2, "class_drop_p")
+            lua.push(rounds); lua.setField(-2, "bootstrap")
+            lua.push(level); lua.setField(-2, "level")
+            lua.push(seed); lua.setField(-2, "seed")
+            lua.push(r.emptyClassRounds); lua.setField(-2, "empty_class_rounds")
+            return 1
         }
     }
 

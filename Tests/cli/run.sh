@@ -245,7 +245,7 @@ check "and both end with the whole sweep" 0 '^ok$' -- sh -c "cmp '$dir/plain.csv
 # A shard killed halfway leaves claims of a dead process: its re-run takes them over.
 "$lesion" run "$dir/shard.lua" --cache "$dir/killed" --set n=120000 --shard 1/2 --out k1 -- "$dir/k.csv" >/dev/null 2>&1 &
 victim=$!
-for _ in $(seq 1 200); do ls "$dir"/killed/*/*.claim 2>/dev/null | grep -q . && break; sleep 0.05; done
+for _ in $(seq 1 1200); do ls "$dir"/killed/*/*.claim 2>/dev/null | grep -q . && break; sleep 0.05; done
 sleep 0.1
 kill -9 "$victim"; wait "$victim" 2>/dev/null
 check "the killed shard left claims" 0 '^[1-9]' -- sh -c "ls '$dir'/killed/*/*.claim 2>/dev/null | wc -l"

@@ -115,3 +115,56 @@ T.raises(function() ablation.sweep(m, ds, "relu1", {units = {math.maxinteger}}) 
 T.raises(function() ablation.evaluate(m, ds, {relu1 = {math.mininteger}}) end, "out of range")
 T.raises(function() tensor.arange(math.maxinteger) end, "elements is too many")
 T.raises(function() ds:subset(tensor.from({1e30})) end, "out of range")
+
+-- Bootstrap intervals of a sweep (issue 14) against a naive computation: each image's answer
+-- from its own ablated evaluation, each round's resample counted by hand, NumPy-style
+-- percentiles. Two chunks of samples (parts.chunk lowered) check that the parts' answers join.
+do
+  local small = ds:subset(80)
+  local parts = require "lesion.parts"
+  local saved = parts.chunk
+  parts.chunk = 40
+  local r = ablation.sweep(m, small, "relu2", {units = {1, 3, 5, 8}, ci = 0.9, bootstrap = 60, seed = 7})
+  parts.chunk = saved
+  T.shape(r.ci.class_drop, {4, 10, 2}); T.shape(r.ci.overall_drop, {4, 2}); T.shape(r.ci.class_drop_p, {4, 10})
+  local n, k = #small, 10
+  local labels, right = small:labels():totable(), {}
+  for i = 1, n do right[i] = m:evaluate(small:subset({i})).accuracy == 1 end
+  for row, u in ipairs(r.units) do
+    local ablated = {}
+    for i = 1, n do ablated[i] = ablation.evaluate(m, small:subset({i}), {relu2 = {u}}).accuracy == 1 end
+    local drops, cdrops = {}, {}
+    for c = 1, k do cdrops[c] = {} end
+    for round = 0, 59 do
+      local total, lost, all = {}, {}, 0
+      for c = 1, k do total[c], lost[c] = 0, 0 end
+      for _, i in ipairs(stats._resample(n, 7, round)) do
+        local c = labels[i]
+        total[c] = total[c] + 1
+        local d = (right[i] and 1 or 0) - (ablated[i] and 1 or 0)
+        lost[c] = lost[c] + d
+        all = all + d
+      end
+      drops[#drops + 1] = all / n
+      for c = 1, k do if total[c] > 0 then table.insert(cdrops[c], lost[c] / total[c]) end end
+    end
+    T.close(r.ci.overall_drop:get(row, 1), stats._percentile(drops, 5), "unit " .. u .. " overall drop low", 0, 1e-6)
+    T.close(r.ci.overall_drop:get(row, 2), stats._percentile(drops, 95), "unit " .. u .. " overall drop high", 0, 1e-6)
+    for c = 1, k do
+      if #cdrops[c] > 0 then
+        T.close(r.ci.class_drop:get(row, c, 1), stats._percentile(cdrops[c], 5), "unit " .. u .. " class " .. c .. " low", 0, 1e-6)
+        T.close(r.ci.class_drop:get(row, c, 2), stats._percentile(cdrops[c], 95), "unit " .. u .. " class " .. c .. " high", 0, 1e-6)
+      end
+    end
+  end
+  -- The same sweep in one chunk gives the same intervals; the plain sweep's numbers are unchanged.
+  local whole = ablation.sweep(m, small, "relu2", {units = {1, 3, 5, 8}, ci = 0.9, bootstrap = 60, seed = 7})
+  T.close(whole.ci.class_drop, r.ci.class_drop, "intervals from one chunk and from two", 0, 0)
+  T.close(whole.accuracy, ablation.sweep(m, small, "relu2", {units = {1, 3, 5, 8}}).accuracy, "accuracy with and without ci", 0, 0)
+  local path = os.tmpname() .. ".csv"
+  r:save(path)
+  local f = io.open(path); local header = f:read("l"); f:close(); os.remove(path)
+  T.eq(header:find("overall_drop_lo,overall_drop_hi,circle_lo,circle_hi", 1, true) ~= nil, true, "csv has the intervals")
+  T.raises(function() ablation.sweep(m, small, "relu2", {ci = 2}) end, "option 'ci' must be between 0 and 1")
+  T.raises(function() ablation.sweep(m, small, "relu2", {bootstrap = 1}) end, "option 'bootstrap' must be an integer from 2")
+end

@@ -173,10 +173,23 @@ function Result:save(path)
   if ext == "csv" then
     local header = {"unit", "accuracy", "overall_drop", "max_class_drop"}
     for _, c in ipairs(self.classes) do header[#header + 1] = csv_field(c) end
+    -- With intervals: each drop's ends, after the drops.
+    if self.ci then
+      header[#header + 1], header[#header + 2] = "overall_drop_lo", "overall_drop_hi"
+      for _, c in ipairs(self.classes) do
+        header[#header + 1], header[#header + 2] = csv_field(c .. "_lo"), csv_field(c .. "_hi")
+      end
+    end
     lines[1] = table.concat(header, ",")
     for i, u in ipairs(self.units) do
       local row = {u, json_number(self.accuracy[i]), json_number(self.overall_drop[i]), json_number(self.max_class_drop[i])}
       for k = 1, #self.classes do row[#row + 1] = json_number(self.class_drop:get(i, k)) end
+      if self.ci then
+        row[#row + 1], row[#row + 2] = json_number(self.ci.overall_drop:get(i, 1)), json_number(self.ci.overall_drop:get(i, 2))
+        for k = 1, #self.classes do
+          row[#row + 1], row[#row + 2] = json_number(self.ci.class_drop:get(i, k, 1)), json_number(self.ci.class_drop:get(i, k, 2))
+        end
+      end
       lines[#lines + 1] = table.concat(row, ",")
     end
   elseif ext == "json" then
@@ -184,15 +197,29 @@ function Result:save(path)
     for i, u in ipairs(self.units) do
       local drops = {}
       for k = 1, #self.classes do drops[k] = json_number(self.class_drop:get(i, k)) end
-      rows[i] = string.format('{"unit":%d,"accuracy":%s,"overall_drop":%s,"max_class_drop":%s,"class_drop":[%s]}',
+      local ci = ""
+      if self.ci then
+        local ends = {}
+        for k = 1, #self.classes do
+          ends[k] = "[" .. json_number(self.ci.class_drop:get(i, k, 1)) .. "," .. json_number(self.ci.class_drop:get(i, k, 2)) .. "]"
+        end
+        ci = string.format(',"overall_drop_ci":[%s,%s],"class_drop_ci":[%s]', json_number(self.ci.overall_drop:get(i, 1)),
+          json_number(self.ci.overall_drop:get(i, 2)), table.concat(ends, ","))
+      end
+      rows[i] = string.format('{"unit":%d,"accuracy":%s,"overall_drop":%s,"max_class_drop":%s,"class_drop":[%s]%s}',
         u, json_number(self.accuracy[i]), json_number(self.overall_drop[i]), json_number(self.max_class_drop[i]),
-        table.concat(drops, ","))
+        table.concat(drops, ","), ci)
     end
     local classes = {}
     for k, c in ipairs(self.classes) do classes[k] = json_string(c) end
-    lines[1] = string.format('{"layer":%s,"mode":%s,"base_accuracy":%s,"classes":[%s],"units":[%s]}',
+    local ci = ""
+    if self.ci then
+      ci = string.format(',"ci":{"level":%s,"bootstrap":%d,"seed":%d,"base_accuracy":[%s,%s]}', json_number(self.ci.level),
+        self.ci.bootstrap, self.ci.seed, json_number(self.ci.base_accuracy[1]), json_number(self.ci.base_accuracy[2]))
+    end
+    lines[1] = string.format('{"layer":%s,"mode":%s,"base_accuracy":%s,"classes":[%s]%s,"units":[%s]}',
       json_string(self.layer), json_string(self.mode), json_number(self.base.accuracy),
-      table.concat(classes, ","), table.concat(rows, ","))
+      table.concat(classes, ","), ci, table.concat(rows, ","))
   else
     error("bad argument #1 to 'save' (path must end in .csv or .json, got '" .. path .. "')", 2)
   end
@@ -217,22 +244,76 @@ end
 
 --- ablation.sweep(model, set, layer, {units =, mode = "zero" | "mean", batch =}): each unit
 --- ablated alone. See docs/api.md for the fields of the result.
+-- Turned samples (tensor{F+1,2}: a row {F, 0}, then rows {unit row, position}) of unit rows
+-- first .. first + n - 1, rebased to rows 1 .. n.
+local function turned_rows(turned, first, n)
+  local out = {{0, 0}}
+  for j, row in ipairs(turned:totable()) do
+    if j > 1 and row[1] >= first and row[1] < first + n then out[#out + 1] = {row[1] - first + 1, row[2]} end
+  end
+  out[1][1] = #out - 1
+  return tensor.from(out)
+end
+
+-- The turned samples of several parts in one tensor: each part's rows moved by `row`, its
+-- positions by `pos`.
+local function turned_join(list)
+  local out = {{0, 0}}
+  for _, part in ipairs(list) do
+    for j, row in ipairs(part.turned:totable()) do
+      if j > 1 then out[#out + 1] = {row[1] + part.row, row[2] + part.pos} end
+    end
+  end
+  out[1][1] = #out - 1
+  return tensor.from(out)
+end
+
+-- The interval options of a sweep ({ci =, bootstrap =, seed =}), checked and taken out of opts.
+local function interval_options(opts)
+  if type(opts) ~= "table" or (opts.ci == nil and opts.bootstrap == nil) then return opts, nil end
+  local ci, rounds, seed = opts.ci or 0.95, opts.bootstrap or 1000, opts.seed or 0
+  if type(ci) ~= "number" or not (ci > 0 and ci < 1) then
+    error("bad argument #4 to 'sweep' (option 'ci' must be between 0 and 1, got " .. tostring(ci) .. ")", 3)
+  end
+  if math.type(rounds) ~= "integer" or rounds < 2 or rounds > 100000 then
+    error("bad argument #4 to 'sweep' (option 'bootstrap' must be an integer from 2 to 100000, got " .. tostring(rounds) .. ")", 3)
+  end
+  if math.type(seed) ~= "integer" or seed < 0 then
+    error("bad argument #4 to 'sweep' (option 'seed' must be a non-negative integer, got " .. tostring(seed) .. ")", 3)
+  end
+  local rest = {}
+  for k, v in pairs(opts) do if k ~= "ci" and k ~= "bootstrap" and k ~= "seed" then rest[k] = v end end
+  return rest, {ci = ci, bootstrap = rounds, seed = seed}
+end
+
 function ablation.sweep(model, set, layer, opts)
   parts.count(set, "sweep", 2)
+  local intervals
+  opts, intervals = interval_options(opts)
   local resolved = resolve(opts, model, set, layer, "#4 to 'sweep'")
   -- Cached by everything that determines the numbers (the batch size does not).
   local key = {model, set, layer}
   if type(resolved) == "table" then key.units, key.mode, key.values = resolved.units, resolved.mode, resolved.values end
   key.cut = "samples"
+  -- With intervals, the parts also keep each sample's answers (one more cache entry's worth).
+  key.answers = intervals ~= nil or nil
   -- Cut into parts that shards compute and a later run assembles (lesion._cached_split).
   local label = "ablation.sweep(" .. tostring(layer) .. ")"
   local all = type(resolved) == "table" and resolved.units or nil
+  local function finish(units, base, correct, totals, rights, turned)
+    local r = result(layer, opts, units, base, correct, totals, set)
+    if intervals then
+      r.ci = native("sweep", ablation._intervals, set, rights, turned, #units, intervals)
+    end
+    return r
+  end
   if all == nil then
     local count = native("sweep", ablation._unit_count, model, set, layer)
     if count == nil then  -- known only by running the model: one piece
-      local units, base, correct, totals = native("sweep", lesion._cached, label, key,
-        function() return ablation._sweep(model, set, layer, resolved) end)
-      return result(layer, opts, units, base, correct, totals, set)
+      local o = {}
+      if type(resolved) == "table" then for k, v in pairs(resolved) do o[k] = v end end
+      o.answers = intervals ~= nil or nil
+      return finish(native("sweep", lesion._cached, label, key, function() return ablation._sweep(model, set, layer, o) end))
     end
     all = {}
     for u = 1, count do all[u] = u end
@@ -247,6 +328,7 @@ function ablation.sweep(model, set, layer, opts)
   local ng = #groups
   local base_opts = {}
   if type(resolved) == "table" then for k, v in pairs(resolved) do base_opts[k] = v end end
+  base_opts.answers = intervals ~= nil or nil
   if base_opts.mode == "mean" and #chunks > 1 then base_opts.mode, base_opts.values = nil, parts.means(model, set, layer) end
   local function compute(ps)
     -- Part p is chunk (p - 1) // ng + 1 and group (p - 1) % ng + 1; one native call per chunk.
@@ -267,11 +349,12 @@ function ablation.sweep(model, set, layer, opts)
           local o = {}
           for k, v in pairs(base_opts) do o[k] = v end
           o.units = us
-          local u, b, cr, t = ablation._sweep(model, parts.samples(set, chunks[c]), layer, o)
+          local u, b, cr, t, rights, turned = ablation._sweep(model, parts.samples(set, chunks[c]), layer, o)
           local row = 1
           for _, p in ipairs(list) do
             local n = #groups[(p - 1) % ng + 1]
             out[p] = {table.move(u, row, row + n - 1, 1, {}), b, cr:narrow(1, row, n), t}
+            if rights then out[p][5], out[p][6] = rights, turned_rows(turned, row, n) end
             row = row + n
           end
         end
@@ -292,10 +375,18 @@ function ablation.sweep(model, set, layer, opts)
       bases[c] = ps[(c - 1) * ng + 1][2]
       if c > 1 then totals = totals + ps[(c - 1) * ng + 1][4] end
     end
-    return us, parts.evaluation(bases), tensor.cat(rows, 1), totals
+    if not intervals then return us, parts.evaluation(bases), tensor.cat(rows, 1), totals end
+    -- Answers: each chunk's base answers (from its first group), turned samples moved to the
+    -- whole sweep's rows and the set's positions.
+    local rights, list, row = {}, {}, 0
+    for c = 1, #chunks do rights[c] = ps[(c - 1) * ng + 1][5] end
+    for g = 1, ng do
+      for c = 1, #chunks do list[#list + 1] = {turned = ps[(c - 1) * ng + g][6], row = row, pos = chunks[c].first - 1} end
+      row = row + #ps[g][1]
+    end
+    return us, parts.evaluation(bases), tensor.cat(rows, 1), totals, tensor.cat(rights, 1), turned_join(list)
   end
-  local units, base, correct, totals = native("sweep", lesion._cached_split, label, key, #chunks * ng, compute, assemble)
-  return result(layer, opts, units, base, correct, totals, set)
+  return finish(native("sweep", lesion._cached_split, label, key, #chunks * ng, compute, assemble))
 end
 
 return ablation

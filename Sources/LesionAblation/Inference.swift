@@ -80,6 +80,18 @@ extension Stats {
         return (0..<n).map { Int((UInt64(stream.word(UInt64($0))) &* UInt64(n)) >> 32) }
     }
 
+    /// 0 ..< n in a random order: Fisher–Yates from Philox stream (seed, "shuf").
+    public static func shuffled(_ n: Int, seed: UInt64) -> [Int] {
+        let stream = RandomStream(seed: seed, stream: 0x7368_7566)
+        var order = Array(0..<n), word: UInt64 = 0
+        for i in stride(from: n - 1, to: 0, by: -1) {
+            let j = Int((UInt64(stream.word(word)) &* UInt64(i + 1)) >> 32)
+            word += 1
+            order.swapAt(i, j)
+        }
+        return order
+    }
+
     /// NumPy's default percentile (linear interpolation between order statistics), q in [0, 100].
     public static func percentile(_ sorted: [Double], _ q: Double) -> Double {
         let pos = Double(sorted.count - 1) * q / 100

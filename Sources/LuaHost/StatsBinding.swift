@@ -8,7 +8,7 @@ enum StatsBinding {
     static func register(_ lua: Lua) {
         LuaHost.from(lua.L).registerModule(lua, "stats", [
             ("pearson", pearson), ("spearman", spearman), ("rank", rank), ("describe", describe),
-            ("permutation", permutation), ("fdr", fdr), ("_resample", resample), ("_percentile", percentile),
+            ("permutation", permutation), ("fdr", fdr), ("_resample", resample), ("_percentile", percentile), ("_shuffle", shuffle),
         ])
     }
 
@@ -77,6 +77,22 @@ enum StatsBinding {
             let idx = Stats.resample(n, seed: UInt64(seed), round: round)
             lua.newTable(array: Int32(n))
             for (k, i) in idx.enumerated() {
+                lua.push(i + 1)
+                lua.setIndex(-2, k + 1)
+            }
+            return 1
+        }
+    }
+
+    /// stats._shuffle(n, seed): a random order of 1 ... n (Fisher–Yates from Philox stream seed).
+    static let shuffle: LuaFunction = { L in
+        Lua.bind(L, "_shuffle") { lua in
+            let n = try lua.integer(1), seed = try lua.integer(2)
+            guard n >= 1 && n <= 1 << 26 else { throw LuaArgError(1, "a count from 1 to \(1 << 26) expected, got \(n)") }
+            guard seed >= 0 else { throw LuaArgError(2, "a non-negative seed expected, got \(seed)") }
+            let order = Stats.shuffled(n, seed: UInt64(seed))
+            lua.newTable(array: Int32(n))
+            for (k, i) in order.enumerated() {
                 lua.push(i + 1)
                 lua.setIndex(-2, k + 1)
             }

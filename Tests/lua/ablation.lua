@@ -168,3 +168,34 @@ do
   T.raises(function() ablation.sweep(m, small, "relu2", {ci = 2}) end, "option 'ci' must be between 0 and 1")
   T.raises(function() ablation.sweep(m, small, "relu2", {bootstrap = 1}) end, "option 'bootstrap' must be an integer from 2")
 end
+
+-- The null baseline: sweeps in rotated bases, each equal to a sweep of the rotated model.
+do
+  local nl = ablation.null(m, ds, "relu2", {n = 3, seed = 4})
+  T.shape(nl.overall_drop, {3, 8}); T.shape(nl.mean_max_class_drop, {3})
+  T.eq(nl.seeds[2], 5, "seeds follow the first")
+  local direct = ablation.sweep(ablation.rotate(m, "relu2", {seed = 5}), ds, "relu2_rot")
+  T.close(nl.max_class_drop:select(1, 2), direct.max_class_drop, "null run 2 is the sweep of rotation 5", 0, 0)
+  T.close(nl.mean_overall_drop:get(1), nl.overall_drop:select(1, 1):mean(), "mean over units")
+  T.raises(function() ablation.null(m, ds, "relu2", {n = 0}) end, "option 'n' must be an integer from 1 to 1000")
+  T.raises(function() ablation.null(m, ds, "nope") end, "bad argument #3 to 'null' (no layer named 'nope'")
+end
+
+-- Curves in random orders (mean and band over seeds) and by a measure ranked on another split.
+do
+  local rc = ablation.curve(m, ds, "relu2", "random", {seeds = 3, steps = {0, 4, 8}})
+  T.shape(rc.runs, {3, 3}); T.shape(rc.band, {3, 2})
+  T.eq(#rc.orders[1], 8, "a random order holds every unit")
+  local one = ablation.curve(m, ds, "relu2", rc.orders[2], {steps = {0, 4, 8}})
+  T.close(rc.runs:select(1, 2), one.accuracy, "run 2 is the curve of its order", 0, 0)
+  T.close(rc.accuracy, rc.runs:mean(1), "the mean of the runs")
+  T.eq(rc.band:get(2, 1) <= rc.accuracy[2] and rc.accuracy[2] <= rc.band:get(2, 2), true, "the mean lies in the band")
+  T.close(rc.runs:get(1, 3), rc.runs:get(2, 3), "all units ablated: the same accuracy in every order", 0, 1e-6)
+  local a, b = ds:split(0.5, {seed = 1})
+  local ranked = ablation.curve(m, b, "relu2", "max_class_drop", {rank_on = a, steps = {0, 2}})
+  local order = ablation.sweep(m, a, "relu2"):top(8, "max_class_drop")
+  T.eq(ranked.order[1], order[1].unit, "ranked on the other split")
+  T.eq(ranked.ranked_on, a.name, "ranked_on names the split")
+  T.raises(function() ablation.curve(m, ds, "relu2", "biggest") end, "an order is a list of units, \"random\", or a sweep's key")
+  T.raises(function() ablation.curve(m, ds, "relu2", {1, 2}, {rank_on = a}) end, "option 'rank_on' goes with an order named")
+end

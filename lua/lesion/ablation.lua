@@ -75,6 +75,55 @@ end
 --- order}. Cached like a sweep.
 function ablation.curve(model, set, layer, order, opts)
   parts.count(set, "curve", 2)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #5 to 'curve' (table of options expected, got " .. type(opts) .. ")", 2) end
+  -- Random orders: several curves, their mean and band.
+  if order == "random" then
+    opts = opts or {}
+    local seeds = opts.seeds or 5
+    if math.type(seeds) == "integer" then
+      if seeds < 1 or seeds > 1000 then error("bad argument #5 to 'curve' (option 'seeds' must be a count from 1 to 1000 or a list of seeds)", 2) end
+      local list = {}
+      for i = 1, seeds do list[i] = i - 1 end
+      seeds = list
+    end
+    if type(seeds) ~= "table" or #seeds == 0 then error("bad argument #5 to 'curve' (option 'seeds' must be a count from 1 to 1000 or a list of seeds)", 2) end
+    local count = native("curve", ablation._unit_count, model, set, layer)
+    if count == nil then error("bad argument #4 to 'curve' (random orders need a model whose layer sizes are known)", 2) end
+    local rest = {}
+    for k, v in pairs(opts) do if k ~= "seeds" then rest[k] = v end end
+    local runs, orders, curves = {}, {}, nil
+    for i, s in ipairs(seeds) do
+      if math.type(s) ~= "integer" or s < 0 then error("bad argument #5 to 'curve' (seed " .. i .. " must be a non-negative integer)", 2) end
+      orders[i] = stats._shuffle(count, s)
+      curves = ablation.curve(model, set, layer, orders[i], rest)
+      runs[i] = curves.accuracy
+    end
+    local all = tensor.stack(runs)
+    local out = {steps = curves.steps, accuracy = all:mean(1), runs = all, orders = orders, seeds = seeds, base = curves.base}
+    out.band = tensor.stack({(all:min(1)), (all:max(1))}, 2)
+    out.std = #seeds > 1 and all:std(1) or all:mean(1) * 0
+    return out
+  end
+  -- An order by a sweep's measure, ranked on another split (rank_on) than the one measured.
+  local ranked_on
+  if type(order) == "string" then
+    opts = opts or {}
+    local rank_set = opts.rank_on or set
+    parts.count(rank_set, "curve", 5)
+    local r = ablation.sweep(model, rank_set, layer, {mode = opts.mode, batch = opts.batch})
+    local ok, rows = pcall(r.top, r, #r.units, order)
+    if not ok then
+      error("bad argument #4 to 'curve' (an order is a list of units, \"random\", or a sweep's key: accuracy, max_class_drop or overall_drop; got '" .. order .. "')", 2)
+    end
+    order = {}
+    for i, row in ipairs(rows) do order[i] = row.unit end
+    ranked_on = rank_set.name
+    local rest = {}
+    for k, v in pairs(opts) do if k ~= "rank_on" then rest[k] = v end end
+    opts = rest
+  elseif opts and opts.rank_on ~= nil then
+    error("bad argument #5 to 'curve' (option 'rank_on' goes with an order named by a sweep's key, such as \"max_class_drop\")", 2)
+  end
   if tensor.is_tensor(order) then order = order:totable() end
   if type(order) ~= "table" or #order == 0 then error("bad argument #4 to 'curve' (a non-empty list of units expected)", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("bad argument #5 to 'curve' (table of options expected, got " .. type(opts) .. ")", 2) end
@@ -120,7 +169,8 @@ function ablation.curve(model, set, layer, order, opts)
   end
   local base, correct, totals = native("curve", lesion._cached_split, "ablation.curve(" .. tostring(layer) .. ")", key,
     #chunks, compute, assemble)
-  return {steps = steps, accuracy = correct:sum(2) / totals:sum(), per_class = correct / totals, order = order, base = base}
+  return {steps = steps, accuracy = correct:sum(2) / totals:sum(), per_class = correct / totals, order = order, base = base,
+          ranked_on = ranked_on}
 end
 
 local Result = {}
@@ -387,6 +437,51 @@ function ablation.sweep(model, set, layer, opts)
     return us, parts.evaluation(bases), tensor.cat(rows, 1), totals, tensor.cat(rights, 1), turned_join(list)
   end
   return finish(native("sweep", lesion._cached_split, label, key, #chunks * ng, compute, assemble))
+end
+
+--- ablation.null(model, set, layer, {n = 5, seed = 0, mode =, batch =}): the null baseline of a
+--- sweep: the same sweep in n randomly rotated bases of the layer (ablation.rotate with seeds
+--- seed, seed + 1, ...; the units swept are those of `<layer>_rot`). Returns {runs (each a sweep
+--- result), seeds, overall_drop = tensor{n,U}, max_class_drop = tensor{n,U}, mean_overall_drop =
+--- tensor{n}, mean_max_class_drop = tensor{n}} (means over units, one per rotation): what the
+--- measures give for units that are random mixtures of the layer's own.
+function ablation.null(model, set, layer, opts)
+  parts.count(set, "null", 2)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #4 to 'null' (options table expected, got " .. type(opts) .. ")", 2) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "n" and k ~= "seed" and k ~= "mode" and k ~= "batch" then
+      error("bad argument #4 to 'null' (unknown option '" .. tostring(k) .. "'; expected one of: batch, mode, n, seed)", 2)
+    end
+  end
+  local n, seed = opts.n or 5, opts.seed or 0
+  if math.type(n) ~= "integer" or n < 1 or n > 1000 then
+    error("bad argument #4 to 'null' (option 'n' must be an integer from 1 to 1000, got " .. tostring(n) .. ")", 2)
+  end
+  if math.type(seed) ~= "integer" or seed < 0 then
+    error("bad argument #4 to 'null' (option 'seed' must be a non-negative integer, got " .. tostring(seed) .. ")", 2)
+  end
+  local name = layer
+  if math.type(layer) == "integer" then name = model:layers()[layer] end
+  if type(name) ~= "string" then error("bad argument #3 to 'null' (a layer name or index expected, got " .. type(layer) .. ")", 2) end
+  local names = model:layers()
+  local known = false
+  for _, l in ipairs(names) do known = known or l == name end
+  if not known then error("bad argument #3 to 'null' (no layer named '" .. name .. "'; layers are: " .. table.concat(names, ", ") .. ")", 2) end
+  local out = {runs = {}, seeds = {}}
+  local overall, maxc, mo, mm = {}, {}, {}, {}
+  for i = 1, n do
+    local s = seed + i - 1
+    local ok, rotated = pcall(ablation.rotate, model, name, {seed = s})
+    if not ok then error((tostring(rotated):gsub("^[^:]*:%d+: ", "")), 2) end
+    local r = ablation.sweep(rotated, set, name .. "_rot", {mode = opts.mode, batch = opts.batch})
+    out.runs[i], out.seeds[i] = r, s
+    overall[i], maxc[i] = r.overall_drop, r.max_class_drop
+    mo[i], mm[i] = r.overall_drop:mean(), r.max_class_drop:mean()
+  end
+  out.overall_drop, out.max_class_drop = tensor.stack(overall), tensor.stack(maxc)
+  out.mean_overall_drop, out.mean_max_class_drop = tensor.from(mo), tensor.from(mm)
+  return out
 end
 
 return ablation

@@ -359,7 +359,7 @@ check "--timeout -1" 64 "--timeout takes a time" -- "$lesion" run "$dir/limits.l
 
 # Every bound function and method misused on purpose (Tests/misuse/misuse.lua): no crash, no
 # hang, and every error names its function.
-"$lesion" run "$tests/misuse/misuse.lua" --no-cache --max-memory 3G --timeout 600 --out misuse >"$dir/misuse.txt" 2>"$dir/misuse.err"
+"$lesion" run "$tests/misuse/misuse.lua" --no-cache --max-memory 3G --timeout "${LESION_MISUSE_TIMEOUT:-600}" --out misuse >"$dir/misuse.txt" 2>"$dir/misuse.err"
 check "misuse: every function survives its misuse" 0 '^misuse: no crash$' -- cat "$dir/misuse.txt"
 check "misuse: every error names its function" 1 '' -- grep -q 'errors that do not name' "$dir/misuse.txt"
 check "misuse: the registry was walked" 0 '^[0-9]{3,} functions and methods' -- cat "$dir/misuse.txt"

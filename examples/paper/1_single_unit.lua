@@ -16,19 +16,11 @@
 -- %% Setup
 local p = params{model = "fashionnet", layer = "", epochs = 1, seed = 1, bootstrap = 1000, fdr = 0.05}
 local train, test = data.fashion_mnist()
-local layer = p.layer ~= "" and p.layer or (p.model == "resnet" and "layer4.0" or "relu4")
+local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
+local layer = common.layer(p)
 
 -- %% Train
-local model
-if p.model == "resnet" then
-  model = models.resnet18{width = 8, small_input = true, input = {1, 28, 28}, num_classes = 10, seed = p.seed}
-elseif p.model == "fashionnet" then
-  model = models.fashionnet{seed = p.seed}
-else
-  error("--set model= takes fashionnet or resnet, got '" .. p.model .. "'")
-end
-model:fit(train, {epochs = p.epochs, batch = 64, lr = p.model == "resnet" and 0.05 or 0.01, momentum = 0.9,
-                  weight_decay = 5e-4, seed = p.seed})
+local model = common.model(p, train)
 local base = model:evaluate(test)
 report.value("model", p.model)
 report.value("layer", layer)

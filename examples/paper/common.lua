@@ -24,11 +24,14 @@ function common.model(p, train, opts)
 end
 
 --- Spearman's rho of x and y with a bootstrap interval and a permutation p: {rho, lo, hi, p}.
+--- (Cached: the resampling rounds are the slow part of a re-run.)
 function common.correlate(x, y, rounds, seed)
-  local ok, rho = pcall(stats.spearman, x, y)
-  if not ok or rho ~= rho then return {rho = 0 / 0, lo = 0 / 0, hi = 0 / 0, p = 0 / 0} end
-  local b = stats.bootstrap(function(s) return (stats.spearman(s[1], s[2])) end, {x, y}, {n = rounds, seed = seed})
-  return {rho = rho, lo = b.lo, hi = b.hi, p = stats.permutation(x, y, {n = rounds, seed = seed})}
+  return cache({"paper.correlate", x, y, rounds, seed}, function()
+    local ok, rho = pcall(stats.spearman, x, y)
+    if not ok or rho ~= rho then return {rho = 0 / 0, lo = 0 / 0, hi = 0 / 0, p = 0 / 0} end
+    local b = stats.bootstrap(function(s) return (stats.spearman(s[1], s[2])) end, {x, y}, {n = rounds, seed = seed})
+    return {rho = rho, lo = b.lo, hi = b.hi, p = stats.permutation(x, y, {n = rounds, seed = seed})}
+  end)
 end
 
 return common

@@ -357,6 +357,21 @@ check "the manifest records the limits" 0 '"limits":\{"max_memory":67108864,"tim
 check "--max-memory x" 64 "--max-memory takes a size" -- "$lesion" run "$dir/limits.lua" --max-memory x
 check "--timeout -1" 64 "--timeout takes a time" -- "$lesion" run "$dir/limits.lua" --timeout=-1
 
+# The five experiments of examples/paper run (on small subsets; the figures of docs/results.md
+# come from full runs) and record the values the results page quotes.
+paper="$tests/../examples/paper"
+small=(--no-cache --set train_n=1000 --set test_n=300)
+check "paper 1: single units" 0 'report written' -- "$lesion" run "$paper/1_single_unit.lua" "${small[@]}" --set bootstrap=40 --out paper1
+check "paper 1 records the significant drops" 0 '"units_with_significant_class_drop"' -- cat paper1/results.json
+check "paper 2: attributes" 0 'report written' -- "$lesion" run "$paper/2_attributes.lua" "${small[@]}" --set rounds=40 --out paper2
+check "paper 2 records the cross-validated R2" 0 '"cv_r2_max_class_drop"' -- cat paper2/results.json
+check "paper 3: rotation" 0 'report written' -- "$lesion" run "$paper/3_rotation.lua" "${small[@]}" --set rounds=40 --set rotations=2 --out paper3
+check "paper 3 records the rotated bases" 0 '"rotated_mean_max_class_drop"' -- cat paper3/results.json
+check "paper 4: batch norm" 0 'report written' -- "$lesion" run "$paper/4_batchnorm.lua" "${small[@]}" --set rounds=40 --set seeds=1 --out paper4
+check "paper 4 records both" 0 '"bn_rho_selectivity"' -- cat paper4/results.json
+check "paper 5: dropout" 0 'report written' -- "$lesion" run "$paper/5_dropout.lua" "${small[@]}" --set rounds=40 --set seeds=1 --set rates=0,0.5 --out paper5
+check "paper 5 records each rate" 0 '"dropout_0.5_accuracy"' -- cat paper5/results.json
+
 # Every bound function and method misused on purpose (Tests/misuse/misuse.lua): no crash, no
 # hang, and every error names its function.
 "$lesion" run "$tests/misuse/misuse.lua" --no-cache --max-memory 3G --timeout "${LESION_MISUSE_TIMEOUT:-600}" --out misuse >"$dir/misuse.txt" 2>"$dir/misuse.err"

@@ -14,9 +14,9 @@
 -- `data.images(dir)`) and keep the rest.
 
 -- %% Setup
-local p = params{model = "fashionnet", layer = "", epochs = 1, seed = 1, bootstrap = 1000, fdr = 0.05}
-local train, test = data.fashion_mnist()
+local p = params{train_n = 60000, test_n = 10000, model = "fashionnet", layer = "", epochs = 1, seed = 1, bootstrap = 1000, fdr = 0.05}
 local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
+local train, test = common.data(p)
 local layer = common.layer(p)
 
 -- %% Train

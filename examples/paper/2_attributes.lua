@@ -14,16 +14,16 @@
 -- `layer=`, `seed=`, `epochs=`), plus `rounds=` (bootstrap and permutation rounds).
 
 -- %% Setup
-local p = params{model = "fashionnet", layer = "", epochs = 1, seed = 1, rounds = 2000, folds = 5}
-local train, test = data.fashion_mnist()
+local p = params{train_n = 60000, test_n = 10000, model = "fashionnet", layer = "", epochs = 1, seed = 1, rounds = 2000, folds = 5}
 local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
+local train, test = common.data(p)
 local layer = common.layer(p)
 local model = common.model(p, train)
 print(string.format("%s, seed %d, %s: test accuracy %.2f%%", p.model, p.seed, layer, 100 * model:evaluate(test).accuracy))
 
 -- %% Damage (test set) and attributes (training images)
 local r = ablation.sweep(model, test, layer)
-local rank_set = train:subset(10000)
+local rank_set = common.rank_set(train)
 local attrs = units.attributes(model, rank_set, layer)
 local U = #r.units
 local own = {}

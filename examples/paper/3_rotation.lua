@@ -9,9 +9,9 @@
 -- Switches as in experiment 1, plus `rotations=` (how many random bases).
 
 -- %% Setup
-local p = params{model = "fashionnet", layer = "", epochs = 1, seed = 1, rotations = 5, rounds = 1000}
-local train, test = data.fashion_mnist()
+local p = params{train_n = 60000, test_n = 10000, model = "fashionnet", layer = "", epochs = 1, seed = 1, rotations = 5, rounds = 1000}
 local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
+local train, test = common.data(p)
 local layer = common.layer(p)
 local model = common.model(p, train)
 print(string.format("%s, seed %d, %s: test accuracy %.2f%%", p.model, p.seed, layer, 100 * model:evaluate(test).accuracy))
@@ -19,7 +19,7 @@ print(string.format("%s, seed %d, %s: test accuracy %.2f%%", p.model, p.seed, la
 -- %% The layer's own units and rotated ones
 local own = ablation.sweep(model, test, layer)
 local null = ablation.null(model, test, layer, {n = p.rotations, seed = p.seed})
-local rank_set = train:subset(10000)
+local rank_set = common.rank_set(train)
 
 -- %% Compare
 local rows = {}

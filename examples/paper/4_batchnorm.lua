@@ -8,10 +8,10 @@
 -- Switches as in experiment 1, plus `seeds=` (how many seeds).
 
 -- %% Setup
-local p = params{model = "fashionnet", layer = "", epochs = 1, seeds = 3, rounds = 1000}
-local train, test = data.fashion_mnist()
+local p = params{train_n = 60000, test_n = 10000, model = "fashionnet", layer = "", epochs = 1, seeds = 3, rounds = 1000}
 local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
-local rank_set = train:subset(10000)
+local train, test = common.data(p)
+local rank_set = common.rank_set(train)
 
 -- %% Train and sweep
 local rows = {}

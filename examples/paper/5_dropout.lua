@@ -9,10 +9,10 @@
 -- comma-separated list) and `seeds=`.
 
 -- %% Setup
-local p = params{model = "fashionnet", layer = "", epochs = 1, seeds = 2, rates = "0,0.25,0.5", rounds = 1000}
-local train, test = data.fashion_mnist()
+local p = params{train_n = 60000, test_n = 10000, model = "fashionnet", layer = "", epochs = 1, seeds = 2, rates = "0,0.25,0.5", rounds = 1000}
 local common = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
-local rank_set = train:subset(10000)
+local train, test = common.data(p)
+local rank_set = common.rank_set(train)
 local rates = {}
 for v in p.rates:gmatch("[^,]+") do rates[#rates + 1] = assert(tonumber(v), "--set rates= takes numbers separated by commas") end
 

@@ -2,6 +2,19 @@
 -- same way, and the default layer of each model. Loaded with dofile from each notebook.
 local common = {}
 
+--- Fashion-MNIST's training and test sets, or their first p.train_n and p.test_n images (a
+--- quick look, and how the test suite runs these notebooks).
+function common.data(p)
+  local train, test = data.fashion_mnist()
+  if p.train_n and p.train_n < #train then train = train:subset(p.train_n) end
+  if p.test_n and p.test_n < #test then test = test:subset(p.test_n) end
+  return train, test
+end
+
+--- Where attributes are measured: up to 10,000 training images (never the test set, where the
+--- damage is measured).
+function common.rank_set(train) return train:subset(math.min(10000, #train)) end
+
 --- The default layer of a model: relu4 of FashionNet, layer4.0 of the small ResNet.
 function common.layer(p) return p.layer ~= "" and p.layer or (p.model == "resnet" and "layer4.0" or "relu4") end
 

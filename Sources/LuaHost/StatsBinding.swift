@@ -67,36 +67,39 @@ enum StatsBinding {
         }
     }
 
+    /// A count and a seed at arguments 1 and 2, checked: (n, seed).
+    static func countAndSeed(_ lua: Lua) throws -> (Int, UInt64) {
+        let n = try lua.integer(1), seed = try lua.integer(2)
+        guard n >= 1 && n <= 1 << 26 else { throw LuaArgError(1, "a count from 1 to \(1 << 26) expected, got \(n)") }
+        guard seed >= 0 else { throw LuaArgError(2, "a non-negative seed expected, got \(seed)") }
+        return (n, UInt64(seed))
+    }
+
+    /// Pushes 0-based indices as a Lua array of 1-based ones.
+    static func pushIndices(_ lua: Lua, _ idx: [Int]) -> Int32 {
+        lua.newTable(array: Int32(idx.count))
+        for (k, i) in idx.enumerated() {
+            lua.push(i + 1)
+            lua.setIndex(-2, k + 1)
+        }
+        return 1
+    }
+
     /// stats._resample(n, seed, round): the 1-based indices of one bootstrap round (a Lua array).
     static let resample: LuaFunction = { L in
         Lua.bind(L, "_resample") { lua in
-            let n = try lua.integer(1), seed = try lua.integer(2), round = try lua.integer(3)
-            guard n >= 1 && n <= 1 << 26 else { throw LuaArgError(1, "a sample of 1 to \(1 << 26) values expected, got \(n)") }
-            guard seed >= 0 else { throw LuaArgError(2, "a non-negative seed expected, got \(seed)") }
+            let (n, seed) = try countAndSeed(lua)
+            let round = try lua.integer(3)
             guard round >= 0 else { throw LuaArgError(3, "a non-negative round expected, got \(round)") }
-            let idx = Stats.resample(n, seed: UInt64(seed), round: round)
-            lua.newTable(array: Int32(n))
-            for (k, i) in idx.enumerated() {
-                lua.push(i + 1)
-                lua.setIndex(-2, k + 1)
-            }
-            return 1
+            return pushIndices(lua, Stats.resample(n, seed: seed, round: round))
         }
     }
 
     /// stats._shuffle(n, seed): a random order of 1 ... n (Fisher–Yates from Philox stream seed).
     static let shuffle: LuaFunction = { L in
         Lua.bind(L, "_shuffle") { lua in
-            let n = try lua.integer(1), seed = try lua.integer(2)
-            guard n >= 1 && n <= 1 << 26 else { throw LuaArgError(1, "a count from 1 to \(1 << 26) expected, got \(n)") }
-            guard seed >= 0 else { throw LuaArgError(2, "a non-negative seed expected, got \(seed)") }
-            let order = Stats.shuffled(n, seed: UInt64(seed))
-            lua.newTable(array: Int32(n))
-            for (k, i) in order.enumerated() {
-                lua.push(i + 1)
-                lua.setIndex(-2, k + 1)
-            }
-            return 1
+            let (n, seed) = try countAndSeed(lua)
+            return pushIndices(lua, Stats.shuffled(n, seed: seed))
         }
     }
 

@@ -18,12 +18,7 @@ local rows = {}
 for _, bn in ipairs({false, true}) do
   for seed = 1, p.seeds do
     local q = {model = p.model, layer = p.layer, epochs = p.epochs, seed = seed}
-    local layer = common.layer(q)
-    local m = common.model(q, train, {bn = bn})
-    local r = ablation.sweep(m, test, layer)
-    local a = units.attributes(m, rank_set, layer)
-    local sel = common.correlate(a.selectivity:totable(), r.max_class_drop:totable(), p.rounds, seed)
-    local l1 = common.correlate(a.l1_out:totable(), r.max_class_drop:totable(), p.rounds, seed)
+    local r, _, sel, l1 = common.measure(q, train, test, rank_set, {bn = bn}, p.rounds)
     rows[#rows + 1] = {bn = bn, seed = seed, accuracy = r.base.accuracy, mean_overall_drop = r.overall_drop:mean(),
                        max_overall_drop = r.overall_drop:max(), mean_max_class_drop = r.max_class_drop:mean(),
                        rho_selectivity = sel.rho, rho_l1_out = l1.rho}

@@ -21,11 +21,7 @@ local rows = {}
 for _, rate in ipairs(rates) do
   for seed = 1, p.seeds do
     local q = {model = p.model, layer = p.layer, epochs = p.epochs, seed = seed}
-    local layer = common.layer(q)
-    local m = common.model(q, train, {dropout = rate})
-    local r = ablation.sweep(m, test, layer)
-    local a = units.attributes(m, rank_set, layer)
-    local sel = common.correlate(a.selectivity:totable(), r.max_class_drop:totable(), p.rounds, seed)
+    local r, _, sel = common.measure(q, train, test, rank_set, {dropout = rate}, p.rounds)
     rows[#rows + 1] = {dropout = rate, seed = seed, accuracy = r.base.accuracy, mean_overall_drop = r.overall_drop:mean(),
                        mean_max_class_drop = r.max_class_drop:mean(), largest_class_drop = r.max_class_drop:max(),
                        rho_selectivity = sel.rho}

@@ -47,4 +47,17 @@ function common.correlate(x, y, rounds, seed)
   end)
 end
 
+--- Trains the model of `q` (with builder options `opts`), sweeps its layer on `test` and
+--- measures its attributes on `rank_set`: the sweep, the attributes, and Spearman's rho of
+--- selectivity and of the outgoing L1 norm with the largest class drop (common.correlate).
+function common.measure(q, train, test, rank_set, opts, rounds)
+  local layer = common.layer(q)
+  local m = common.model(q, train, opts)
+  local r = ablation.sweep(m, test, layer)
+  local a = units.attributes(m, rank_set, layer)
+  local damage = r.max_class_drop:totable()
+  return r, a, common.correlate(a.selectivity:totable(), damage, rounds, q.seed),
+    common.correlate(a.l1_out:totable(), damage, rounds, q.seed)
+end
+
 return common

@@ -96,34 +96,40 @@ size_t lesion_lua_bytes_seen(void) { return lua_bytes_seen; }
 
 /* Ctrl-C (SIGINT) or SIGTERM: the first ends the run as an error at the next hook or pass over
  * data, so that the run folder keeps what finished; a second ends the process at once. */
-static volatile sig_atomic_t interrupted = 0;
+/* Lock-free atomics are safe in a signal handler; any thread's hook reads the flag. */
+#include <stdatomic.h>
+static atomic_int interrupted = 0;
 static int watching_interrupts = 0;
 
 static void on_interrupt(int sig) {
-    if (interrupted) {
+    if (atomic_load(&interrupted)) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
     }
-    interrupted = sig;
+    atomic_store(&interrupted, sig);
 }
 
-int lesion_interrupted(void) { return interrupted; }
+int lesion_interrupted(void) { return atomic_load(&interrupted); }
 
-/* The allocator's state (below, with the allocator). */
-static void *alloc_reserve = NULL;
-static volatile int alloc_exhausted = 0;
-static long long alloc_count = 0, alloc_fail_at = -1;
+/* The allocator's state (below, with the allocator): shared by every Lua state of the process,
+ * which may run on different threads. */
+#include <stdatomic.h>
+static _Atomic(void *) alloc_reserve = NULL;
+static atomic_int alloc_exhausted = 0;
+static atomic_llong alloc_count = 0, alloc_fail_at = -1;
 
 static void limits_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    if (alloc_exhausted == 1) {
-        alloc_exhausted = 2;        /* raised once; a second failure stops the process */
+    int reported = 1;
+    if (atomic_compare_exchange_strong(&alloc_exhausted, &reported, 2)) {
+        /* raised once; a second failure stops the process */
         lua_pushstring(L, "out of memory: Lua's allocator failed (its reserve let the run end cleanly)");
         lua_error(L);
     }
-    if (interrupted) {
-        lua_pushstring(L, interrupted == SIGINT ? "interrupted (Ctrl-C); a second Ctrl-C stops at once"
+    int signal_seen = atomic_load(&interrupted);
+    if (signal_seen) {
+        lua_pushstring(L, signal_seen == SIGINT ? "interrupted (Ctrl-C); a second Ctrl-C stops at once"
                                                 : "interrupted (terminated by a signal)");
         lua_error(L);
     }
@@ -161,7 +167,7 @@ void lesion_set_limits(lua_State *L, long long deadline_ns, const char *time_mes
     free(limit_memory_message);
     limit_time_message = time_message ? strdup(time_message) : NULL;
     limit_memory_message = memory_message ? strdup(memory_message) : NULL;
-    if (deadline_ns > 0 || max_bytes > 0 || watching_interrupts || alloc_fail_at >= 0) lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
+    if (deadline_ns > 0 || max_bytes > 0 || watching_interrupts || atomic_load(&alloc_fail_at) >= 0) lua_sethook(L, limits_hook, LUA_MASKCOUNT, 10000);
     else lua_sethook(L, NULL, 0, 0);
 }
 
@@ -246,12 +252,15 @@ static void *lesion_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         free(ptr);
         return NULL;
     }
-    void *p = ++alloc_count == alloc_fail_at ? NULL : realloc(ptr, nsize);
-    if (p == NULL && alloc_reserve != NULL) {
-        free(alloc_reserve);
-        alloc_reserve = NULL;
-        alloc_exhausted = 1;
-        p = realloc(ptr, nsize);
+    long long fail_at = atomic_load(&alloc_fail_at);
+    void *p = fail_at >= 0 && atomic_fetch_add(&alloc_count, 1) + 1 == fail_at ? NULL : realloc(ptr, nsize);
+    if (p == NULL) {
+        void *reserve = atomic_exchange(&alloc_reserve, NULL);
+        if (reserve != NULL) {
+            free(reserve);
+            atomic_store(&alloc_exhausted, 1);
+            p = realloc(ptr, nsize);
+        }
     }
     if (p == NULL) {
         fputs("lesion: out of memory in Lua's allocator, after its reserve was used; stopping\n", stderr);
@@ -266,12 +275,15 @@ static int lesion_panic(lua_State *L) {
     abort();
 }
 
-int lesion_out_of_memory(void) { return alloc_exhausted; }
+int lesion_out_of_memory(void) { return atomic_load(&alloc_exhausted); }
 
 lua_State *lesion_newstate(void) {
-    if (alloc_reserve == NULL && !alloc_exhausted) alloc_reserve = malloc(64u << 20);
+    if (atomic_load(&alloc_reserve) == NULL && !atomic_load(&alloc_exhausted)) {
+        void *reserve = malloc(64u << 20), *none = NULL;
+        if (!atomic_compare_exchange_strong(&alloc_reserve, &none, reserve)) free(reserve);
+    }
     const char *fail = getenv("LESION_ALLOC_FAIL_AT");
-    if (fail) alloc_fail_at = atoll(fail);
+    if (fail) atomic_store(&alloc_fail_at, atoll(fail));
     lua_State *L = lua_newstate(lesion_alloc, NULL);
     if (L) lua_atpanic(L, lesion_panic);
     return L;

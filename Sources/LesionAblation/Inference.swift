@@ -44,11 +44,7 @@ extension Stats {
         let stream = RandomStream(seed: seed, stream: 0x7065_726D)      // "perm"
         var shuffled = b, hits = 0, word: UInt64 = 0
         for _ in 0..<rounds {
-            for i in stride(from: shuffled.count - 1, to: 0, by: -1) {
-                let j = Int((UInt64(stream.word(word)) &* UInt64(i + 1)) >> 32)
-                word += 1
-                shuffled.swapAt(i, j)
-            }
+            shuffle(&shuffled, stream, from: &word)
             if abs(try pearson(a, shuffled).r) >= abs(r) - 1e-12 { hits += 1 }
         }
         return (r, Double(1 + hits) / Double(1 + rounds))
@@ -82,14 +78,19 @@ extension Stats {
 
     /// 0 ..< n in a random order: Fisher–Yates from Philox stream (seed, "shuf").
     public static func shuffled(_ n: Int, seed: UInt64) -> [Int] {
-        let stream = RandomStream(seed: seed, stream: 0x7368_7566)
         var order = Array(0..<n), word: UInt64 = 0
-        for i in stride(from: n - 1, to: 0, by: -1) {
+        shuffle(&order, RandomStream(seed: seed, stream: 0x7368_7566), from: &word)
+        return order
+    }
+
+    /// Fisher–Yates over `a` with the stream's words from `word` on (advanced past those used);
+    /// a draw below i + 1 is word · (i + 1) >> 32.
+    static func shuffle<T>(_ a: inout [T], _ stream: RandomStream, from word: inout UInt64) {
+        for i in stride(from: a.count - 1, to: 0, by: -1) {
             let j = Int((UInt64(stream.word(word)) &* UInt64(i + 1)) >> 32)
             word += 1
-            order.swapAt(i, j)
+            a.swapAt(i, j)
         }
-        return order
     }
 
     /// NumPy's default percentile (linear interpolation between order statistics), q in [0, 100].

@@ -34,13 +34,18 @@ public final class Conv2d: Layer {
     var scratch: [WinogradScratch] = []
     var winogradKernel: Tensor?
     var winogradFlipped: Tensor?
-    /// The transformed input tiles of the last training forward (the weight gradient reads them).
+    /// The transformed input tiles of the last training forward (the weight gradient reads them),
+    /// and its output tile side (2, 4 or 6: WinogradTrain.swift).
     var transformedInput: Tensor?
+    var trainedTile = 2
+    /// The turned kernel [cin][cout][3][3] of an F(4x4) or F(6x6) input gradient.
+    var winogradTurned: Tensor?
     /// Winograd: nil follows `winogradEligible`; true uses it wherever the kernel allows
     /// (3x3, stride 1); false never (tests compare both paths).
     public var winograd: Bool?
-    /// Output tile side of Winograd in evaluation: nil takes the one with the fewest products
-    /// (`WinogradEval.bestTile`); 2, 4 or 6 force F(2x2), F(4x4) or F(6x6).
+    /// Output tile side of Winograd: nil takes the one with the fewest products for each
+    /// output size (`WinogradEval.bestTile`), in evaluation, training and the input gradient;
+    /// 2, 4 or 6 force F(2x2), F(4x4) or F(6x6).
     public var winogradTile: Int?
     /// The evaluation tile's transformed kernel and a copy of the weights it was made from.
     var evalKernel: (tile: Int, source: Tensor, u: Tensor)?

@@ -353,15 +353,16 @@ extension Conv2d {
         for t in 0..<threads { try scratch[t].ensure(tiles, cin, cout) }
     }
 
-    /// out [n, hOut, wOut, cout] (nil with a sink).
+    /// out [n, hOut, wOut, cout] (nil with a sink): in evaluation and training by the tile
+    /// `evaluationTile` or `trainingTile` picks for the output size.
     func winogradForward(_ x: Tensor, out: UnsafeMutablePointer<Float>?, hOut: Int, wOut: Int, training: Bool,
                          sink: PoolSink?) throws(TensorError) {
-        if !training {
-            switch evaluationTile(hOut, wOut) {
-            case 4: return try winogradEvalForward(Tile4.self, x, out: out, hOut: hOut, wOut: wOut, sink: sink)
-            case 6: return try winogradEvalForward(Tile6.self, x, out: out, hOut: hOut, wOut: wOut, sink: sink)
-            default: break
-            }
+        switch (training ? trainingTile(hOut, wOut) : evaluationTile(hOut, wOut), training) {
+        case (4, false): return try winogradEvalForward(Tile4.self, x, out: out, hOut: hOut, wOut: wOut, sink: sink)
+        case (6, false): return try winogradEvalForward(Tile6.self, x, out: out, hOut: hOut, wOut: wOut, sink: sink)
+        case (4, true): return try winogradTrainForward(Tile4.self, x, out: out, hOut: hOut, wOut: wOut)
+        case (6, true): return try winogradTrainForward(Tile6.self, x, out: out, hOut: hOut, wOut: wOut)
+        default: break
         }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let u: Tensor
@@ -378,6 +379,7 @@ extension Conv2d {
         if training {
             let (th, tw, _) = winogradChunk(hOut, wOut)
             keep = try Buffers.reuse(transformedInput, [16 * n * th * tw * cin])
+            trainedTile = 2
         }
         transformedInput = keep
         try winogradConvolve(x.data, n: n, hIn: h, wIn: w, ci: cin, u.data, co: cout, pad: padding,
@@ -387,15 +389,14 @@ extension Conv2d {
     /// Input gradient (a convolution of dy with the turned kernel, padding 2 - pad) and weight
     /// and bias gradients.
     func winogradBackward(_ x: Tensor, _ dy: Tensor, dx: Tensor?) throws(TensorError) {
-        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let (ho, wo) = (dy.shape[1], dy.shape[2])
-        if let dx {
-            let uf = try Buffers.reuse(winogradFlipped, [16, cout, cin])
-            winogradFlipped = uf
-            Winograd.transformKernel(weight.value.data, cin: cin, cout: cout, flipped: true, into: uf.data)
-            try winogradConvolve(dy.data, n: n, hIn: ho, wIn: wo, ci: cout, uf.data, co: cin, pad: 2 - padding,
-                                 bias: nil, into: dx.data, hOut: h, wOut: w)
+        if let dx { try winogradInputGradient(dy, dx: dx) }
+        switch trainedTile {
+        case 4: return try winogradWeightGradient(Tile4.self, x, dy)
+        case 6: return try winogradWeightGradient(Tile6.self, x, dy)
+        default: break
         }
+        let n = x.shape[0]
+        let (ho, wo) = (dy.shape[1], dy.shape[2])
         // Weight gradient: dU[16][cin][cout] = sum over tiles V^T Z: each chunk of images into a
         // worker's partial, the partials added in chunk order (the same sum for any thread count).
         // The forward's chunks (the kept transformed inputs are laid out by them).

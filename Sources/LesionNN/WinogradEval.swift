@@ -1,9 +1,9 @@
 // Winograd F(m x m, 3x3) for evaluation, m = 4 or 6: each m x m output tile comes from an
 // n x n input tile (n = m + 2) with n^2 products per channel pair, done as n^2 GEMMs over the
 // tiles of a chunk (F(2x2) needs 4 products per output, F(4x4) 2.25, F(6x6) 1.78, direct 9).
-// Used without gradients only (training keeps F(2x2), whose transformed inputs the weight
-// gradient reuses), and for each layer with the tile size that needs the fewest GEMM products
-// for its output size (`Conv2d.evaluationTile`): FashionNet's conv3 (7x7) takes F(4x4), conv4
+// Training uses F(4x4) too (WinogradTrain.swift).
+// In evaluation each layer takes the tile size that needs the fewest GEMM products for its
+// output size (`Conv2d.evaluationTile`): FashionNet's conv3 (7x7) takes F(4x4), conv4
 // (cropped to 6x6: one tile) F(6x6), conv2 (14x14) stays with F(2x2).
 // The matrices are Cook-Toom's for the points 0, ±1, ±2 (F(4x4)) and 0, ±1, ±2, ±1/2 (F(6x6)),
 // plus infinity, as in Lavin & Gray (2016) and NNPACK; the tests check both against im2col.
@@ -155,10 +155,10 @@ enum WinogradEval {
     /// tile only where it needs at least 1.5 times fewer than F(2x2) (below that its larger
     /// transforms and rounding error are not worth it: measured on conv2 at 14x14, 1.36 times
     /// fewer with F(4x4), no faster).
-    static func bestTile(_ hOut: Int, _ wOut: Int) -> Int {
+    static func bestTile(_ hOut: Int, _ wOut: Int, largest: Int = 6) -> Int {
         let base = products(tile: 2, hOut, wOut)
         var best = 2, fewest = base
-        for m in [4, 6] {
+        for m in [4, 6] where m <= largest {
             let p = products(tile: m, hOut, wOut)
             if p < fewest && 3 * p <= 2 * base { (best, fewest) = (m, p) }
         }
@@ -307,30 +307,23 @@ extension Conv2d {
     /// The Winograd output tile used in evaluation for an hOut x wOut output.
     func evaluationTile(_ hOut: Int, _ wOut: Int) -> Int { winogradTile ?? WinogradEval.bestTile(hOut, wOut) }
 
+    /// The tile of a training forward (and of an input gradient) for an hOut x wOut output:
+    /// F(2x2) or F(4x4), not F(6x6). With F(6x6) the weight gradient's 64 products per channel
+    /// pair have few tiles each (one per image at 6x6), and summing their partials costs more
+    /// than the forward saves (FashionNet's conv4 at 6x6, batch 64: forward 2.0 ms against
+    /// 2.4 with F(2x2), backward 7.4 against 6.4).
+    func trainingTile(_ hOut: Int, _ wOut: Int) -> Int { winogradTile ?? WinogradEval.bestTile(hOut, wOut, largest: 4) }
+
     /// Forward without gradients by F(m x m, 3x3): n^2 GEMMs over the n x n tiles of a chunk,
     /// into out [n, hOut, wOut, cout], or with a sink through its max-pool.
     func winogradEvalForward<T: EvaluationTile>(_ tileType: T.Type, _ x: Tensor, out: UnsafeMutablePointer<Float>?,
                                                 hOut: Int, wOut: Int, sink: PoolSink?) throws(TensorError) {
         let (n, hIn, wIn) = (x.shape[0], x.shape[1], x.shape[2])
-        let m = T.m, nn = T.n * T.n
-        let u = try evaluationKernel(tile: m) { w, u, inputs in
+        let u = try evaluationKernel(tile: T.m) { w, u, inputs in
             WinogradEval.transformKernel(T.self, w, cin: self.cin, cout: self.cout, inputs: inputs, into: u)
         }
-        let th = (hOut + m - 1) / m, tw = (wOut + m - 1) / m
-        let per = max(1, Conv2d.chunkTiles(elements: nn, cin: cin, cout: cout) / (th * tw))
-        let threads = Threads.count
-        while scratch.count < threads { scratch.append(WinogradScratch()) }
-        for t in 0..<threads { try scratch[t].ensure(per * th * tw, cin, cout, elements: nn) }
-        let (ci, co, pad) = (cin, cout, padding)
-        let bias = self.bias?.value.data
-        try winogradChunks(n: n, per: per, tilesPerImage: th * tw, elements: nn, ci: ci, co: co, u: u.data, keep: nil,
-                           sink: sink, out: out, outPerImage: hOut * wOut * co) { images, zero, v, p in
-            WinogradEval.transformInput(T.self, x.data, images: images, hIn: hIn, wIn: wIn, c: ci,
-                                        tilesH: th, tilesW: tw, pad: pad, zero: zero, into: v, tiles: p)
-        } output: { m, p, images, y in
-            WinogradEval.transformOutput(T.self, m, tiles: p, images: images, hOut: hOut, wOut: wOut, c: co,
-                                         tilesH: th, tilesW: tw, bias: bias, into: y)
-        }
+        try winogradConvolve(T.self, x.data, n: n, hIn: hIn, wIn: wIn, ci: cin, u.data, co: cout, pad: padding,
+                             bias: bias?.value.data, into: out, hOut: hOut, wOut: wOut, sink: sink)
     }
 
     /// A transformed kernel for evaluation (output tile side 2, 4 or 6; the layer's kernel side k), kept while the weights are

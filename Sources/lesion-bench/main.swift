@@ -92,6 +92,23 @@ if only.contains("conv") {
             results.append(("conv_\(name)_f\(tile)_ms_per_500", secs * 1e3))
         }
     }
+    // The same layers in training (batch 64): a forward and both gradients by each tile.
+    for (name, cin, cout, side, crop) in [("conv2", 32, 64, 14, 14), ("conv3", 64, 128, 7, 7), ("conv4", 128, 128, 7, 6)] {
+        let x = try Tensor(uninitialized: [64, side, side, cin])
+        RandomStream(seed: 3).fillNormal(x.data, count: x.count)
+        let dy = try Tensor(uninitialized: [64, crop, crop, cout])
+        RandomStream(seed: 5).fillNormal(dy.data, count: dy.count)
+        for tile in [2, 4, 6, 0] where selected("LESION_BENCH_CONV", "\(name)_train_\(tile)") {
+            let c = try Conv2d(cin: cin, cout: cout, k: 3, padding: 1)
+            c.reset(RandomStream(seed: 4))
+            c.crop = (crop, crop)
+            c.winogradTile = tile == 0 ? nil : tile   // 0: the layer's own choice
+            let fwd = try median(reps: 15) { _ = try c.forward(x, training: true) }
+            let bwd = try median(reps: 15) { _ = try c.backward(dy, needInputGrad: true) }
+            results.append(("conv_train_\(name)_f\(tile)_forward_ms", fwd * 1e3))
+            results.append(("conv_train_\(name)_f\(tile)_backward_ms", bwd * 1e3))
+        }
+    }
     // Training steps of the small ResNet's few-channel convolutions (batch 64): the direct loop
     // (ConvDirect.swift) against im2col + GEMM, forward then both gradients.
     for (cin, cout, side) in [(8, 8, 28), (16, 16, 14)] {

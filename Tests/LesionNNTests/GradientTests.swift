@@ -249,11 +249,38 @@ func winogradPair(padding: Int, h: Int, w: Int, cin: Int, cout: Int, crop: (Int,
         }
     }
 
-    @Test func gradientsAgainstFiniteDifferences() throws {
+    @Test(arguments: [2, 4, 6])
+    func gradientsAgainstFiniteDifferences(tile: Int) throws {
         let c = try Conv2d(cin: 4, cout: 5, k: 3, padding: 1)
         c.reset(RandomStream(seed: 7))
         c.winograd = true
+        c.winogradTile = tile
         try gradCheck(c, input: [2, 4, 5, 6])
+    }
+
+    /// Training by each tile (forced for the forward, the input gradient and the weight
+    /// gradient alike) against im2col, with partial tiles, crops, paddings 0-2 and channel
+    /// counts that are not multiples of 8. The larger tiles' rounding grows with the largest
+    /// value (as in evaluation), so each tensor is compared with its own largest magnitude.
+    @Test(arguments: [2, 4, 6])
+    func trainsWithEachTile(tile: Int) throws {
+        let shapes: [(Int, Int, Int, Int, Int, (Int, Int)?)] = [
+            (1, 7, 7, 9, 12, nil), (1, 13, 11, 8, 16, (12, 10)), (0, 9, 10, 5, 3, nil), (2, 6, 6, 16, 8, nil), (1, 4, 4, 3, 9, nil),
+        ]
+        for (padding, h, w, cin, cout, crop) in shapes {
+            let (a, b, x) = try #require(try winogradPair(padding: padding, h: h, w: w, cin: cin, cout: cout, crop: crop, tile: tile, seed: 9))
+            let ya = try a.forward(x, training: true).copy(), yb = try b.forward(x, training: true).copy()
+            #expect(a.trainedTile == tile)
+            let dy = sample(ya.shape, seed: 10)
+            let dxa = try #require(try a.backward(dy, needInputGrad: true)).copy()
+            let dxb = try #require(try b.backward(dy, needInputGrad: true)).copy()
+            let pairs = [("y", ya, yb), ("dx", dxa, dxb)] + zip(a.parameters, b.parameters).map { ("d" + $0.name, $0.grad, $1.grad) }
+            for (what, p, q) in pairs {
+                #expect(p.shape == q.shape)
+                let (worst, scale) = largestDifference(p, q)
+                #expect(worst <= 3e-5 * scale, "tile \(tile), \(what) of \(cin)->\(cout) at \(h)x\(w): \(worst) of \(scale)")
+            }
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 // high activations coincide with labelled concepts. Per unit, the threshold T is the top
 // `quantile` of all its values over all positions of all images; the unit's map, upsampled to
 // the labels' size, marks where it passes T; IoU(unit, concept) = |M ∩ L| / |M ∪ L| summed over
-// the data set. One pass over the data.
+// the data set. One pass over the data when each unit's largest values and the maps that may
+// pass its threshold fit their budgets; else a second pass counts (exactly), and past the
+// heaps' budget the thresholds are bracketed instead of found (DissectionBounded.swift).
 import LesionNN
 import LesionTensor
 
@@ -14,6 +16,13 @@ public struct Dissection: Sendable {
     public let thresholds: [Float]
     /// iou[u][c].
     public let iou: [[Double]]
+    /// The largest possible error of any IoU: 0 when the thresholds are exact, else the bound of
+    /// the bounded pass (DissectionBounded.swift).
+    public let iouError: Double
+
+    public init(concepts: [String], categoryOf: [String], thresholds: [Float], iou: [[Double]], iouError: Double = 0) {
+        (self.concepts, self.categoryOf, self.thresholds, self.iou, self.iouError) = (concepts, categoryOf, thresholds, iou, iouError)
+    }
     public var units: Int { iou.count }
     /// Per unit the concept with the largest IoU (the first of equals) and that IoU.
     public var best: [Int] { iou.map { row in row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) } ?? 0 } }
@@ -31,8 +40,13 @@ public enum NetworkDissection {
     /// threshold. A map can hold such a pixel only if its largest value reaches the threshold,
     /// which is at least the heap's smallest value at any time: maps below it are never kept,
     /// so only the few maps that may count are held until the threshold is known.
+    /// When a unit's heap would pass `heapBudget / units` values (and `minimumHeap`), the heaps
+    /// hold the largest of a sample of the values instead, and the IoUs come with a bound
+    /// (`iouError`): memory is then bounded by the budgets and a batch, whatever the data's size.
+    /// `heapLimit` sets the values per unit's heap directly (tests).
     public static func dissect(_ model: Sequential, _ data: Dataset, layer: Int, quantile: Double = 0.005,
-                               batch: Int = 256, breaks: [Int] = [], keptBudget: Int = keptBudget) throws(TensorError) -> Dissection {
+                               batch: Int = 256, breaks: [Int] = [], keptBudget: Int = keptBudget,
+                               heapBudget: Int = heapBudget, heapLimit: Int? = nil) throws(TensorError) -> Dissection {
         try model.checkReads(data)
         guard let labels = data.source.concepts else {
             throw TensorError(.value, "the data set '\(data.name)' has no concept labels (data.concepts, or a folder with label maps, has)")
@@ -46,19 +60,23 @@ public enum NetworkDissection {
         var conceptCount = [Int](repeating: 0, count: nc)
         var total = 0, mapSize = (0, 0)
         var storing = true, overflow = false
+        var plan: Plan?
         try model.eachBatch(data, batch: batch, through: layer, breaks: breaks) { out, range, _ throws(TensorError) in
             let (n, h, w, units) = try maps(out, model, layer)
             if heaps.isEmpty {
                 let m = data.count * h * w
-                let lowest = Int((Double(m - 1) * (1 - quantile)).rounded(.down))
-                heaps = (0..<units).map { _ in TopValues(keep: m - lowest) }
+                let p = Plan(values: m, units: units, quantile: quantile, heapLimit: heapLimit)
+                heaps = (0..<units).map { _ in TopValues(keep: p.keep) }
+                // Sampled: no maps are kept (the second pass counts).
+                if p.sampling != nil { (storing, overflow) = (false, true) }
+                plan = p
                 kept = Array(repeating: KeptMaps(), count: units)
                 mapSize = (h, w)
             }
             let samples = range.map { data.indices[$0] }
             addConceptPixels(labels, samples: samples, into: &conceptCount)
             let hw = h * w
-            let store = storing, identity = h == H && w == W
+            let store = storing, identity = h == H && w == W, sample = plan?.sampling
             try heaps.withUnsafeMutableBufferPointer { hp throws(TensorError) in try kept.withUnsafeMutableBufferPointer { kp throws(TensorError) in
                 nonisolated(unsafe) let heapsP = hp, keptP = kp
                 try scanBatch(out, images: n, positions: hw, units: units, layerName: model.layers[layer].name, image: { b, us, planes, largest, size in
@@ -68,7 +86,8 @@ public enum NetworkDissection {
                         // threshold will be at least that floor: nothing to keep.
                         guard reaches(mx, mag, heapsP[u].floor) else { continue }
                         let plane = planes + (u - us.lowerBound) * hw
-                        for q in 0..<hw { heapsP[u].offer(plane[q]) }
+                        heapsP[u].offer(plane, count: hw, sampling: sample, sample: samples[b], unit: u)
+                        if sample != nil { continue }
                         let floor = heapsP[u].floor
                         if store && reaches(mx, mag, floor) {
                             if identity {
@@ -94,6 +113,11 @@ public enum NetworkDissection {
                 storing = false
                 kept = Array(repeating: KeptMaps(), count: units)
             }
+        }
+        if let plan, plan.sampling != nil {
+            let cuts = heaps.map { candidates($0.ascending(), expectedRank: plan.expectedRank) }
+            let counts = try countBuckets(model, data, layer: layer, cuts: cuts, labels: labels, batch: batch, breaks: breaks)
+            return boundedResult(labels: labels, cuts: cuts, counts: counts, quantile: quantile)
         }
         let thresholds = self.thresholds(heaps, values: total, quantile: quantile)
         // Counts: per unit |M| and |M ∩ L| for each concept, from the kept maps, or (when they
@@ -142,9 +166,12 @@ public enum NetworkDissection {
                 return union > 0 ? i / union : 0
             }
         }
-        var categoryOf: [String] = []
-        for cat in labels.categories { categoryOf += Array(repeating: cat.name, count: cat.concepts.count) }
-        return Dissection(concepts: labels.names, categoryOf: categoryOf, thresholds: thresholds, iou: iou)
+        return Dissection(concepts: labels.names, categoryOf: categories(labels), thresholds: thresholds, iou: iou)
+    }
+
+    /// The category of each concept.
+    static func categories(_ labels: ConceptLabels) -> [String] {
+        labels.categories.flatMap { cat in Array(repeating: cat.name, count: cat.concepts.count) }
     }
 
     /// The layer's output for a batch, checked to be spatial: [n, h, w, U].

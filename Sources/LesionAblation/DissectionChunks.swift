@@ -8,10 +8,16 @@ import LesionTensor
 
 extension NetworkDissection {
     /// Counts per unit and concept over some samples: |M| per unit, |M ∩ L| per unit and concept
-    /// (inter[u * C + c]), |L| per concept.
+    /// (inter[u * C + c]), |L| per concept. A bounded pass (DissectionBounded.swift) counts per
+    /// unit and bucket between candidates instead (u * K + j in place of u), with the values in
+    /// each bucket (`above`), equal to each candidate (`equal`) and seen per unit (`values`).
+    /// All add up over chunks.
     public struct Counts: Sendable {
         public var unit: [Int], inter: [Int], concept: [Int]
-        public init(unit: [Int], inter: [Int], concept: [Int]) { (self.unit, self.inter, self.concept) = (unit, inter, concept) }
+        public var above: [Int], equal: [Int], values: Int
+        public init(unit: [Int], inter: [Int], concept: [Int], above: [Int] = [], equal: [Int] = [], values: Int = 0) {
+            (self.unit, self.inter, self.concept, self.above, self.equal, self.values) = (unit, inter, concept, above, equal, values)
+        }
     }
 
     /// The labels of a set, or the error that it has none.
@@ -35,30 +41,33 @@ extension NetworkDissection {
 
     /// The first pass over a chunk (`data`) of a set of `setSamples` samples: per unit the
     /// chunk's largest values, as many as the set's (1 - quantile) quantile needs (fewer when
-    /// the chunk holds fewer values), ascending; and the positions of a map.
+    /// the chunk holds fewer values), ascending; and the positions of a map. Past the heaps'
+    /// budget, the largest of the set's sample of values (the same sample whatever the chunks).
     public static func largestValues(_ model: Sequential, _ data: Dataset, layer: Int, setSamples: Int, quantile: Double,
-                                     batch: Int = 256) throws(TensorError) -> (values: [[Float]], positions: Int) {
+                                     batch: Int = 256, heapLimit: Int? = nil) throws(TensorError) -> (values: [[Float]], positions: Int) {
         try model.checkReads(data)
         _ = try labels(data)
         guard quantile >= 0 && quantile < 1 else { throw TensorError(.value, "quantile must be in [0, 1), got \(quantile)") }
         guard setSamples >= data.count else { throw TensorError(.value, "a chunk of \(data.count) samples is larger than its set (\(setSamples))") }
         var heaps: [TopValues] = []
         var positions = 0
-        try model.eachBatch(data, batch: batch, through: layer) { out, _, _ throws(TensorError) in
+        var sampling: Sampling?
+        try model.eachBatch(data, batch: batch, through: layer) { out, range, _ throws(TensorError) in
             let (n, h, w, units) = try maps(out, model, layer)
             let hw = h * w
             if heaps.isEmpty {
                 positions = hw
-                let m = setSamples * hw
-                let lowest = Int((Double(m - 1) * (1 - quantile)).rounded(.down))
-                heaps = (0..<units).map { _ in TopValues(keep: m - lowest) }
+                let plan = Plan(values: setSamples * hw, units: units, quantile: quantile, heapLimit: heapLimit)
+                heaps = (0..<units).map { _ in TopValues(keep: plan.keep) }
+                sampling = plan.sampling
             }
+            let samples = range.map { data.indices[$0] }, sample = sampling
             try heaps.withUnsafeMutableBufferPointer { hp throws(TensorError) in
                 nonisolated(unsafe) let heapsP = hp
-                try scanBatch(out, images: n, positions: hw, units: units, layerName: model.layers[layer].name) { _, us, planes, largest, _ in
+                try scanBatch(out, images: n, positions: hw, units: units, layerName: model.layers[layer].name) { b, us, planes, largest, _ in
                     for u in us where largest[u - us.lowerBound] > heapsP[u].floor {
                         let plane = planes + (u - us.lowerBound) * hw
-                        for q in 0..<hw { heapsP[u].offer(plane[q]) }
+                        heapsP[u].offer(plane, count: hw, sampling: sample, sample: samples[b], unit: u)
                     }
                 }
             }
@@ -66,26 +75,34 @@ extension NetworkDissection {
         return (heaps.map { $0.ascending() }, positions)
     }
 
-    /// Each unit's threshold over a set of `values` values (samples x positions), from the
-    /// largest values of each of its chunks (chunks[i][u]).
-    public static func thresholds(mergingLargest chunks: [[[Float]]], values m: Int, quantile: Double) throws(TensorError) -> [Float] {
+    /// Each unit's cut over a set of `values` values (samples x positions), from the largest
+    /// values of each of its chunks (chunks[i][u]): [threshold] per unit, or past the heaps'
+    /// budget the unit's `candidates` (DissectionBounded.swift).
+    public static func cuts(mergingLargest chunks: [[[Float]]], values m: Int, quantile: Double,
+                            heapLimit: Int? = nil) throws(TensorError) -> [[Float]] {
         guard let first = chunks.first, m >= 1 else { throw TensorError(.value, "a dissection's thresholds need at least one chunk of values") }
-        let lowest = Int((Double(m - 1) * (1 - quantile)).rounded(.down))
-        var heaps = first.map { _ in TopValues(keep: m - lowest) }
+        let plan = Plan(values: m, units: first.count, quantile: quantile, heapLimit: heapLimit)
+        var heaps = first.map { _ in TopValues(keep: plan.keep) }
         for chunk in chunks {
             guard chunk.count == heaps.count else { throw TensorError(.shape, "the chunks of a dissection differ in their units (\(chunk.count) and \(heaps.count))") }
             for (u, values) in chunk.enumerated() { for v in values { heaps[u].offer(v) } }
         }
-        guard heaps.allSatisfy({ $0.items.count == m - lowest }) else {
+        if plan.sampling != nil { return heaps.map { candidates($0.ascending(), expectedRank: plan.expectedRank) } }
+        guard heaps.allSatisfy({ $0.items.count == plan.keep }) else {
             throw TensorError(.value, "the chunks of a dissection hold fewer values than its set's \(m) need")
         }
-        return thresholds(heaps, values: m, quantile: quantile)
+        return thresholds(heaps, values: m, quantile: quantile).map { [$0] }
     }
 
-    /// The second pass over a chunk: its counts at the given thresholds.
-    public static func counts(_ model: Sequential, _ data: Dataset, layer: Int, thresholds: [Float], batch: Int = 256) throws(TensorError) -> Counts {
+    /// The second pass over a chunk: its counts at the given cuts (one threshold per unit, or
+    /// a bounded pass's candidates).
+    public static func counts(_ model: Sequential, _ data: Dataset, layer: Int, cuts: [[Float]], batch: Int = 256) throws(TensorError) -> Counts {
         try model.checkReads(data)
         let labels = try labels(data)
+        guard cuts.allSatisfy({ $0.count == 1 }) else {
+            return try countBuckets(model, data, layer: layer, cuts: cuts, labels: labels, batch: batch)
+        }
+        let thresholds = cuts.map { $0[0] }
         let nc = labels.names.count
         var counts = Counts(unit: [Int](repeating: 0, count: thresholds.count), inter: [Int](repeating: 0, count: thresholds.count * nc),
                             concept: [Int](repeating: 0, count: nc))
@@ -95,14 +112,17 @@ extension NetworkDissection {
         return counts
     }
 
-    /// The dissection of a set from its thresholds and its chunks' counts added up.
-    public static func result(_ data: Dataset, thresholds: [Float], counts: Counts) throws(TensorError) -> Dissection {
+    /// The dissection of a set from its cuts and its chunks' counts added up.
+    public static func result(_ data: Dataset, cuts: [[Float]], counts: Counts, quantile: Double) throws(TensorError) -> Dissection {
         let labels = try labels(data)
-        guard counts.concept.count == labels.names.count, counts.unit.count == thresholds.count,
-              counts.inter.count == thresholds.count * labels.names.count else {
-            throw TensorError(.shape, "a dissection's counts do not fit its \(thresholds.count) units and \(labels.names.count) concepts")
+        let k = cuts.first?.count ?? 1, bounded = k > 1, rows = cuts.count * k
+        guard cuts.allSatisfy({ $0.count == k }), counts.concept.count == labels.names.count, counts.unit.count == rows,
+              counts.inter.count == rows * labels.names.count, counts.above.count == (bounded ? rows : 0),
+              counts.equal.count == counts.above.count else {
+            throw TensorError(.shape, "a dissection's counts do not fit its \(cuts.count) units and \(labels.names.count) concepts")
         }
-        return result(labels: labels, thresholds: thresholds, unitCount: counts.unit, inter: counts.inter, conceptCount: counts.concept)
+        if bounded { return boundedResult(labels: labels, cuts: cuts, counts: counts, quantile: quantile) }
+        return result(labels: labels, thresholds: cuts.map { $0[0] }, unitCount: counts.unit, inter: counts.inter, conceptCount: counts.concept)
     }
 
     /// Adds each unit's |M| and |M ∩ L| over the data, at its threshold, in a pass over the data.

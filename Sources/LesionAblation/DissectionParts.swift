@@ -96,14 +96,19 @@ extension NetworkDissection {
         }
 
         /// Adds one map's mask to the unit's count and its intersections with the concepts.
-        /// Output rows read two source rows; a row none of whose sources may reach the
-        /// threshold holds no pixel above it and is skipped, and so is a pixel none of whose
-        /// four sources may.
         func count(_ src: UnsafePointer<Float>, size: Float, threshold T: Float, sample s: Int, scratch: inout Scratch,
                    unit: inout Int, inter: UnsafeMutablePointer<Int>) {
+            eachPixel(src, size: size, above: T, scratch: &scratch) { p, _ in countPixel(p, sample: s, unit: &unit, inter: inter) }
+        }
+
+        /// Calls body(position, value) for each pixel of the upsampled map above T. Output rows
+        /// read two source rows; a row none of whose sources may reach T holds no pixel above it
+        /// and is skipped, and so is a pixel none of whose four sources may.
+        @inline(__always)
+        func eachPixel(_ src: UnsafePointer<Float>, size: Float, above T: Float, scratch: inout Scratch, _ body: (Int, Float) -> Void) {
             if h == H && w == W {
                 // Maps at the labels' size: upsampling is the identity (weights 1 and 0).
-                for p in 0..<(H * W) where src[p] > T { countPixel(p, sample: s, unit: &unit, inter: inter) }
+                for p in 0..<(H * W) where src[p] > T { body(p, src[p]) }
                 return
             }
             for r in 0..<h {
@@ -122,7 +127,8 @@ extension NetworkDissection {
                     let (c0, c1, _, _) = cols[j]
                     guard scratch.hotCell[r0 * w + c0] || scratch.hotCell[r0 * w + c1] || scratch.hotCell[r1 * w + c0]
                             || scratch.hotCell[r1 * w + c1] else { continue }
-                    if Tensor.bilinear(src, w, rows[i], cols[j]) > T { countPixel(i * W + j, sample: s, unit: &unit, inter: inter) }
+                    let v = Tensor.bilinear(src, w, rows[i], cols[j])
+                    if v > T { body(i * W + j, v) }
                 }
             }
         }
@@ -213,6 +219,13 @@ extension NetworkDissection {
         @inline(__always)
         mutating func offer(_ v: Float) {
             if v > floor { insert(v) }
+        }
+
+        /// Offers a map's values, or with `sampling` those of them the sample takes.
+        @inline(__always)
+        mutating func offer(_ plane: UnsafePointer<Float>, count: Int, sampling: Sampling?, sample: Int, unit: Int) {
+            guard let sampling else { for q in 0..<count { offer(plane[q]) }; return }
+            for q in 0..<count where plane[q] > floor && sampling.takes(sample: sample, position: q, unit: unit) { insert(plane[q]) }
         }
 
         mutating func insert(_ v: Float) {

@@ -68,14 +68,15 @@ enum UnitsBinding {
         }
     }
 
-    /// units._dissect(model, set, layer, {quantile =, batch =}) -> iou{U,C}, thresholds{U},
-    /// concept names, each concept's category
+    /// units._dissect(model, set, layer, {quantile =, batch =, heap =}) -> iou{U,C}, thresholds{U},
+    /// concept names, each concept's category, the IoUs' error bound (0: exact)
     static let dissect: LuaFunction = { L in
         ModelBinding.run(L, "dissect") { lua, m in
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
-            let o = try Options(lua, 4, allowed: ["quantile", "batch", "breaks"])
+            let o = try Options(lua, 4, allowed: ["quantile", "batch", "breaks", "heap"])
             let q = try o.number("quantile") ?? 0.005
+            let heap = try heapOption(o, 4)
             // Internal (lua/lesion/units.lua): where the chunks of a dissection cut into parts
             // begin (1-based), so that one pass runs the batches the chunks would.
             var breaks: [Int] = []
@@ -95,12 +96,12 @@ enum UnitsBinding {
             }
             let d: Dissection
             do throws(TensorError) {
-                d = try NetworkDissection.dissect(m, data, layer: layer, quantile: q, batch: batch, breaks: breaks)
+                d = try NetworkDissection.dissect(m, data, layer: layer, quantile: q, batch: batch, breaks: breaks, heapLimit: heap)
             } catch {
                 throw LuaArgError(error.kind == .shape ? 3 : 2, error.message)
             }
             pushDissection(lua, d)
-            return 4
+            return 5
         }
     }
 

@@ -94,14 +94,15 @@ extension UnitsBinding {
         ModelBinding.run(L, "dissect") { lua, m in
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
-            let o = try Options(lua, 4, allowed: ["samples", "quantile", "batch"])
+            let o = try Options(lua, 4, allowed: ["samples", "quantile", "batch", "heap"])
             guard let setSamples = try o.integer("samples"), setSamples >= 1 else { throw LuaArgError(4, "option 'samples' (the set's) must be positive") }
             let q = try o.number("quantile") ?? 0.005
             guard q >= 0 && q < 1 else { throw LuaArgError(4, "option 'quantile' must be in [0, 1), got \(q)") }
             let batch = try ModelBinding.batchOption(o, default: 256)
+            let heap = try heapOption(o, 4)
             let r: (values: [[Float]], positions: Int)
             do throws(TensorError) {
-                r = try NetworkDissection.largestValues(m, data, layer: layer, setSamples: setSamples, quantile: q, batch: batch)
+                r = try NetworkDissection.largestValues(m, data, layer: layer, setSamples: setSamples, quantile: q, batch: batch, heapLimit: heap)
             } catch {
                 throw LuaArgError(error.kind == .shape ? 3 : 2, error.message)
             }
@@ -111,7 +112,15 @@ extension UnitsBinding {
         }
     }
 
-    /// units._dissect_thresholds({tensor{U,V}, ...}, values, quantile) -> thresholds{U}.
+    /// The option `heap` (values kept per unit before a dissection samples), if given.
+    static func heapOption(_ o: Options, _ arg: Int32) throws -> Int? {
+        guard let h = try o.integer("heap") else { return nil }
+        guard h >= 1 && h <= 1 << 30 else { throw LuaArgError(arg, "option 'heap' must be from 1 to 2^30 values, got \(h)") }
+        return h
+    }
+
+    /// units._dissect_thresholds({tensor{U,V}, ...}, values, quantile[, heap]) -> thresholds{U},
+    /// or past the heaps' budget each unit's candidates, tensor{U,K}.
     static let dissectThresholds: LuaFunction = { L in
         Lua.bind(L, "dissect") { lua in
             try lua.table(1)
@@ -125,51 +134,77 @@ extension UnitsBinding {
             }
             let values = try lua.integer(2), q = try lua.number(3)
             guard q >= 0 && q < 1 else { throw LuaArgError(3, "quantile must be in [0, 1), got \(q)") }
-            let t = try lua.about(1) { () throws(TensorError) in try NetworkDissection.thresholds(mergingLargest: chunks, values: values, quantile: q) }
-            lua.push(tensor: try Tensor(shape: [t.count], values: t))
+            let heap = lua.isNoneOrNil(4) ? nil : try lua.integer(4)
+            let t = try lua.about(1) { () throws(TensorError) in
+                try NetworkDissection.cuts(mergingLargest: chunks, values: values, quantile: q, heapLimit: heap)
+            }
+            lua.push(tensor: try cutsTensor(t))
             return 1
         }
     }
 
-    /// units._dissect_counts(model, chunk, layer, thresholds{U}, {batch =}) -> per unit |M|, per
-    /// unit and concept |M ∩ L| (row by row), per concept |L|: arrays of integers.
+    /// A dissection's cuts as a tensor: thresholds{U}, or candidates{U,K}.
+    static func cutsTensor(_ cuts: [[Float]]) throws(TensorError) -> Tensor {
+        let k = cuts.first?.count ?? 1
+        return try Tensor(shape: k == 1 ? [cuts.count] : [cuts.count, k], values: cuts.flatMap { $0 })
+    }
+
+    /// The cuts from thresholds{U} or candidates{U,K} at argument i.
+    static func cuts(_ lua: Lua, _ i: Int32) throws -> [[Float]] {
+        let t = try lua.check(i, Tensor.self)
+        guard t.rank == 1 || (t.rank == 2 && t.shape[1] == NetworkDissection.candidates) else {
+            throw LuaArgError(i, "expected thresholds{U} or candidates{U,\(NetworkDissection.candidates)}, got \(Tensor.describe(t.shape))")
+        }
+        let a = t.toArray(), k = t.rank == 1 ? 1 : t.shape[1]
+        return (0..<t.shape[0]).map { Array(a[($0 * k)..<(($0 + 1) * k)]) }
+    }
+
+    /// units._dissect_counts(model, chunk, layer, cuts, {batch =}) -> per unit |M|, per unit and
+    /// concept |M ∩ L| (row by row), per concept |L|, and for candidates{U,K} the same per unit
+    /// and bucket with the values per bucket, equal to each candidate and {values per unit}:
+    /// arrays of integers.
     static let dissectCounts: LuaFunction = { L in
         ModelBinding.run(L, "dissect") { lua, m in
             let data = try lua.check(2, Dataset.self)
             let layer = try ModelBinding.layerIndex(lua, m, 3)
-            let thresholds = try lua.check(4, Tensor.self).toArray()
+            let cuts = try cuts(lua, 4)
             let o = try Options(lua, 5, allowed: ["batch"])
             let batch = try ModelBinding.batchOption(o, default: 256)
             let c: NetworkDissection.Counts
             do throws(TensorError) {
-                c = try NetworkDissection.counts(m, data, layer: layer, thresholds: thresholds, batch: batch)
+                c = try NetworkDissection.counts(m, data, layer: layer, cuts: cuts, batch: batch)
             } catch {
                 throw LuaArgError(error.kind == .shape ? 3 : 2, error.message)
             }
-            push(lua, integers: c.unit)
-            push(lua, integers: c.inter)
-            push(lua, integers: c.concept)
-            return 3
+            for list in [c.unit, c.inter, c.concept, c.above, c.equal, [c.values]] { push(lua, integers: list) }
+            return 6
         }
     }
 
-    /// units._dissect_result(set, thresholds{U}, unit counts, intersections, concept counts) ->
-    /// what units._dissect returns.
+    /// units._dissect_result(set, cuts, unit counts, intersections, concept counts, bucket counts,
+    /// equal counts, {values}, quantile) -> what units._dissect returns.
     static let dissectResult: LuaFunction = { L in
         Lua.bind(L, "dissect") { lua in
             let data = try lua.check(1, Dataset.self)
-            let thresholds = try lua.check(2, Tensor.self).toArray()
+            let cuts = try cuts(lua, 2)
+            let rows = cuts.count * (cuts.first?.count ?? 1), bounded = (cuts.first?.count ?? 1) > 1
             let nc = data.source.concepts?.names.count ?? 0
-            let counts = NetworkDissection.Counts(unit: try integers(lua, 3, count: thresholds.count, what: "the unit counts"),
-                                                  inter: try integers(lua, 4, count: thresholds.count * nc, what: "the intersections"),
-                                                  concept: try integers(lua, 5, count: nc, what: "the concept counts"))
-            let d = try lua.about(1) { () throws(TensorError) in try NetworkDissection.result(data, thresholds: thresholds, counts: counts) }
+            let values = try integers(lua, 8, count: 1, what: "the values")
+            let q = try lua.number(9)
+            guard q >= 0 && q < 1 else { throw LuaArgError(9, "quantile must be in [0, 1), got \(q)") }
+            let counts = NetworkDissection.Counts(unit: try integers(lua, 3, count: rows, what: "the unit counts"),
+                                                  inter: try integers(lua, 4, count: rows * nc, what: "the intersections"),
+                                                  concept: try integers(lua, 5, count: nc, what: "the concept counts"),
+                                                  above: try integers(lua, 6, count: bounded ? rows : 0, what: "the bucket counts"),
+                                                  equal: try integers(lua, 7, count: bounded ? rows : 0, what: "the equal counts"),
+                                                  values: values[0])
+            let d = try lua.about(1) { () throws(TensorError) in try NetworkDissection.result(data, cuts: cuts, counts: counts, quantile: q) }
             pushDissection(lua, d)
-            return 4
+            return 5
         }
     }
 
-    /// iou{U,C}, thresholds{U}, concept names, each concept's category.
+    /// iou{U,C}, thresholds{U}, concept names, each concept's category, the IoUs' error bound.
     static func pushDissection(_ lua: Lua, _ d: Dissection) {
         lua.push(tensor: try! Tensor(shape: [d.units, d.concepts.count], values: d.iou.flatMap { $0.map(Float.init) }))
         lua.push(tensor: try! Tensor(shape: [d.units], values: d.thresholds))
@@ -177,5 +212,6 @@ extension UnitsBinding {
             lua.newTable(array: Int32(names.count))
             for (i, n) in names.enumerated() { lua.push(n); lua.setIndex(-2, i + 1) }
         }
+        lua.push(d.iouError)
     }
 }

@@ -27,10 +27,21 @@ func unitsBench() throws -> [(String, Any)] {
         _ = try UnitImages.top(m, data, layer: layer, k: 9)
         let top = now() - t0
         let t1 = now()
-        _ = try NetworkDissection.dissect(m, data, layer: layer, quantile: 0.005)
+        let exact = try NetworkDissection.dissect(m, data, layer: layer, quantile: 0.005)
         let dissect = now() - t1
         out += [("top_images_\(name)_seconds", top), ("top_images_\(name)_over_eval", top / evalSeconds),
                 ("dissect_\(name)_seconds", dissect), ("dissect_\(name)_over_eval", dissect / evalSeconds)]
+        // Bounded (DissectionBounded.swift) with the smallest heap a unit gets by default (relu1,
+        // whose exact heap would hold 39,200 values), and with 1,024 values where the exact heap
+        // is smaller than that (relu4: 2,450): its time, its reported bound (x 1000), and how
+        // far its IoUs really are from the exact ones (x 1000).
+        let t2 = now()
+        let bounded = try NetworkDissection.dissect(m, data, layer: layer, quantile: 0.005, heapLimit: layer == 1 ? NetworkDissection.minimumHeap : 1024)
+        let boundedSeconds = now() - t2
+        var gap = 0.0
+        for (a, b) in zip(bounded.iou, exact.iou) { for (x, y) in zip(a, b) { gap = max(gap, abs(x - y)) } }
+        out += [("dissect_bounded_\(name)_over_eval", boundedSeconds / evalSeconds),
+                ("dissect_bounded_\(name)_iou_error_x1000", 1000 * bounded.iouError), ("dissect_bounded_\(name)_largest_gap_x1000", 1000 * gap)]
     }
     return out
 }

@@ -40,6 +40,11 @@ import Testing
         #expect(d.iou[3].allSatisfy { $0 == 0 }, "a unit that never fires")
         #expect(d.detectors(above: 0.04) == 3)
         #expect(d.categoryOf[red] == "color")
+        // Bounded (a heap of 512 values per unit): the same detectors, the dead unit at 0 exactly.
+        let b = try NetworkDissection.dissect(try detectors(), data, layer: 2, quantile: q, batch: 50, heapLimit: 512)
+        #expect(b.best.prefix(3) == d.best.prefix(3) && b.iou[3].allSatisfy { $0 == 0 })
+        #expect(b.iouError > 0 && b.iouError < 0.03, "bound \(b.iouError)")
+        for u in 0..<4 { for c in 0..<names.count { #expect(abs(b.iou[u][c] - d.iou[u][c]) <= b.iouError + 1e-12) } }
     }
 
     /// With a ReLU (many zeros) and without (both signs); maps that cannot reach a threshold
@@ -90,38 +95,75 @@ import Testing
         }
     }
 
+    /// Past the heaps' budget (here forced small), the thresholds are bracketed by candidates
+    /// counted exactly in a second pass: every IoU stays within the reported bound of the exact
+    /// one (itself checked against brute force above), and the bound is small.
+    @Test(arguments: [(true, 0.05, true, 256, 0.01), (false, 0.05, false, 1024, 0.01), (false, 0.2, true, 2048, 0.02), (true, 0.01, false, 64, 0.01)])
+    func boundedPassStaysWithinItsBound(relu: Bool, q: Double, pool: Bool, limit: Int, most: Double) throws {
+        let data = try DataFiles.concepts(n: 200, size: 16, seed: 6)
+        let m = try detectors(relu: relu, pool: pool)
+        (m.layers[0] as! Conv2d).reset(RandomStream(seed: 5))
+        let exact = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 64)
+        let bounded = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 64, heapLimit: limit)
+        let again = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 37, heapLimit: limit)
+        #expect(exact.iouError == 0)
+        // The bound shrinks as the heaps grow (the default keeps at least 16,384 values per unit).
+        #expect(bounded.iouError > 0 && bounded.iouError <= most, "bound \(bounded.iouError)")
+        #expect(bounded.iou == again.iou && bounded.iouError == again.iouError, "the same whatever the batch size")
+        var worst = 0.0
+        for u in 0..<4 {
+            for c in 0..<exact.concepts.count {
+                let gap = abs(bounded.iou[u][c] - exact.iou[u][c])
+                worst = max(worst, gap)
+                #expect(gap <= bounded.iouError + 1e-12, "unit \(u), \(exact.concepts[c]): \(bounded.iou[u][c]) vs \(exact.iou[u][c])")
+            }
+            #expect(bounded.best[u] == exact.best[u] || abs(bounded.bestIoU[u] - exact.bestIoU[u]) <= 2 * bounded.iouError)
+        }
+        print("bounded dissection: q \(q), limit \(limit): largest gap \(worst), bound \(bounded.iouError)")
+    }
+
     /// Cut into chunks of samples (as shards compute it): each chunk's largest values, the
     /// thresholds from their union, each chunk's counts added up: the same thresholds and IoU,
-    /// bit for bit, as one pass over the whole set.
-    @Test(arguments: [(true, 0.05, true), (false, 0.3, true), (true, 0.02, false)])
-    func chunksEqualOnePiece(relu: Bool, q: Double, pool: Bool) throws {
+    /// bit for bit, as one pass over the whole set; and the same for a bounded pass (`limit`
+    /// values per heap), whose sample does not depend on the chunks.
+    @Test(arguments: [(true, 0.05, true, nil), (false, 0.3, true, nil), (true, 0.02, false, nil), (true, 0.1, false, 64), (false, 0.2, true, 100)])
+    func chunksEqualOnePiece(relu: Bool, q: Double, pool: Bool, limit: Int?) throws {
         let data = try DataFiles.concepts(n: 41, size: 16, seed: 5)
         let m = try detectors(relu: relu, pool: pool)
         (m.layers[0] as! Conv2d).reset(RandomStream(seed: 7))
-        let whole = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 16)
+        let whole = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 16, heapLimit: limit)
+        #expect((whole.iouError > 0) == (limit != nil))
         let cuts = [0..<7, 7..<20, 20..<21, 21..<41]
         let chunks = try cuts.map { try data.subset(Array($0)) }
-        let largest = try chunks.map { try NetworkDissection.largestValues(m, $0, layer: 2, setSamples: 41, quantile: q, batch: 5) }
-        let t = try NetworkDissection.thresholds(mergingLargest: largest.map(\.values), values: 41 * largest[0].positions, quantile: q)
-        #expect(t == whole.thresholds)
-        var sum = NetworkDissection.Counts(unit: [0, 0, 0, 0], inter: [], concept: [])
+        let largest = try chunks.map { try NetworkDissection.largestValues(m, $0, layer: 2, setSamples: 41, quantile: q, batch: 5, heapLimit: limit) }
+        let t = try NetworkDissection.cuts(mergingLargest: largest.map(\.values), values: 41 * largest[0].positions, quantile: q, heapLimit: limit)
+        #expect(t.allSatisfy { $0.count == (limit == nil ? 1 : NetworkDissection.candidates) })
+        if limit == nil { #expect(t.map { $0[0] } == whole.thresholds) }
+        var sum: NetworkDissection.Counts?
         for c in chunks {
-            let k = try NetworkDissection.counts(m, c, layer: 2, thresholds: t, batch: 3)
-            if sum.inter.isEmpty { sum.inter = k.inter.map { _ in 0 }; sum.concept = k.concept.map { _ in 0 } }
-            for i in k.unit.indices { sum.unit[i] += k.unit[i] }
-            for i in k.inter.indices { sum.inter[i] += k.inter[i] }
-            for i in k.concept.indices { sum.concept[i] += k.concept[i] }
+            let k = try NetworkDissection.counts(m, c, layer: 2, cuts: t, batch: 3)
+            guard var s = sum else { sum = k; continue }
+            for i in k.unit.indices { s.unit[i] += k.unit[i] }
+            for i in k.inter.indices { s.inter[i] += k.inter[i] }
+            for i in k.concept.indices { s.concept[i] += k.concept[i] }
+            for i in k.above.indices { s.above[i] += k.above[i]; s.equal[i] += k.equal[i] }
+            s.values += k.values
+            sum = s
         }
-        let d = try NetworkDissection.result(data, thresholds: t, counts: sum)
-        #expect(d.iou == whole.iou)
+        let d = try NetworkDissection.result(data, cuts: t, counts: try #require(sum), quantile: q)
+        #expect(d.iou == whole.iou && d.thresholds == whole.thresholds && d.iouError == whole.iouError)
         // One pass whose batches end where the chunks begin (what an unsharded run takes).
-        let cut = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 5, breaks: cuts.map(\.lowerBound))
-        #expect(cut.thresholds == t && cut.iou == d.iou)
+        let cut = try NetworkDissection.dissect(m, data, layer: 2, quantile: q, batch: 5, breaks: cuts.map(\.lowerBound), heapLimit: limit)
+        #expect(cut.thresholds == d.thresholds && cut.iou == d.iou)
         // Too few values for the set's threshold, and counts that do not fit, are errors.
-        #expect(throws: TensorError.self) {
-            try NetworkDissection.thresholds(mergingLargest: [largest[2].values], values: 41 * largest[0].positions, quantile: 0.9)
+        if limit == nil {
+            #expect(throws: TensorError.self) {
+                try NetworkDissection.cuts(mergingLargest: [largest[2].values], values: 41 * largest[0].positions, quantile: 0.9)
+            }
         }
-        #expect(throws: TensorError.self) { try NetworkDissection.result(data, thresholds: t, counts: NetworkDissection.Counts(unit: [1], inter: [], concept: [])) }
+        #expect(throws: TensorError.self) {
+            try NetworkDissection.result(data, cuts: t, counts: NetworkDissection.Counts(unit: [1], inter: [], concept: []), quantile: q)
+        }
     }
 
     @Test func badRequests() throws {

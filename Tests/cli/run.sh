@@ -223,6 +223,8 @@ local t = units.top_images(m, set, "relu1", {k = 5})
 put("top", t.indices); put("topv", t.values)
 local d = units.dissect(m, set, "relu1")
 put("iou", d.iou); put("thresholds", d.thresholds)
+local db = units.dissect(m, set, "relu1", {heap = 256})   -- bounded: candidates and bucket counts
+put("iou_bounded", db.iou); out:write(string.format("iou_error %.17g\n", db.iou_error))
 out:close()
 for _, e in ipairs(lesion.cache_log()) do print("cache", e.call, e.result) end
 LUA

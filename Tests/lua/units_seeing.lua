@@ -81,6 +81,12 @@ local n = 0
 for u = 1, 4 do if d.best_iou[u] > 0.04 then n = n + 1 end end
 T.eq(d.detectors, n, "detectors above 0.04")
 T.eq(units.dissect(det, cs, "relu1", {quantile = 0.1, iou = 1}).detectors, 0, "no unit passes IoU 1")
+-- Past `heap` values per unit the thresholds are bracketed: every IoU within the reported bound.
+T.eq(d.iou_error, 0, "an exact dissection")
+local db = units.dissect(det, cs, "relu1", {quantile = 0.1, heap = 64})
+T.eq(db.iou_error > 0 and db.iou_error < 0.05, true, "a bounded dissection reports its bound: " .. db.iou_error)
+T.eq((db.iou - d.iou):abs():max() <= db.iou_error + 1e-6, true, "and keeps to it")
+T.raises(function() units.dissect(det, cs, "relu1", {heap = 0}) end, "option 'heap' must be from 1 to 2^30 values, got 0")
 T.raises(function() units.dissect(det, data.shapes{n = 5, size = 16}, "relu1") end, "has no concept labels")
 T.raises(function() units.dissect(det, cs, "relu1", {quantile = 1}) end, "option 'quantile' must be in [0, 1)")
 T.raises(function() units.dissect(det, cs, "relu1", {iou = "x"}) end, "option 'iou' must be a number")

@@ -150,9 +150,10 @@ end
 
 --- A dissection cut into chunks of samples (lesion.parts), as two calls of parts that shards
 --- share: each chunk's largest values of every unit, whose union gives the thresholds; then
---- each chunk's counts at those thresholds, which add up to the set's.
+--- each chunk's counts at those thresholds, which add up to the set's. (Past the heaps'
+--- budget the "thresholds" are each unit's candidates, and the counts are per bucket.)
 local function dissect_chunks(label, model, set, layer, native, chunks)
-  local key = {model, set, layer, quantile = native.quantile, cut = "samples"}
+  local key = {model, set, layer, quantile = native.quantile, heap = native.heap, cut = "samples"}
   local quantile = native.quantile or 0.005
   local function thresholds()
     return lesion._cached_split(label .. " thresholds", key, #chunks, function(ps)
@@ -160,14 +161,14 @@ local function dissect_chunks(label, model, set, layer, native, chunks)
         local out = {}
         for _, p in ipairs(ps) do
           out[p] = {units._dissect_largest(model, parts.samples(set, chunks[p]), layer,
-            {quantile = native.quantile, batch = native.batch, samples = #set})}
+            {quantile = native.quantile, batch = native.batch, heap = native.heap, samples = #set})}
         end
         return out
       end)
     end, function(ps)
       local list = {}
       for c, part in ipairs(ps) do list[c] = part[1] end
-      return units._dissect_thresholds(list, #set * ps[1][2], quantile)
+      return units._dissect_thresholds(list, #set * ps[1][2], quantile, native.heap)
     end)
   end
   -- A run that computes every part itself takes one pass instead, its batches cut where the
@@ -175,7 +176,7 @@ local function dissect_chunks(label, model, set, layer, native, chunks)
   local function whole()
     local breaks = {}
     for i, c in ipairs(chunks) do breaks[i] = c.first end
-    return units._dissect(model, set, layer, {quantile = native.quantile, batch = native.batch, breaks = breaks})
+    return units._dissect(model, set, layer, {quantile = native.quantile, batch = native.batch, heap = native.heap, breaks = breaks})
   end
   return lesion._cached_split(label, key, #chunks, function(ps)
     local t = thresholds()
@@ -187,22 +188,24 @@ local function dissect_chunks(label, model, set, layer, native, chunks)
       return out
     end)
   end, function(ps)
-    local sums = {{}, {}, {}}
+    local sums = {{}, {}, {}, {}, {}, {}}
     for _, part in ipairs(ps) do
-      for j = 1, 3 do
+      for j = 1, 6 do
         local s = sums[j]
         for i, v in ipairs(part[j + 1]) do s[i] = (s[i] or 0) + v end
       end
     end
-    return units._dissect_result(set, ps[1][1], sums[1], sums[2], sums[3])
+    return units._dissect_result(set, ps[1][1], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], quantile)
   end, whole)
 end
 
---- units.dissect(model, set, layer, {quantile = 0.005, iou = 0.04, batch =}): Network
+--- units.dissect(model, set, layer, {quantile = 0.005, iou = 0.04, batch =, heap =}): Network
 --- Dissection of the layer's units against the concepts labelled in the set's pixels. Returns
 --- {iou = tensor{U,C}, best = tensor{U} (1-based concept), best_iou = tensor{U}, best_concept =
 --- {names}, best_category = {names}, concepts = {names}, categories = {each concept's},
---- thresholds = tensor{U}, detectors = number of units whose best IoU passes `iou`, layer =}.
+--- thresholds = tensor{U}, detectors = number of units whose best IoU passes `iou`, layer =,
+--- iou_error = the largest error any IoU may have (0: exact; past `heap` values per unit, by
+--- default a 64 MB budget shared by the units, the thresholds are bracketed)}.
 --- Cached like a sweep (the cut `iou` is applied after).
 function units.dissect(model, set, layer, opts)
   parts.count(set, "dissect", 2)
@@ -212,25 +215,26 @@ function units.dissect(model, set, layer, opts)
   if type(cut) ~= "number" or cut ~= cut or cut < 0 or cut > 1 then
     error("bad argument #4 to 'dissect' (option 'iou' must be a number in [0, 1], got " .. tostring(o.iou) .. ")", 2)
   end
-  local native = {quantile = o.quantile, batch = o.batch}
+  local native = {quantile = o.quantile, batch = o.batch, heap = o.heap}
   for k in pairs(o) do
-    if k ~= "quantile" and k ~= "iou" and k ~= "batch" then
-      error("bad argument #4 to 'dissect' (unknown option '" .. tostring(k) .. "'; expected one of: batch, iou, quantile)", 2)
+    if k ~= "quantile" and k ~= "iou" and k ~= "batch" and k ~= "heap" then
+      error("bad argument #4 to 'dissect' (unknown option '" .. tostring(k) .. "'; expected one of: batch, heap, iou, quantile)", 2)
     end
   end
   local label = "units.dissect(" .. tostring(layer) .. ")"
   local chunks = parts.chunks(#set)
-  local ok, iou, thresholds, concepts, categories
+  local ok, iou, thresholds, concepts, categories, iou_error
   if #chunks == 1 then
-    ok, iou, thresholds, concepts, categories = pcall(lesion._cached, label, {model, set, layer, quantile = o.quantile},
+    ok, iou, thresholds, concepts, categories, iou_error = pcall(lesion._cached, label, {model, set, layer, quantile = o.quantile, heap = o.heap},
       function() return units._dissect(model, set, layer, native) end)
   else
-    ok, iou, thresholds, concepts, categories = pcall(dissect_chunks, label, model, set, layer, native, chunks)
+    ok, iou, thresholds, concepts, categories, iou_error = pcall(dissect_chunks, label, model, set, layer, native, chunks)
   end
   if not ok then error((tostring(iou):gsub("^[^:]*:%d+: ", ""):gsub("'[%w%.]*_dissect'", "'dissect'")), 2) end
   local best_iou, best = iou:max(2)
   local d = {iou = iou, best = best, best_iou = best_iou, thresholds = thresholds, concepts = concepts,
-             categories = categories, best_concept = {}, best_category = {}, detectors = 0, layer = layer, cut = cut}
+             categories = categories, best_concept = {}, best_category = {}, detectors = 0, layer = layer, cut = cut,
+             iou_error = iou_error or 0}
   for u = 1, iou:size(1) do
     d.best_concept[u] = concepts[best[u]]
     d.best_category[u] = categories[best[u]]

@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
+    // Every module a target imports is declared here, and the core never reaches Lua
+    // (Tests/LuaHostTests/PackageTests.swift checks both).
     targets: [
         // MARK: C edges
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
@@ -32,9 +34,9 @@ let package = Package(
         // MARK: Lua host and executables
         .target(name: "LuaHost", dependencies: ["LesionTensor", "LesionNN", "LesionAblation", "Notebook", "CLua", "LuaShim"]),
         .executableTarget(name: "lesion", dependencies: [
-            "LuaHost", "Notebook", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LuaHost", "Notebook", "LesionTensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "Notebook", "LesionTensor", "LesionNN", "COpenBLAS"]),
+        .executableTarget(name: "lesion-bench", dependencies: ["LuaHost", "Notebook", "LesionTensor", "LesionNN", "LesionAblation", "COpenBLAS"]),
         // libFuzzer targets for every reader of outside bytes (scripts/fuzz).
         .executableTarget(name: "lesion-fuzz", dependencies: ["Notebook", "LesionTensor", "LesionNN"]),
 
@@ -43,7 +45,7 @@ let package = Package(
         .testTarget(name: "LesionNNTests", dependencies: ["LesionNN", "LesionTensor"]),
         .testTarget(name: "LesionAblationTests", dependencies: ["LesionAblation", "LesionNN", "LesionTensor"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LesionTensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "LesionTensor", "CLua", "LuaShim"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "LesionTensor", "LesionNN", "CLua", "LuaShim"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -49,7 +49,7 @@ public final class Conv2d: Layer {
     public var winogradTile: Int?
     /// The evaluation tile's transformed kernel and a copy of the weights it was made from.
     var evalKernel: (tile: Int, source: Tensor, u: Tensor)?
-    /// The direct loop for few channels (ConvDirect.swift): nil follows `directMaxChannels`;
+    /// The direct loop for few channels (ConvDirect.swift): nil follows `directMaxChannels` and `directMaxOutputs`;
     /// true uses it wherever the CPU and the shape allow; false never (tests compare both paths).
     public var direct: Bool?
     var padBuffers: [Tensor?] = []        // per thread: padded image (and output gradient) of the direct loop

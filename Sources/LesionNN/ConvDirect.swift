@@ -15,14 +15,18 @@ import LesionTensor
 let kernelsAvailable = lesion_kernels_available() != 0 && getenv("LESION_KERNELS").map { String(cString: $0) } != "0"
 
 extension Conv2d {
-    /// Most channels (of input and of output) for which the direct loop is chosen; past it
-    /// im2col's GEMM is as fast (and Winograd faster from `winogradMinChannels` on).
+    /// Most input channels, and most output channels, for which the direct loop is chosen.
+    /// Few input channels make im2col's GEMM thin (K = 9 cin) whatever the outputs: at 28 x 28,
+    /// batch 64 (`scripts/bench conv`), 1 -> 32 channels ran forward at 55 GFLOP/s against 28,
+    /// 3 -> 64 at 126 against 94, 8 -> 32 at 156 against 80 (its weight gradient 107 against
+    /// 81), 16 -> 32 at 14 x 14 at 150 against 112. Past 16 inputs Winograd or im2col take over.
     static let directMaxChannels = 16
+    static let directMaxOutputs = 64
 
     /// Whether forward and the weight gradient go through the direct loop.
     var usesDirect: Bool {
         guard kernelsAvailable, groups == 1, stride == 1, cout % 8 == 0, !usesWinograd else { return false }
-        return direct ?? (max(cin, cout) <= Conv2d.directMaxChannels)
+        return direct ?? (cin <= Conv2d.directMaxChannels && cout <= Conv2d.directMaxOutputs)
     }
 
     /// Whether the input gradient does too (it produces cin channels, so cin must be a multiple of 8).

@@ -137,7 +137,8 @@ extension Layer {
 /// 5: the direct convolution for few channels (Kernels), on CPUs with AVX2 and FMA.
 /// 6: work cut by the data's size and partial sums added in order: the same bits on any thread count.
 /// 7: passes over data in batches of even sizes (a sample's rows can sit elsewhere in a product).
-/// 8: training by F(4x4, 3x3) where it needs 1.5 times fewer products than F(2x2).
+/// 8: training by F(4x4, 3x3) where it needs 1.5 times fewer products than F(2x2); the direct
+///    loop for up to 16 input and 64 output channels (first layers).
 public enum Engine {
     public static let revision = 8
     /// The revision and which loops this machine runs ("8 avx2" or "8 portable"): two machines

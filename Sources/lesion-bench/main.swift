@@ -111,7 +111,7 @@ if only.contains("conv") {
     }
     // Training steps of the small ResNet's few-channel convolutions (batch 64): the direct loop
     // (ConvDirect.swift) against im2col + GEMM, forward then both gradients.
-    for (cin, cout, side) in [(8, 8, 28), (16, 16, 14)] {
+    for (cin, cout, side) in [(8, 8, 28), (16, 16, 14), (1, 32, 28), (3, 32, 28), (3, 64, 28), (16, 32, 14), (8, 32, 28)] where selected("LESION_BENCH_CONV", "direct_c\(cin)") {
         let x = try Tensor(uninitialized: [64, side, side, cin])
         RandomStream(seed: 3).fillNormal(x.data, count: x.count)
         let dy = try Tensor(uninitialized: [64, side, side, cout])
@@ -124,8 +124,9 @@ if only.contains("conv") {
             let bwd = try median(reps: 15) { _ = try c.backward(dy, needInputGrad: true) }
             let gflop = 2.0 * Double(64 * side * side * cout * 9 * cin) / 1e9
             let kind = direct ? "direct" : "im2col"
-            results.append(("conv_train_c\(cin)_\(kind)_forward_gflops", gflop / fwd))
-            results.append(("conv_train_c\(cin)_\(kind)_backward_gflops", 2 * gflop / bwd))
+            let shape = cin == cout ? "c\(cin)" : "c\(cin)x\(cout)"
+            results.append(("conv_train_\(shape)_\(kind)_forward_gflops", gflop / fwd))
+            results.append(("conv_train_\(shape)_\(kind)_backward_gflops", 2 * gflop / bwd))
         }
     }
 }

@@ -117,7 +117,14 @@ TARGET INLINE void add_to_doubles(double *d, __m256 v) {
     _mm256_storeu_pd(d + 4, _mm256_add_pd(_mm256_loadu_pd(d + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
 }
 
-TARGET void lesion_channel_sums(const float *a, const float *b, const float *shift, long rows, int c, double *acc) {
+/* a where mask > 0, else 0 (also where mask is NaN): a ReLU's backward on the fly. */
+static inline TARGET __m256 masked(__m256 a, const float *mask) {
+    if (!mask) return a;
+    return _mm256_and_ps(a, _mm256_cmp_ps(_mm256_loadu_ps(mask), _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+TARGET void lesion_channel_sums(const float *a, const float *b, const float *shift, const float *mask, long rows, int c,
+                                double *acc) {
     for (long r = 0; r < rows; r += 64) {
         long end = r + 64 < rows ? r + 64 : rows;
         for (int j = 0; j < c; j += 8) {
@@ -129,10 +136,12 @@ TARGET void lesion_channel_sums(const float *a, const float *b, const float *shi
                     blk = _mm256_add_ps(blk, _mm256_mul_ps(d, d));
                 }
             } else if (b) {
-                for (long i = r; i < end; i++)
-                    blk = _mm256_add_ps(blk, _mm256_mul_ps(_mm256_loadu_ps(a + i * c + j), _mm256_loadu_ps(b + i * c + j)));
+                for (long i = r; i < end; i++) {
+                    __m256 v = masked(_mm256_loadu_ps(a + i * c + j), mask ? mask + i * c + j : 0);
+                    blk = _mm256_add_ps(blk, _mm256_mul_ps(v, _mm256_loadu_ps(b + i * c + j)));
+                }
             } else {
-                for (long i = r; i < end; i++) blk = _mm256_add_ps(blk, _mm256_loadu_ps(a + i * c + j));
+                for (long i = r; i < end; i++) blk = _mm256_add_ps(blk, masked(_mm256_loadu_ps(a + i * c + j), mask ? mask + i * c + j : 0));
             }
             add_to_doubles(acc + j, blk);
         }
@@ -140,25 +149,28 @@ TARGET void lesion_channel_sums(const float *a, const float *b, const float *shi
 }
 
 TARGET void lesion_bn_apply(const float *x, long rows, int c, const float *scale, const float *shift,
-                            const float *gamma, const float *beta, float *xhat, float *y) {
+                            const float *gamma, const float *beta, float *xhat, float *y, int relu) {
     for (long i = 0; i < rows; i++) {
         for (int j = 0; j < c; j += 8) {
             __m256 sc = _mm256_loadu_ps(scale + j), sh = _mm256_loadu_ps(shift + j);
             __m256 g = _mm256_loadu_ps(gamma + j), be = _mm256_loadu_ps(beta + j);
             __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i * c + j), sc), sh);
             if (xhat) _mm256_storeu_ps(xhat + i * c + j, v);
-            _mm256_storeu_ps(y + i * c + j, _mm256_add_ps(_mm256_mul_ps(v, g), be));
+            __m256 out = _mm256_add_ps(_mm256_mul_ps(v, g), be);
+            if (relu) out = _mm256_and_ps(out, _mm256_cmp_ps(out, _mm256_setzero_ps(), _CMP_GT_OQ));
+            _mm256_storeu_ps(y + i * c + j, out);
         }
     }
 }
 
-TARGET void lesion_bn_backward(const float *dy, const float *xhat, long rows, int c, const float *k, float n,
+TARGET void lesion_bn_backward(const float *dy, const float *mask, const float *xhat, long rows, int c, const float *k, float n,
                                const float *sum_dy, const float *sum_dy_xhat, float *dx) {
     __m256 nv = _mm256_set1_ps(n);
     for (long i = 0; i < rows; i++) {
         for (int j = 0; j < c; j += 8) {
             __m256 kv = _mm256_loadu_ps(k + j), sb = _mm256_loadu_ps(sum_dy + j), sg = _mm256_loadu_ps(sum_dy_xhat + j);
-            __m256 t = _mm256_sub_ps(_mm256_mul_ps(nv, _mm256_loadu_ps(dy + i * c + j)), sb);
+            __m256 d = masked(_mm256_loadu_ps(dy + i * c + j), mask ? mask + i * c + j : 0);
+            __m256 t = _mm256_sub_ps(_mm256_mul_ps(nv, d), sb);
             t = _mm256_sub_ps(t, _mm256_mul_ps(_mm256_loadu_ps(xhat + i * c + j), sg));
             _mm256_storeu_ps(dx + i * c + j, _mm256_mul_ps(kv, t));
         }

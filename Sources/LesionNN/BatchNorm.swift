@@ -28,6 +28,10 @@ public final class BatchNorm: InPlaceLayer {
     var gradInput: Tensor?
     var invStd: [Float] = []
     var usedBatchStats = false
+    /// Training with the ReLU after it fused in (Sequential sets it for one forward): the output
+    /// is the ReLU's, and backward takes the ReLU's gradient, masked by that output.
+    var reluAfter = false
+    private var fusedReLU = false
 
     public init(_ channels: Int, spatial: Bool) throws(TensorError) {
         guard channels >= 1 else { throw TensorError(.value, "BatchNorm needs a positive channel count, got \(channels)") }
@@ -76,8 +80,9 @@ public final class BatchNorm: InPlaceLayer {
 
     /// Per-channel sums over rows of a [rows, C] buffer, split over threads in a fixed way:
     /// sum of a (when b is nil), of (a - shift)^2 (with `shift`), or of a * b.
+    /// With `mask`, a counts only where the mask is above 0 (not with `shift`).
     func channelSums(rows: Int, _ a: UnsafeMutablePointer<Float>, times b: UnsafeMutablePointer<Float>? = nil,
-                     squaredAround shift: [Double]? = nil) -> [Double] {
+                     squaredAround shift: [Double]? = nil, mask: UnsafeMutablePointer<Float>? = nil) -> [Double] {
         // Parts of a fixed number of rows, each summed on its own, the parts then added in
         // order: the same bits whatever the thread count.
         let c = channels, parts = max(1, (rows + BatchNorm.rowsPerPart - 1) / BatchNorm.rowsPerPart)
@@ -92,7 +97,7 @@ public final class BatchNorm: InPlaceLayer {
                 let (lo, hi) = (t * BatchNorm.rowsPerPart, min(rows, (t + 1) * BatchNorm.rowsPerPart))
                 let acc = part + t * c
                 if fast {
-                    return lesion_channel_sums(a + lo * c, b.map { $0 + lo * c }, squared ? m : nil, hi - lo, Int32(c), acc)
+                    return lesion_channel_sums(a + lo * c, b.map { $0 + lo * c }, squared ? m : nil, mask.map { $0 + lo * c }, hi - lo, Int32(c), acc)
                 }
                 // Accumulate blocks of rows in Float, then add each block to the Double total.
                 var block = [Float](repeating: 0, count: c)
@@ -105,9 +110,17 @@ public final class BatchNorm: InPlaceLayer {
                         if squared {
                             for rr in r..<end { let x = a + rr * c; for ch in 0..<c { let d = x[ch] - m[ch]; blk[ch] += d * d } }
                         } else if let b {
-                            for rr in r..<end { let x = a + rr * c, y = b + rr * c; for ch in 0..<c { blk[ch] += x[ch] * y[ch] } }
+                            for rr in r..<end {
+                                let x = a + rr * c, y = b + rr * c
+                                if let mask { let o = mask + rr * c; for ch in 0..<c { blk[ch] += (o[ch] > 0 ? x[ch] : 0) * y[ch] } }
+                                else { for ch in 0..<c { blk[ch] += x[ch] * y[ch] } }
+                            }
                         } else {
-                            for rr in r..<end { let x = a + rr * c; for ch in 0..<c { blk[ch] += x[ch] } }
+                            for rr in r..<end {
+                                let x = a + rr * c
+                                if let mask { let o = mask + rr * c; for ch in 0..<c { blk[ch] += o[ch] > 0 ? x[ch] : 0 } }
+                                else { for ch in 0..<c { blk[ch] += x[ch] } }
+                            }
                         }
                         for ch in 0..<c { acc[ch] += Double(blk[ch]) }
                         r = end
@@ -161,6 +174,8 @@ public final class BatchNorm: InPlaceLayer {
         _ = try outputShape(Layout.logicalShape(x))
         let c = channels, rows = x.count / c
         usedBatchStats = training
+        let relu = training && reluAfter
+        fusedReLU = relu
         let xs = x.data
         var shift = [Float](repeating: 0, count: c), scale = [Float](repeating: 0, count: c)
         if training {
@@ -195,7 +210,8 @@ public final class BatchNorm: InPlaceLayer {
             Threads.parallelFor(Threads.count) { t in
                 let (lo, hi) = Threads.range(t, of: rows)
                 if fast {
-                    return lesion_bn_apply(xs + lo * c, hi - lo, Int32(c), scp, shp, g, b, xh.map { $0.data + lo * c }, y.data + lo * c)
+                    return lesion_bn_apply(xs + lo * c, hi - lo, Int32(c), scp, shp, g, b, xh.map { $0.data + lo * c }, y.data + lo * c,
+                                           relu ? 1 : 0)
                 }
                 if let xh {
                     for r in lo..<hi {
@@ -203,7 +219,8 @@ public final class BatchNorm: InPlaceLayer {
                         for ch in 0..<c {
                             let v = s[ch] * scp[ch] + shp[ch]
                             e[ch] = v
-                            d[ch] = v * g[ch] + b[ch]
+                            let o = v * g[ch] + b[ch]
+                            d[ch] = relu ? (o > 0 ? o : 0) : o
                         }
                     }
                 } else {
@@ -222,8 +239,14 @@ public final class BatchNorm: InPlaceLayer {
         }
         let c = channels, rows = dy.count / c
         let g = dy.data, xd = xh.data, fast = usesKernels
-        let dbeta = channelSums(rows: rows, g)
-        let dgamma = channelSums(rows: rows, g, times: xd)
+        // Fused: dy is the ReLU's output gradient, masked here by the ReLU's output.
+        var mask: UnsafeMutablePointer<Float>?
+        if fusedReLU {
+            guard let y = output, y.shape == dy.shape else { throw TensorError(.value, "\(name): backward without a training forward") }
+            mask = y.data
+        }
+        let dbeta = channelSums(rows: rows, g, mask: mask)
+        let dgamma = channelSums(rows: rows, g, times: xd, mask: mask)
         for ch in 0..<c {
             weight.grad.data[ch] += Float(dgamma[ch])
             bias.grad.data[ch] += Float(dbeta[ch])
@@ -236,16 +259,17 @@ public final class BatchNorm: InPlaceLayer {
         let k1 = (0..<c).map { weight.value.data[$0] * invStd[$0] / n }
         let mb = dbeta.map { Float($0) }, mg = dgamma.map { Float($0) }
         k1.withUnsafeBufferPointer { k in mb.withUnsafeBufferPointer { sb in mg.withUnsafeBufferPointer { sg in
-            nonisolated(unsafe) let kp = k.baseAddress!, sbp = sb.baseAddress!, sgp = sg.baseAddress!
+            nonisolated(unsafe) let kp = k.baseAddress!, sbp = sb.baseAddress!, sgp = sg.baseAddress!, mp = mask
             Threads.parallelFor(Threads.count) { t in
                 let (lo, hi) = Threads.range(t, of: rows)
                 if fast {
-                    return lesion_bn_backward(g + lo * c, xd + lo * c, hi - lo, Int32(c), kp, n, sbp, sgp, dx.data + lo * c)
+                    return lesion_bn_backward(g + lo * c, mp.map { $0 + lo * c }, xd + lo * c, hi - lo, Int32(c), kp, n, sbp, sgp, dx.data + lo * c)
                 }
                 for r in lo..<hi {
                     for ch in 0..<c {
                         let i = r * c + ch
-                        dx.data[i] = kp[ch] * (n * g[i] - sbp[ch] - xd[i] * sgp[ch])
+                        let d = mp.map { $0[i] > 0 ? g[i] : 0 } ?? g[i]
+                        dx.data[i] = kp[ch] * (n * d - sbp[ch] - xd[i] * sgp[ch])
                     }
                 }
             }

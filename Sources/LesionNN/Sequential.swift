@@ -33,6 +33,11 @@ public final class Sequential {
     var values: [Tensor?] = []
     /// Per node: a buffer where backward sums the gradients of a value read twice.
     var gradSums: [Tensor?] = []
+    /// ReLUs of the last training forward that ran inside the batch norm before them
+    /// (`fusableReLU`); their backward is the batch norm's.
+    var fusedReLUs: Set<Int> = []
+    /// Tests turn the fusion off to compare.
+    nonisolated(unsafe) public static var fuseTraining = true
 
     /// A chain of layers. With `initialize` false the layers keep the weights they have.
     public convenience init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil, initialize: Bool = true) throws(TensorError) {
@@ -183,6 +188,7 @@ public final class Sequential {
         if values.count != layers.count { values = Array(repeating: nil, count: layers.count) }
         for i in plan.order { values[i] = nil }
         var reuse = training ? nil : InPlace(plan, inputs: inputs, count: layers.count)
+        fusedReLUs = []
         var j = 0
         while j < plan.order.count {
             let i = plan.order[j]
@@ -219,6 +225,17 @@ public final class Sequential {
                         reuse?.ran(n, plan)
                     }
                     j += after.count
+                } else if training, let bn = l as? BatchNorm, let n = fusableReLU(after: j, plan, end: end), let relu = layers[n] as? ReLU {
+                    // In training the ReLU that alone reads a batch norm runs in its pass, and its
+                    // backward in the batch norm's (the same values, one pass fewer each way).
+                    bn.reluAfter = true
+                    defer { bn.reluAfter = false }
+                    let y = try bn.forward(h, training: true)
+                    values[i] = y
+                    values[n] = y
+                    relu.output = y
+                    fusedReLUs.insert(n)
+                    j += 1
                 } else if let v = reuse?.writable(for: l, reads: r, values: values, input: x0) {
                     // Nothing else reads v's buffer: the node writes its output there.
                     if let a = l as? Add {
@@ -238,6 +255,16 @@ public final class Sequential {
         }
         if training { noiseCounter &+= 1 }
         return values[plan.valueOf[end]]!
+    }
+
+    /// The ReLU at plan step j + 1 when it alone reads step j's node, which it alone reads, and
+    /// that node is not the last asked for.
+    func fusableReLU(after j: Int, _ plan: Plan, end: Int) -> Int? {
+        guard Sequential.fuseTraining, j + 1 < plan.order.count else { return nil }
+        let i = plan.order[j], n = plan.order[j + 1]
+        guard layers[n] is ReLU, plan.reads[n] == [i], plan.readers[i] == [n], plan.valueOf[i] == i, plan.valueOf[n] == n, i != end
+        else { return nil }
+        return n
     }
 
     /// The in-place nodes that follow plan step j in a run (each reading the one before, which
@@ -326,6 +353,11 @@ public final class Sequential {
         grads[plan.valueOf[layers.count - 1]] = dlogits
         for i in plan.order.reversed() {
             guard plan.needsGrad[i], let g = grads[i] else { continue }
+            if fusedReLUs.contains(i) {
+                // Its batch norm masks the gradient itself (BatchNorm.backward).
+                grads[plan.reads[i][0]] = g
+                continue
+            }
             let l = layers[i]
             let targets = plan.reads[i].filter { $0 >= 0 && plan.needsGrad[$0] }
             let t0 = profile == nil ? 0 : monotonicSeconds()

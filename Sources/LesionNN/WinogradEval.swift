@@ -170,17 +170,20 @@ enum WinogradEval {
     static func transformKernel<T: EvaluationTile>(_: T.Type, _ w: UnsafePointer<Float>, cin: Int, cout: Int,
                                                    inputs: Range<Int>, into u: UnsafeMutablePointer<Float>) {
         let n = T.n, rr = T.r * T.r, plane = cin * cout
+        // One input channel's kernels laid out by tap, output channels contiguous (zeros past
+        // cout): 8 outputs of a tap are then one load, not eight inserts.
+        let cp = (cout + 7) / 8 * 8
+        let taps = UnsafeMutablePointer<Float>.allocate(capacity: rr * cp)
+        taps.initialize(repeating: 0, count: rr * cp)
+        defer { taps.deallocate() }
         withUnsafeTemporaryAllocation(of: V8.self, capacity: rr + T.r * n + n) { buf in
             let g = buf.baseAddress!, t = g + rr, r = t + T.r * n
             for ci in inputs {
+                for co in 0..<cout { let src = w + (co * cin + ci) * rr; for e in 0..<rr { taps[e * cp + co] = src[e] } }
                 var co = 0
                 while co < cout {
                     let k = min(8, cout - co)
-                    for e in 0..<rr {
-                        var v = V8(repeating: 0)
-                        for l in 0..<k { v[l] = w[((co + l) * cin + ci) * rr + e] }
-                        g[e] = v
-                    }
+                    for e in 0..<rr { g[e] = UnsafeRawPointer(taps + e * cp + co).loadUnaligned(as: V8.self) }
                     // Columns first: t[j * n + i] = (G g)[i][j]; then rows: (t G^T)[i][q].
                     for j in 0..<T.r { T.kernel(g + j, T.r, t + j * n) }
                     let o = u + ci * cout + co
@@ -308,11 +311,15 @@ extension Conv2d {
     func evaluationTile(_ hOut: Int, _ wOut: Int) -> Int { winogradTile ?? WinogradEval.bestTile(hOut, wOut) }
 
     /// The tile of a training forward (and of an input gradient) for an hOut x wOut output:
-    /// F(2x2) or F(4x4), not F(6x6). With F(6x6) the weight gradient's 64 products per channel
-    /// pair have few tiles each (one per image at 6x6), and summing their partials costs more
-    /// than the forward saves (FashionNet's conv4 at 6x6, batch 64: forward 2.0 ms against
-    /// 2.4 with F(2x2), backward 7.4 against 6.4).
-    func trainingTile(_ hOut: Int, _ wOut: Int) -> Int { winogradTile ?? WinogradEval.bestTile(hOut, wOut, largest: 4) }
+    /// F(2x2) or F(4x4), not F(6x6), and F(4x4) only from 64 channels. With F(6x6) the weight
+    /// gradient's 64 products per channel pair have few tiles each (one per image at 6x6), and
+    /// summing their partials costs more than the forward saves (FashionNet's conv4 at 6x6,
+    /// batch 64: forward 2.0 ms against 2.4 with F(2x2), backward 7.4 against 6.4). With fewer
+    /// channels the larger transforms outweigh the products saved (the small ResNet's 32
+    /// channels at 7 x 7: a step 1.29 ms against 1.14; its 64 at 4 x 4: 1.24 against 1.40).
+    func trainingTile(_ hOut: Int, _ wOut: Int) -> Int {
+        winogradTile ?? (min(cin, cout) >= 64 ? WinogradEval.bestTile(hOut, wOut, largest: 4) : 2)
+    }
 
     /// Forward without gradients by F(m x m, 3x3): n^2 GEMMs over the n x n tiles of a chunk,
     /// into out [n, hOut, wOut, cout], or with a sink through its max-pool.

@@ -93,7 +93,9 @@ if only.contains("conv") {
         }
     }
     // The same layers in training (batch 64): a forward and both gradients by each tile.
-    for (name, cin, cout, side, crop) in [("conv2", 32, 64, 14, 14), ("conv3", 64, 128, 7, 7), ("conv4", 128, 128, 7, 6)] {
+    // resnet_layer3, resnet_layer4: the small ResNet's 3x3 convolutions of 32 and 64 channels.
+    for (name, cin, cout, side, crop) in [("conv2", 32, 64, 14, 14), ("conv3", 64, 128, 7, 7), ("conv4", 128, 128, 7, 6),
+                                          ("resnet_layer3", 32, 32, 7, 7), ("resnet_layer4", 64, 64, 4, 4)] {
         let x = try Tensor(uninitialized: [64, side, side, cin])
         RandomStream(seed: 3).fillNormal(x.data, count: x.count)
         let dy = try Tensor(uninitialized: [64, crop, crop, cout])

@@ -135,3 +135,34 @@ struct BatchNormKernelTests {
         for (f, p) in zip(fast, plain) { #expect(f == p) }
     }
 }
+
+/// In training a ReLU that alone reads a batch norm runs inside its passes (Sequential's
+/// fusion): logits and every gradient equal running the two apart, bit for bit, with the
+/// kernels and with the plain loops (12 channels are not a multiple of 8: plain loops always).
+@Suite(.serialized) struct FusedReLUTests {
+    @Test(arguments: [false, true])
+    func sameBitsAsApart(plain: Bool) throws {
+        func run(fused: Bool) throws -> [[Float]] {
+            BatchNorm.plainLoops = plain
+            Sequential.fuseTraining = fused
+            defer { BatchNorm.plainLoops = false; Sequential.fuseTraining = true }
+            let m = try Sequential([Conv2d(cin: 3, cout: 8, k: 3, padding: 1), BatchNorm(8, spatial: true), ReLU(),
+                                    Conv2d(cin: 8, cout: 12, k: 3, padding: 1), BatchNorm(12, spatial: true), ReLU(), MaxPool2d(2),
+                                    Flatten(), Linear(12 * 3 * 3, 16), BatchNorm(16, spatial: false), ReLU(), Linear(16, 5)],
+                                   seed: 3, inputShape: [3, 7, 7])
+            let x = sample([6, 3, 7, 7], seed: 4, scale: 2)
+            let logits = try m.forwardInternal(x, training: true).copy()
+            // The second ReLU runs after its max-pool (the plan's order), so two are fused.
+            #expect(m.fusedReLUs == (fused ? [2, 10] : []))
+            let g = try Tensor(zeros: logits.shape)
+            let labels: [Int32] = [0, 1, 2, 3, 4, 0]
+            _ = labels.withUnsafeBufferPointer { Loss.softmaxCrossEntropy(logits, labels: $0.baseAddress!, grad: g) }
+            m.zeroGrad()
+            try m.backward(g)
+            return [logits.toArray()] + m.parameters.map { $0.grad.toArray() }
+        }
+        let fused = try run(fused: true), apart = try run(fused: false)
+        #expect(fused.count == apart.count)
+        for (f, a) in zip(fused, apart) { #expect(f == a) }
+    }
+}

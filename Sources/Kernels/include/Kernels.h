@@ -31,15 +31,17 @@ void lesion_conv_direct_wgrad(const float *x, int xrow, int cin, const float *dy
 
 /// acc[ch] += the sum over rows of a[r, ch] (b and shift null), of a[r, ch] * b[r, ch] (b given)
 /// or of (a[r, ch] - shift[ch])^2 (shift given); rows are summed in Float in blocks of 64 and
-/// each block's sum is added to the Double total.
-void lesion_channel_sums(const float *a, const float *b, const float *shift, long rows, int c, double *acc);
+/// each block's sum is added to the Double total. With `mask` (not with shift), a[r, ch] counts
+/// only where mask[r, ch] > 0 (a ReLU's backward before the sums).
+void lesion_channel_sums(const float *a, const float *b, const float *shift, const float *mask, long rows, int c, double *acc);
 
 /// y = (x * scale + shift) * gamma + beta per channel; with xhat, also xhat = x * scale + shift.
-/// y may be x.
+/// y may be x. With relu, y is then 0 where it is not above 0 (NaN included), as a ReLU after it.
 void lesion_bn_apply(const float *x, long rows, int c, const float *scale, const float *shift,
-                     const float *gamma, const float *beta, float *xhat, float *y);
+                     const float *gamma, const float *beta, float *xhat, float *y, int relu);
 
-/// dx = k * (n * dy - sum_dy - xhat * sum_dy_xhat) per channel.
-void lesion_bn_backward(const float *dy, const float *xhat, long rows, int c, const float *k, float n,
+/// dx = k * (n * dy - sum_dy - xhat * sum_dy_xhat) per channel; with `mask`, dy counts only
+/// where mask > 0.
+void lesion_bn_backward(const float *dy, const float *mask, const float *xhat, long rows, int c, const float *k, float n,
                         const float *sum_dy, const float *sum_dy_xhat, float *dx);
 #endif

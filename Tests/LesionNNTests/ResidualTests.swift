@@ -204,3 +204,28 @@ import Testing
         #expect(throws: TensorError.self) { _ = try Conv2d(cin: 4, cout: 6, k: 3, groups: 4) }
     }
 }
+
+/// A model's description (ModelDescription.swift) rebuilds the same graph: names, reads,
+/// settings (batch norm's batches tracked), mode and Dropout's stream, and with the weights
+/// copied the same logits; a Lambda layer has none.
+@Suite struct ModelDescriptionTests {
+    @Test func rebuildsTheSameModel() throws {
+        let m = try ResidualTests().tinyResNet()
+        m.training = true
+        m.noiseCounter = 7
+        (m.layers[3] as! BatchNorm).batchesTracked = 3
+        let d = try #require(m.modelDescription)
+        let r = try Sequential(description: d)
+        #expect(r.modelDescription == d)
+        #expect(r.layerNames == m.layerNames && r.inputs == m.inputs && r.training && r.noiseCounter == 7)
+        #expect((r.layers[3] as! BatchNorm).batchesTracked == 3)
+        for ((_, a), (_, b)) in zip(m.stateDict(), r.stateDict()) { b.data.update(from: a.data, count: a.count) }
+        m.training = false
+        r.training = false
+        let x = sample([2, 2, 8, 8], seed: 9)
+        #expect(try m.forward(x).toArray() == r.forward(x).toArray())
+        var bad = d
+        bad.nodes[0].kind = "Teleporter"
+        #expect(throws: TensorError.self) { try Sequential(description: bad) }
+    }
+}

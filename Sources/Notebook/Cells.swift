@@ -281,3 +281,19 @@ public struct CellScript: Sendable {
         }
     }
 }
+
+extension CellScript {
+    /// A script's bytes as Lua reads a file: without a UTF-8 byte-order mark (CellScript skips
+    /// a `#!` first line, as lua.c does).
+    public static func text(fileBytes bytes: [UInt8]) -> String {
+        String(decoding: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes, as: UTF8.self)
+    }
+
+    /// "msg\nstack traceback:\n..." -> (msg, "stack traceback:\n..."), without the host's frames.
+    public static func splitTraceback(_ s: String) -> (String, String) {
+        guard let r = s.range(of: "\nstack traceback:") else { return (s, "") }
+        let lines = s[r.lowerBound...].dropFirst().split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("[C]: in ?") && !$0.contains("__lesion_cell") }
+        return (String(s[..<r.lowerBound]), lines.joined(separator: "\n"))
+    }
+}

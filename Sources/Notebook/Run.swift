@@ -133,6 +133,13 @@ public final class RunRecord: @unchecked Sendable {
     public var scriptSHA256: String { SHA256.hex(scriptText) }
 
     /// A short id of the parameters' values: the first 8 hex digits of their SHA-256.
+    /// The run folder when no `--out` names one: runs/<script name>/<parameter id>, and a
+    /// shard's own folder inside it.
+    public func defaultDirectory(shard: Shard?) -> String {
+        let dir = "runs/\(scriptName)/\(RunRecord.parameterID(parameters))"
+        return shard.map { dir + "/" + $0.folderName } ?? dir
+    }
+
     public static func parameterID(_ params: [Parameter]) -> String {
         if params.isEmpty { return "default" }
         let text = params.sorted { $0.name < $1.name }.map { "\($0.name)=\($0.value.text(indent: 0))" }.joined(separator: "\n")

@@ -393,3 +393,25 @@ final class ManagedAtomicCounter: @unchecked Sendable {
     func increment() { lock.lock(); n += 1; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }
+
+/// What the host takes from Notebook to run a script: its text as Lua reads the file, the
+/// traceback apart from the message, and the run folder's default name.
+@Suite struct ScriptTextTests {
+    @Test func dropsAByteOrderMarkOnly() {
+        #expect(CellScript.text(fileBytes: [0xEF, 0xBB, 0xBF] + Array("print(1)".utf8)) == "print(1)")
+        #expect(CellScript.text(fileBytes: Array("x = 'é'".utf8)) == "x = 'é'")
+    }
+
+    @Test func splitsTheTracebackWithoutTheHostsFrames() {
+        let (m, t) = CellScript.splitTraceback("a.lua:3: boom\nstack traceback:\n\t[C]: in ?\n\ta.lua:3: in local '__lesion_cell'\n\ta.lua:9: in main chunk")
+        #expect(m == "a.lua:3: boom")
+        #expect(t == "stack traceback:\n\ta.lua:9: in main chunk")
+        #expect(CellScript.splitTraceback("plain").0 == "plain")
+    }
+
+    @Test func defaultRunFolder() {
+        let r = RunRecord(scriptPath: "dir/demo.lua", scriptText: "", version: "0", threads: 1)
+        #expect(r.defaultDirectory(shard: nil).hasPrefix("runs/demo/"))
+        #expect(r.defaultDirectory(shard: try! Shard(parsing: "2/3")).hasSuffix("/shard-2-of-3"))
+    }
+}

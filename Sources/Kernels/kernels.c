@@ -124,7 +124,7 @@ static inline TARGET __m256 masked(__m256 a, const float *mask) {
 }
 
 TARGET void lesion_channel_sums(const float *a, const float *b, const float *shift, const float *mask, long rows, int c,
-                                double *acc) {
+                                double *acc, double *acc_a) {
     for (long r = 0; r < rows; r += 64) {
         long end = r + 64 < rows ? r + 64 : rows;
         for (int j = 0; j < c; j += 8) {
@@ -136,10 +136,13 @@ TARGET void lesion_channel_sums(const float *a, const float *b, const float *shi
                     blk = _mm256_add_ps(blk, _mm256_mul_ps(d, d));
                 }
             } else if (b) {
+                __m256 blk_a = _mm256_setzero_ps();
                 for (long i = r; i < end; i++) {
                     __m256 v = masked(_mm256_loadu_ps(a + i * c + j), mask ? mask + i * c + j : 0);
                     blk = _mm256_add_ps(blk, _mm256_mul_ps(v, _mm256_loadu_ps(b + i * c + j)));
+                    blk_a = _mm256_add_ps(blk_a, v);
                 }
+                if (acc_a) add_to_doubles(acc_a + j, blk_a);
             } else {
                 for (long i = r; i < end; i++) blk = _mm256_add_ps(blk, masked(_mm256_loadu_ps(a + i * c + j), mask ? mask + i * c + j : 0));
             }

@@ -83,37 +83,50 @@ public final class BatchNorm: InPlaceLayer {
     /// With `mask`, a counts only where the mask is above 0 (not with `shift`).
     func channelSums(rows: Int, _ a: UnsafeMutablePointer<Float>, times b: UnsafeMutablePointer<Float>? = nil,
                      squaredAround shift: [Double]? = nil, mask: UnsafeMutablePointer<Float>? = nil) -> [Double] {
+        channelSums(rows: rows, a, times: b, squaredAround: shift, mask: mask, plainToo: false).sums
+    }
+
+    /// The same; with b and `plainToo`, also the sums of (masked) a, as without b, in the same
+    /// pass and the same bits (backward's two sums over dy).
+    func channelSums(rows: Int, _ a: UnsafeMutablePointer<Float>, times b: UnsafeMutablePointer<Float>?,
+                     squaredAround shift: [Double]?, mask: UnsafeMutablePointer<Float>?, plainToo: Bool) -> (sums: [Double], plain: [Double]) {
         // Parts of a fixed number of rows, each summed on its own, the parts then added in
         // order: the same bits whatever the thread count.
         let c = channels, parts = max(1, (rows + BatchNorm.rowsPerPart - 1) / BatchNorm.rowsPerPart)
-        let part = UnsafeMutablePointer<Double>.allocate(capacity: parts * c)
-        part.initialize(repeating: 0, count: parts * c)
+        let both = plainToo && b != nil
+        let part = UnsafeMutablePointer<Double>.allocate(capacity: 2 * parts * c)
+        part.initialize(repeating: 0, count: 2 * parts * c)
         defer { part.deallocate() }
+        let part2 = part + parts * c
         let squared = shift != nil, fast = usesKernels
         let mu = shift.map { $0.map(Float.init) } ?? [Float](repeating: 0, count: c)
         mu.withUnsafeBufferPointer { mb in
             nonisolated(unsafe) let m = mb.baseAddress!
             Threads.forEachPart(parts) { t, _ in
                 let (lo, hi) = (t * BatchNorm.rowsPerPart, min(rows, (t + 1) * BatchNorm.rowsPerPart))
-                let acc = part + t * c
+                let acc = part + t * c, acc2 = part2 + t * c
                 if fast {
-                    return lesion_channel_sums(a + lo * c, b.map { $0 + lo * c }, squared ? m : nil, mask.map { $0 + lo * c }, hi - lo, Int32(c), acc)
+                    return lesion_channel_sums(a + lo * c, b.map { $0 + lo * c }, squared ? m : nil, mask.map { $0 + lo * c }, hi - lo, Int32(c),
+                                               acc, both ? acc2 : nil)
                 }
                 // Accumulate blocks of rows in Float, then add each block to the Double total.
-                var block = [Float](repeating: 0, count: c)
+                var block = [Float](repeating: 0, count: 2 * c)
                 block.withUnsafeMutableBufferPointer { bp in
-                    let blk = bp.baseAddress!
+                    let blk = bp.baseAddress!, blk2 = blk + c
                     var r = lo
                     while r < hi {
                         let end = min(hi, r + 64)
-                        blk.update(repeating: 0, count: c)
+                        blk.update(repeating: 0, count: 2 * c)
                         if squared {
                             for rr in r..<end { let x = a + rr * c; for ch in 0..<c { let d = x[ch] - m[ch]; blk[ch] += d * d } }
                         } else if let b {
                             for rr in r..<end {
                                 let x = a + rr * c, y = b + rr * c
-                                if let mask { let o = mask + rr * c; for ch in 0..<c { blk[ch] += (o[ch] > 0 ? x[ch] : 0) * y[ch] } }
-                                else { for ch in 0..<c { blk[ch] += x[ch] * y[ch] } }
+                                for ch in 0..<c {
+                                    let v = mask.map { $0[rr * c + ch] > 0 ? x[ch] : 0 } ?? x[ch]
+                                    blk[ch] += v * y[ch]
+                                    if both { blk2[ch] += v }
+                                }
                             }
                         } else {
                             for rr in r..<end {
@@ -123,14 +136,15 @@ public final class BatchNorm: InPlaceLayer {
                             }
                         }
                         for ch in 0..<c { acc[ch] += Double(blk[ch]) }
+                        if both { for ch in 0..<c { acc2[ch] += Double(blk2[ch]) } }
                         r = end
                     }
                 }
             }
         }
-        var out = [Double](repeating: 0, count: c)
-        for t in 0..<parts { for ch in 0..<c { out[ch] += part[t * c + ch] } }
-        return out
+        var out = [Double](repeating: 0, count: c), out2 = out
+        for t in 0..<parts { for ch in 0..<c { out[ch] += part[t * c + ch]; out2[ch] += part2[t * c + ch] } }
+        return (out, out2)
     }
 
     public func forward(_ x: Tensor, training: Bool) throws(TensorError) -> Tensor {
@@ -245,8 +259,8 @@ public final class BatchNorm: InPlaceLayer {
             guard let y = output, y.shape == dy.shape else { throw TensorError(.value, "\(name): backward without a training forward") }
             mask = y.data
         }
-        let dbeta = channelSums(rows: rows, g, mask: mask)
-        let dgamma = channelSums(rows: rows, g, times: xd, mask: mask)
+        // Both sums over dy in one pass.
+        let (dgamma, dbeta) = channelSums(rows: rows, g, times: xd, squaredAround: nil, mask: mask, plainToo: true)
         for ch in 0..<c {
             weight.grad.data[ch] += Float(dgamma[ch])
             bias.grad.data[ch] += Float(dbeta[ch])

@@ -32,8 +32,10 @@ void lesion_conv_direct_wgrad(const float *x, int xrow, int cin, const float *dy
 /// acc[ch] += the sum over rows of a[r, ch] (b and shift null), of a[r, ch] * b[r, ch] (b given)
 /// or of (a[r, ch] - shift[ch])^2 (shift given); rows are summed in Float in blocks of 64 and
 /// each block's sum is added to the Double total. With `mask` (not with shift), a[r, ch] counts
-/// only where mask[r, ch] > 0 (a ReLU's backward before the sums).
-void lesion_channel_sums(const float *a, const float *b, const float *shift, const float *mask, long rows, int c, double *acc);
+/// only where mask[r, ch] > 0 (a ReLU's backward before the sums). With b and acc_a, acc_a[ch]
+/// also gets the sum of (masked) a, as a call without b would give it, in the same pass.
+void lesion_channel_sums(const float *a, const float *b, const float *shift, const float *mask, long rows, int c, double *acc,
+                         double *acc_a);
 
 /// y = (x * scale + shift) * gamma + beta per channel; with xhat, also xhat = x * scale + shift.
 /// y may be x. With relu, y is then 0 where it is not above 0 (NaN included), as a ReLU after it.

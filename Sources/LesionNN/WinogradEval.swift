@@ -173,28 +173,29 @@ enum WinogradEval {
         // One input channel's kernels laid out by tap, output channels contiguous (zeros past
         // cout): 8 outputs of a tap are then one load, not eight inserts.
         let cp = (cout + 7) / 8 * 8
-        let taps = UnsafeMutablePointer<Float>.allocate(capacity: rr * cp)
-        taps.initialize(repeating: 0, count: rr * cp)
-        defer { taps.deallocate() }
-        withUnsafeTemporaryAllocation(of: V8.self, capacity: rr + T.r * n + n) { buf in
-            let g = buf.baseAddress!, t = g + rr, r = t + T.r * n
-            for ci in inputs {
-                for co in 0..<cout { let src = w + (co * cin + ci) * rr; for e in 0..<rr { taps[e * cp + co] = src[e] } }
-                var co = 0
-                while co < cout {
-                    let k = min(8, cout - co)
-                    for e in 0..<rr { g[e] = UnsafeRawPointer(taps + e * cp + co).loadUnaligned(as: V8.self) }
-                    // Columns first: t[j * n + i] = (G g)[i][j]; then rows: (t G^T)[i][q].
-                    for j in 0..<T.r { T.kernel(g + j, T.r, t + j * n) }
-                    let o = u + ci * cout + co
-                    for i in 0..<n {
-                        T.kernel(t + i, n, r)
-                        for q in 0..<n {
-                            if k == 8 { UnsafeMutableRawPointer(o + (n * i + q) * plane).storeBytes(of: r[q], as: V8.self) }
-                            else { for l in 0..<k { o[(n * i + q) * plane + l] = r[q][l] } }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rr * cp) { tapBuffer in
+            let taps = tapBuffer.baseAddress!
+            taps.initialize(repeating: 0, count: rr * cp)
+            withUnsafeTemporaryAllocation(of: V8.self, capacity: rr + T.r * n + n) { buf in
+                let g = buf.baseAddress!, t = g + rr, r = t + T.r * n
+                for ci in inputs {
+                    for co in 0..<cout { let src = w + (co * cin + ci) * rr; for e in 0..<rr { taps[e * cp + co] = src[e] } }
+                    var co = 0
+                    while co < cout {
+                        let k = min(8, cout - co)
+                        for e in 0..<rr { g[e] = UnsafeRawPointer(taps + e * cp + co).loadUnaligned(as: V8.self) }
+                        // Columns first: t[j * n + i] = (G g)[i][j]; then rows: (t G^T)[i][q].
+                        for j in 0..<T.r { T.kernel(g + j, T.r, t + j * n) }
+                        let o = u + ci * cout + co
+                        for i in 0..<n {
+                            T.kernel(t + i, n, r)
+                            for q in 0..<n {
+                                if k == 8 { UnsafeMutableRawPointer(o + (n * i + q) * plane).storeBytes(of: r[q], as: V8.self) }
+                                else { for l in 0..<k { o[(n * i + q) * plane + l] = r[q][l] } }
+                            }
                         }
+                        co += k
                     }
-                    co += k
                 }
             }
         }

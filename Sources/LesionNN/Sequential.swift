@@ -36,8 +36,8 @@ public final class Sequential {
     /// ReLUs of the last training forward that ran inside the batch norm before them
     /// (`fusableReLU`); their backward is the batch norm's.
     var fusedReLUs: Set<Int> = []
-    /// Tests turn the fusion off to compare.
-    nonisolated(unsafe) public static var fuseTraining = true
+    /// Whether training fuses such ReLUs (tests turn it off to compare).
+    public var fuseTraining = true
 
     /// A chain of layers. With `initialize` false the layers keep the weights they have.
     public convenience init(_ layers: [Layer], seed: UInt64 = 0, inputShape: [Int]? = nil, initialize: Bool = true) throws(TensorError) {
@@ -260,7 +260,7 @@ public final class Sequential {
     /// The ReLU at plan step j + 1 when it alone reads step j's node, which it alone reads, and
     /// that node is not the last asked for.
     func fusableReLU(after j: Int, _ plan: Plan, end: Int) -> Int? {
-        guard Sequential.fuseTraining, j + 1 < plan.order.count else { return nil }
+        guard fuseTraining, j + 1 < plan.order.count else { return nil }
         let i = plan.order[j], n = plan.order[j + 1]
         guard layers[n] is ReLU, plan.reads[n] == [i], plan.readers[i] == [n], plan.valueOf[i] == i, plan.valueOf[n] == n, i != end
         else { return nil }

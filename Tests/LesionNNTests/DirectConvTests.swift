@@ -144,12 +144,12 @@ struct BatchNormKernelTests {
     func sameBitsAsApart(plain: Bool) throws {
         func run(fused: Bool) throws -> [[Float]] {
             BatchNorm.plainLoops = plain
-            Sequential.fuseTraining = fused
-            defer { BatchNorm.plainLoops = false; Sequential.fuseTraining = true }
+            defer { BatchNorm.plainLoops = false }
             let m = try Sequential([Conv2d(cin: 3, cout: 8, k: 3, padding: 1), BatchNorm(8, spatial: true), ReLU(),
                                     Conv2d(cin: 8, cout: 12, k: 3, padding: 1), BatchNorm(12, spatial: true), ReLU(), MaxPool2d(2),
                                     Flatten(), Linear(12 * 3 * 3, 16), BatchNorm(16, spatial: false), ReLU(), Linear(16, 5)],
                                    seed: 3, inputShape: [3, 7, 7])
+            m.fuseTraining = fused
             let x = sample([6, 3, 7, 7], seed: 4, scale: 2)
             let logits = try m.forwardInternal(x, training: true).copy()
             // The second ReLU runs after its max-pool (the plan's order), so two are fused.

@@ -45,6 +45,7 @@ public enum Threads {
             for p in 0..<parts { withParts(parts, inside: pthread_getspecific(insideKey)) { body(p) } }
             return
         }
+        if usePool && WorkerPool.shared.run(parts, threads: count, body) { return }
         withoutActuallyEscaping(body) { b in
             nonisolated(unsafe) let f = b
             DispatchQueue.concurrentPerform(iterations: parts) { part in
@@ -52,6 +53,10 @@ public enum Threads {
             }
         }
     }
+
+    /// Whether loops run on Lesion's spinning workers (`WorkerPool`); LESION_POOL=0 sends them
+    /// to Dispatch, to measure what the pool brings.
+    static let usePool = ProcessInfo.processInfo.environment["LESION_POOL"] != "0"
 
     /// Runs body with the thread's current part count (read by `range`) and worker mark set.
     @inline(__always)

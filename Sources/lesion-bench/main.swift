@@ -167,7 +167,8 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
         note("eval time per layer, per mille: " + m.layers.enumerated().map { String(format: "%@ %.0f", $1.name, m.profile!.forward[$0] / total * 1000) }.joined(separator: ", "))
         m.profile = nil
     }
-    if wanted("train") {
+    // LESION_BENCH_TRAIN=fashionnet or resnet measures one model alone.
+    if wanted("train") && selected("LESION_BENCH_TRAIN", "fashionnet") {
         note("train ...")
         let m = try fashionNet(bn: false)
         var o = FitOptions()
@@ -191,6 +192,11 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
         let t1 = now()
         _ = try mb.fit(sub, o)
         results.append(("train_bn_images_per_s", 6400 / (now() - t1)))
+    }
+    if wanted("train") {
+        var o = FitOptions()
+        o.batch = 64; o.momentum = 0.9; o.weightDecay = 5e-4; o.seed = 1
+        let sub = try train.subset(Array(0..<6400))
         // The small ResNet-18 of examples/resnet.lua (width 8, 3x3 stem), built by the Lua builder.
         if selected("LESION_BENCH_TRAIN", "resnet") {
             let r = try LuaHost().model("models.resnet18{width = 8, small_input = true, input = {1, 28, 28}, num_classes = 10}")

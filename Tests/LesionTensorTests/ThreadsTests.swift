@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 @testable import LesionTensor
 
@@ -50,5 +52,39 @@ import Testing
             sums.append(total)
         }
         #expect(sums.allSatisfy { $0.bitPattern == sums[0].bitPattern }, "\(sums)")
+    }
+
+    /// The worker pool: every part once, at most `count` threads at a time, loops nested in a
+    /// part run inline, and loops started from several threads at once (the second goes to
+    /// Dispatch) all complete.
+    @Test func workerPoolRunsEveryPartOnceOnAtMostCountThreads() throws {
+        let saved = Threads.count
+        defer { try? Threads.set(saved) }
+        for t in [1, 2, 3] {
+            try Threads.set(t)
+            for round in 0..<200 {
+                let parts = 1 + round % 9
+                let ran = UnsafeMutablePointer<Int>.allocate(capacity: parts)
+                ran.initialize(repeating: 0, count: parts)
+                defer { ran.deallocate() }
+                let running = Atomic<Int>(0), most = Atomic<Int>(0), nested = Atomic<Int>(0)
+                Threads.parallelFor(parts) { p in
+                    let now = running.add(1, ordering: .relaxed).newValue
+                    _ = most.max(now, ordering: .relaxed)
+                    ran[p] += 1
+                    Threads.parallelFor(3) { _ in nested.add(1, ordering: .relaxed) }
+                    running.subtract(1, ordering: .relaxed)
+                }
+                #expect((0..<parts).allSatisfy { ran[$0] == 1 }, "\(t) threads, \(parts) parts")
+                #expect(most.load(ordering: .relaxed) <= t, "\(t) threads ran \(most.load(ordering: .relaxed)) parts at once")
+                #expect(nested.load(ordering: .relaxed) == 3 * parts)
+            }
+        }
+        try Threads.set(2)
+        let total = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0..<100 { Threads.forEachPart(5) { _, _ in total.add(1, ordering: .relaxed) } }
+        }
+        #expect(total.load(ordering: .relaxed) == 4 * 100 * 5)
     }
 }

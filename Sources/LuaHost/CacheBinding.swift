@@ -9,6 +9,14 @@ import LesionNN
 import LesionTensor
 import Notebook
 
+/// What the cache did for this state, and what it worked out once.
+final class CacheLog: HostState {
+    /// Every lookup: (call, "hit" | "miss" | "corrupt").
+    var lookups: [(String, String)] = []
+    /// Content hashes of data sets' sources (kept with the source they describe).
+    var datasetHashes: [ObjectIdentifier: (AnyObject, String)] = [:]
+}
+
 enum CacheBinding {
     static func register(_ lua: Lua) {
         LuaHost.from(lua.L).publishFunction(lua, "cache", cache)
@@ -25,7 +33,7 @@ enum CacheBinding {
     /// lesion.cache_log(): {{call =, result = "hit" | "miss" | "corrupt"}, ...} of this state.
     static let log: LuaFunction = { L in
         Lua.bind(L, "lesion.cache_log") { lua in
-            let entries = LuaHost.from(lua.L).cacheLog
+            let entries = LuaHost.from(lua.L).state(CacheLog.self).lookups
             lua.newTable(array: Int32(entries.count))
             for (i, (call, result)) in entries.enumerated() {
                 lua.newTable(record: 2)
@@ -84,50 +92,19 @@ extension LuaHost {
     func cached(_ lua: Lua, label: String, keyText: String, compute: () throws -> Int32) throws -> Int32 {
         guard cacheEnabled else { return try compute() }
         let key = cacheKey(keyText)
-        let started = Date()
-        switch diskCache.load(key) {
-        case .hit(let e):
-            if let n = pushValues(lua, e) {
-                noteCache(label, key, "hit", Date().timeIntervalSince(started))
-                return n
-            }
-            FileHandle.standardError.write(Data("lesion: cache entry for \(label) does not decode; recomputing\n".utf8))
-            noteCache(label, key, "corrupt", 0)
-        case .corrupt(let why):
-            FileHandle.standardError.write(Data("lesion: cache entry for \(label) was unusable (\(why)); recomputing\n".utf8))
-            noteCache(label, key, "corrupt", 0)
-        case .miss:
-            break
-        }
-        // One computation among the processes sharing the cache: claim the entry, or wait for
-        // its owner to store it (taking the claim over if the owner dies).
-        var claim: DiskCache.Claim?
-        var waited = false
-        claiming: while true {
-            switch diskCache.claim(key) {
-            case .claimed(let c):
-                claim = c
-                break claiming
-            case .unavailable:
-                break claiming
-            case .held(let owner):
-                if !waited {
-                    FileHandle.standardError.write(Data("lesion: \(label) is being computed by \(owner.isEmpty ? "another process" : "process " + owner); waiting for it\n".utf8))
-                    waited = true
-                }
-                usleep(200_000)
-                if case .hit(let e) = diskCache.load(key), let n = pushValues(lua, e) {
-                    noteCache(label, key, "hit", Date().timeIntervalSince(started))
-                    return n
-                }
+        return try diskCache.fetchOrCompute(key, decode: { pushValues(lua, $0) }, compute: compute,
+                                            store: { try storeTop(lua, $0, key: key, label: label) }) { event in
+            switch event {
+            case .hit(let seconds): noteCache(label, key, "hit", seconds)
+            case .computed(let seconds): noteCache(label, key, "miss", seconds)
+            case .corrupt(let why):
+                let what = why.map { "was unusable (\($0))" } ?? "does not decode"
+                FileHandle.standardError.write(Data("lesion: cache entry for \(label) \(what); recomputing\n".utf8))
+                noteCache(label, key, "corrupt", 0)
+            case .waiting(let owner):
+                FileHandle.standardError.write(Data("lesion: \(label) is being computed by \(owner.isEmpty ? "another process" : "process " + owner); waiting for it\n".utf8))
             }
         }
-        defer { if let claim { diskCache.release(claim) } }
-        let n = try compute()
-        let seconds = Date().timeIntervalSince(started)
-        try storeTop(lua, n, key: key, label: label)
-        noteCache(label, key, "miss", seconds)
-        return n
     }
 
     /// Pushes an entry's values; returns their count, or nil (the stack as it was) when they do
@@ -167,7 +144,7 @@ extension LuaHost {
     }
 
     func noteCache(_ label: String, _ key: String, _ what: String, _ seconds: Double) {
-        cacheLog.append((label, what))
+        state(CacheLog.self).lookups.append((label, what))
         record?.cacheEvents.append(.object([("call", .string(label)), ("key", .string(key)), ("result", .string(what)),
                                              ("seconds", .number((seconds * 1000).rounded() / 1000))]))
     }
@@ -177,7 +154,8 @@ extension LuaHost {
     /// A data set's identity: the contents of its images and labels, class names, and the view.
     func identity(of d: Dataset) -> String {
         let base: String
-        if let (s, h) = datasetHashes[ObjectIdentifier(d.source)], s === d.source {
+        let log = state(CacheLog.self)
+        if let (s, h) = log.datasetHashes[ObjectIdentifier(d.source)], s === d.source {
             base = h
         } else {
             // A source read from files names them (paths, sizes, times); one in memory is hashed.
@@ -191,7 +169,7 @@ extension LuaHost {
             }
             let l = d.labels.withUnsafeBytes { XXH64.hash($0, seed: 3) }
             base = "\([d.source.count] + d.sampleShape)|\(a)|\(String(l, radix: 16))|\(d.classNames.joined(separator: ","))"
-            datasetHashes[ObjectIdentifier(d.source)] = (d.source, base)
+            log.datasetHashes[ObjectIdentifier(d.source)] = (d.source, base)
         }
         let view = d.indices.withUnsafeBytes { XXH64.hash($0, seed: 4) }
         let id = String(SHA256.hex(base + "|\(d.count)|" + String(view, radix: 16)).prefix(16))
@@ -344,56 +322,5 @@ extension Lua {
             }
         default: throw Bad()
         }
-    }
-}
-
-/// A model's description (LesionNN's ModelDescription) as JSON, and back, for models inside
-/// cached values.
-enum ModelSpec {
-    static func encode(_ m: Sequential) -> JSON? {
-        guard let d = m.modelDescription else { return nil }
-        let layers: [JSON] = d.nodes.map { n in
-            let settings: [(String, JSON)] = n.settings.map { k, v in
-                switch v {
-                case .int(let x): (k, .object([("int", .number(Double(x)))]))
-                case .number(let x): (k, .number(x))
-                case .bool(let x): (k, .bool(x))
-                }
-            }
-            return .object([("kind", .string(n.kind)), ("name", .string(n.name)),
-                            ("inputs", .array(n.inputs.map { .number(Double($0)) })), ("settings", .object(settings))])
-        }
-        return .object([("seed", .string(String(d.seed))), ("input", .array((d.inputShape ?? []).map { .number(Double($0)) })),
-                        ("training", .bool(d.training)), ("noise", .array([.string(String(d.noiseSeed)), .string(String(d.noiseCounter))])),
-                        ("layers", .array(layers))])
-    }
-
-    static func decode(_ spec: JSON) -> Sequential? {
-        guard let seedText = spec["seed"]?.string, let seed = UInt64(seedText), let ls = spec["layers"]?.array else { return nil }
-        var nodes: [ModelDescription.Node] = []
-        for l in ls {
-            guard let kind = l["kind"]?.string, let name = l["name"]?.string, case .object(let kv)? = l["settings"] else { return nil }
-            var settings: [(String, LayerSetting)] = []
-            for (k, v) in kv {
-                switch v {
-                case .bool(let b): settings.append((k, .bool(b)))
-                case .number(let d): settings.append((k, .number(d)))
-                default:
-                    guard let d = v["int"]?.number, let i = Int(exactly: d) else { return nil }
-                    settings.append((k, .int(i)))
-                }
-            }
-            let inputs = l["inputs"]?.array?.compactMap { $0.number.flatMap { Int(exactly: $0) } } ?? [nodes.count - 1]
-            nodes.append(.init(kind: kind, name: name, inputs: inputs, settings: settings))
-        }
-        var noise: (UInt64, UInt64) = (0, 0)
-        if let n = spec["noise"]?.array, n.count == 2, let a = n[0].string.flatMap({ UInt64($0) }), let b = n[1].string.flatMap({ UInt64($0) }) {
-            noise = (a, b)
-        }
-        var training = false
-        if case .bool(let t)? = spec["training"] { training = t }
-        let d = ModelDescription(seed: seed, inputShape: spec["input"]?.array?.compactMap { $0.number.flatMap { Int(exactly: $0) } },
-                                 training: training, noiseSeed: noise.0, noiseCounter: noise.1, nodes: nodes)
-        return try? Sequential(description: d)
     }
 }

@@ -22,12 +22,17 @@ enum DataBinding {
         ] + ImageBinding.functions)
     }
 
-    /// Loads through the host's cache: the same files are read once per state.
+    /// Data sets loaded from files, by source, so a script loading them twice reads them once.
+    final class Loaded: HostState {
+        var bySource: [String: [Dataset]] = [:]
+    }
+
+    /// Loads through the state's `Loaded`: the same files are read once per state.
     static func cached(_ lua: Lua, _ key: String, _ load: () throws(TensorError) -> [Dataset]) throws -> [Dataset] {
-        let host = LuaHost.from(lua.L)
-        if let d = host.datasetCache[key] { return d }
+        let loaded = LuaHost.from(lua.L).state(Loaded.self)
+        if let d = loaded.bySource[key] { return d }
         let d = try load()
-        host.datasetCache[key] = d
+        loaded.bySource[key] = d
         return d
     }
 

@@ -11,7 +11,14 @@ public struct ScriptError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Owns one lua_State with Lesion's modules loaded.
+/// State that a binding keeps for one Lua state: a final class declared in the binding's own
+/// file, made on first use (`LuaHost.state`), so LuaHost itself knows no binding's fields.
+protocol HostState: AnyObject {
+    init()
+}
+
+/// Owns one lua_State with Lesion's modules loaded, and the settings of the run (what the
+/// `lesion` command sets). What each binding keeps lives in the binding's own file.
 public final class LuaHost {
     public static let version = "0.1.0"
 
@@ -19,23 +26,8 @@ public final class LuaHost {
     /// The folder holding `lesion/*.lua` (Lesion's Lua half).
     public let luaDirectory: String
 
-    /// Bytes and number of tensors held by this state's userdata. Lua's collector sees only
-    /// the small userdata, so a full collection is forced when these bytes grow past
-    /// `gcThreshold`, which is then reset to twice what survived.
-    public private(set) var tensorBytes = 0
-    public private(set) var tensorCount = 0
-    var gcThreshold = LuaHost.minimumGCThreshold
-    static let minimumGCThreshold = 16 << 20
-    /// Unseeded random calls draw successive streams of `defaultSeed`.
-    var defaultSeed: UInt64 = 0
-    var randomCalls: UInt64 = 0
-    /// The Lua thread running a model call (a Lambda layer calls back into it).
-    var activeState: OpaquePointer?
-    /// `--set key=value` overrides, and the parameters the script declared with params{}.
+    /// `--set key=value` overrides (of the parameters a script declares with params{}).
     public var parameterOverrides: [String: String] = [:]
-    public internal(set) var declaredParameters: [String: ParameterType] = [:]
-    /// Data sets loaded from files, by source, so a script loading them twice reads them once.
-    var datasetCache: [String: [Dataset]] = [:]
     /// The notebook run in progress (cells, outputs, values), if the script runs as one.
     public internal(set) var record: RunRecord?
     /// `--out DIR`: the run folder; nil for runs/<script>/<parameter id>.
@@ -47,14 +39,10 @@ public final class LuaHost {
     public var cacheRoot = DiskCache.defaultRoot()
     /// `--shard I/N`: this run is one of N sharing the cache (ShardBinding.swift).
     public var shard: Shard?
-    /// `--sandbox`: what the script may read and write (Sandbox.swift); nil when not sandboxed.
-    var sandbox: SandboxState?
     /// `--max-memory` and `--timeout` (Limits.swift).
     public internal(set) var limits = RunLimits()
-    /// Every cache lookup of this state: (call, "hit" | "miss" | "corrupt").
-    var cacheLog: [(String, String)] = []
-    /// Content hashes of data sets' image tensors (kept with the tensor they describe).
-    var datasetHashes: [ObjectIdentifier: (AnyObject, String)] = [:]
+    /// Each binding's state, by type (`state`).
+    private var states: [ObjectIdentifier: HostState] = [:]
 
     public init(luaDirectory: String? = LuaHost.findLuaDirectory()) throws {
         guard let luaDirectory else {
@@ -84,6 +72,14 @@ public final class LuaHost {
     }
 
     deinit { lua_close(L) }
+
+    /// The state of type S that a binding keeps for this Lua state.
+    func state<S: HostState>(_ type: S.Type) -> S {
+        if let s = states[ObjectIdentifier(type)] { return s as! S }
+        let s = S()
+        states[ObjectIdentifier(type)] = s
+        return s
+    }
 
     /// The host that owns L.
     static func from(_ L: OpaquePointer) -> LuaHost {
@@ -154,132 +150,6 @@ public final class LuaHost {
             lua.push(Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9)
             return 1
         }
-    }
-
-    func noteTensorPushed(bytes: Int) {
-        tensorBytes += bytes
-        tensorCount += 1
-        if tensorBytes > gcThreshold {
-            _ = lesion_gc_collect(L)
-            gcThreshold = max(LuaHost.minimumGCThreshold, 2 * tensorBytes)
-        }
-    }
-
-    func noteTensorCollected(bytes: Int) {
-        tensorBytes -= bytes
-        tensorCount -= 1
-    }
-
-    // MARK: - plugins
-
-    public struct Plugin {
-        public var file: String
-        public var ok: Bool
-        public var error: String?
-        public var registers: [String]
-    }
-
-    /// The plugin files to load: lua/plugins/*.lua (bundled), then every folder in
-    /// LESION_PLUGINS (colon-separated), then `extra` folders; each folder's files in name order.
-    public func pluginFiles(extra: [String] = []) -> [String] {
-        var dirs = [luaDirectory + "/plugins"]
-        if let env = ProcessInfo.processInfo.environment["LESION_PLUGINS"] {
-            dirs += env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
-        }
-        dirs += extra
-        var files: [String] = []
-        for d in dirs {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: d) else { continue }
-            files += names.filter { $0.hasSuffix(".lua") }.sorted().map { d + "/" + $0 }
-        }
-        return files
-    }
-
-    /// Plugins loaded into this state, in order.
-    public private(set) var plugins: [Plugin] = []
-
-    /// Loads plugins; one that fails is reported in its entry (file and line) and the others
-    /// still load. Returns the plugins this call loaded.
-    @discardableResult
-    public func loadPlugins(extra: [String] = []) throws -> [Plugin] {
-        let files = pluginFiles(extra: extra)
-        let lua = Lua(L)
-        let top = lua_gettop(L)
-        defer { lua_settop(L, top) }
-        _ = lua.getGlobal("require")
-        lua.push("lesion.plugins")
-        try call(nargs: 1, nresults: 1)
-        guard lua.type(-1) == LUA_TTABLE, lua.rawField(-1, "load") == LUA_TFUNCTION else {
-            throw ScriptError(message: "lesion.plugins: the plugin loader is missing (lua/lesion/plugins.lua)")
-        }
-        lua.newTable(array: Int32(files.count))
-        for (i, f) in files.enumerated() { lua.push(f); lua.setIndex(-2, i + 1) }
-        try call(nargs: 1, nresults: 1)
-        var out: [Plugin] = []   // only what this call loaded (plugins.load returns that)
-        for i in 0..<lua.rawLength(-1) {
-            lua_rawgeti(L, -1, lua_Integer(i + 1))
-            lua.rawField(-1, "file"); let file = lua.string(at: -1) ?? "?"; lua.pop()
-            lua.rawField(-1, "ok"); let ok = lua_toboolean(L, -1) != 0; lua.pop()
-            lua.rawField(-1, "error"); let err = lua.string(at: -1); lua.pop()
-            lua.rawField(-1, "registers")
-            var regs: [String] = []
-            for k in 0..<lua.rawLength(-1) { lua_rawgeti(L, -1, lua_Integer(k + 1)); regs.append(lua.string(at: -1) ?? "?"); lua.pop() }
-            lua.pop(2)
-            out.append(Plugin(file: file, ok: ok, error: err, registers: regs))
-        }
-        plugins += out
-        return out
-    }
-
-    // MARK: - REPL
-
-    public enum ReplResult: Equatable {
-        /// The chunk is not finished (an open block, string or bracket): read more lines.
-        case incomplete
-        /// It ran; its results, rendered (tables through lesion.inspect).
-        case ok([String])
-        case error(String)
-    }
-
-    /// Evaluates one REPL entry: tried first as an expression (`return <code>`), then as a chunk.
-    public func replEval(_ code: String) -> ReplResult {
-        let top = lua_gettop(L)
-        defer { lua_settop(L, top) }
-        var status = ("return " + code).withCString { lesion_loadbuffer(L, $0, strlen($0), "=stdin") }
-        if status != LUA_OK {
-            let asExpression = Lua(L).string(at: -1) ?? ""
-            lesion_pop(L, 1)
-            // `1 +` is unfinished as an expression though not as a statement.
-            if asExpression.hasSuffix("<eof>"),
-               code.withCString({ lesion_loadbuffer(L, $0, strlen($0), "=stdin") }) != LUA_OK {
-                lesion_pop(L, 1)
-                return .incomplete
-            }
-            status = code.withCString { lesion_loadbuffer(L, $0, strlen($0), "=stdin") }
-            if status != LUA_OK {
-                let msg = Lua(L).string(at: -1) ?? "syntax error"
-                return status == LUA_ERRSYNTAX && msg.hasSuffix("<eof>") ? .incomplete : .error(msg)
-            }
-        }
-        guard lesion_pcall_traceback(L, 0, LUA_MULTRET) == LUA_OK else {
-            return .error(Lua(L).string(at: -1) ?? "(error object is not a string)")
-        }
-        var out: [String] = []
-        for i in stride(from: top + 1, through: lua_gettop(L), by: 1) {
-            out.append((lua_type(L, i) == LUA_TTABLE ? inspect(i) : nil) ?? describe(i))
-        }
-        return .ok(out)
-    }
-
-    /// lesion.inspect(value at i), run protected; nil when it is missing or fails.
-    func inspect(_ i: Int32) -> String? {
-        let abs = lua_absindex(L, i), base = lua_gettop(L)
-        defer { lua_settop(L, base) }
-        let lua = Lua(L)
-        guard lua.getGlobal("lesion") == LUA_TTABLE, lua.rawField(-1, "inspect") == LUA_TFUNCTION else { return nil }
-        lua_pushvalue(L, abs)
-        guard lesion_pcall(L, 1, 1, 0) == LUA_OK else { return nil }
-        return lua.string(at: -1)
     }
 
     // MARK: - running code

@@ -5,6 +5,11 @@ import LuaShim
 import LesionNN
 import LesionTensor
 
+/// The Lua thread running a model call (a Lambda layer calls back into it).
+final class ModelCalls: HostState {
+    var active: OpaquePointer?
+}
+
 enum ModelBinding {
     static func register(_ lua: Lua) {
         lua.createMetatable(Sequential.self, methods: [
@@ -22,15 +27,15 @@ enum ModelBinding {
             if let owner = m.owner {
                 throw LuaRaise("\(name): this model is now part of model '\(owner)' (its layers were nested there); use that model")
             }
-            let host = LuaHost.from(lua.L)
-            let saved = host.activeState
-            host.activeState = lua.L
+            let calls = LuaHost.from(lua.L).state(ModelCalls.self)
+            let saved = calls.active
+            calls.active = lua.L
             // Passes over a data set inside the call report to a progress line of its name.
             let outer = Progress.sink
             let progress = PassProgress(label: name)
             if outer == nil { Progress.sink = progress.update }
             defer {
-                host.activeState = saved
+                calls.active = saved
                 if outer == nil { progress.finish(); Progress.sink = nil }
             }
             return try body(lua, m)

@@ -302,7 +302,7 @@ enum NNBinding {
 extension LuaHost {
     /// Calls the Lua function of a Lambda on the Lua thread that is running the model.
     func callLambda(ref: Int32, _ x: Tensor) throws -> Tensor {
-        let L = activeState ?? self.L
+        let L = state(ModelCalls.self).active ?? self.L
         let lua = Lua(L)
         let top = lua_gettop(L)
         defer { lua_settop(L, top) }

@@ -59,11 +59,11 @@ extension LuaHost {
         } catch let e as ScriptError {
             let (message, traceback) = CellScript.splitTraceback(e.message)
             record.fail(message: message, traceback: traceback)
-            record.defaultSeed = defaultSeed
+            record.defaultSeed = state(RandomDefaults.self).seed
             return (record, e)
         }
         record.finish()
-        record.defaultSeed = defaultSeed
+        record.defaultSeed = state(RandomDefaults.self).seed
         return (record, nil)
     }
 

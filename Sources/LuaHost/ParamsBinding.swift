@@ -7,9 +7,16 @@ import Notebook
 extension LuaHost {
     /// A declared parameter's type, as `--set` parses values for it.
     public typealias ParameterType = Notebook.ParameterType
+
+    /// The parameters the script declared with params{}, by name.
+    public var declaredParameters: [String: ParameterType] { state(ParamsBinding.Declared.self).types }
 }
 
 enum ParamsBinding {
+    final class Declared: HostState {
+        var types: [String: LuaHost.ParameterType] = [:]
+    }
+
     static func register(_ lua: Lua) {
         LuaHost.from(lua.L).publishFunction(lua, "params", params)
     }
@@ -30,7 +37,7 @@ enum ParamsBinding {
                 }
                 declared.append((key, t))
             }
-            for (k, t) in declared { host.declaredParameters[k] = t }
+            for (k, t) in declared { host.state(Declared.self).types[k] = t }
             let list = host.declaredParameters.keys.sorted().map { "\($0) (\(host.declaredParameters[$0]!.rawValue))" }.joined(separator: ", ")
             for key in host.parameterOverrides.keys.sorted() where host.declaredParameters[key] == nil {
                 throw LuaRaise("params: unknown parameter '\(key)' given with --set; the script declares: \(list)")

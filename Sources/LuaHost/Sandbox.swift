@@ -31,25 +31,25 @@ public struct SandboxPolicy: Sendable {
 /// Whether a file is to be read or written.
 public enum FileAccess: Sendable { case read, write }
 
-/// A sandbox in force: the folders it reads, resolved when entered (the run folder is resolved at
-/// each check: it is named once the script declares its parameters).
-final class SandboxState {
-    let readable: [String]
-    init(readable: [String]) { self.readable = readable }
+/// The sandbox of a state: nil until it is entered, then the folders it reads, resolved when
+/// entered (the run folder is resolved at each check: it is named once the script declares its
+/// parameters).
+final class SandboxState: HostState {
+    var readable: [String]?
 }
 
 extension LuaHost {
     /// Whether this state runs sandboxed.
-    public var isSandboxed: Bool { sandbox != nil }
+    public var isSandboxed: Bool { state(SandboxState.self).readable != nil }
 
     /// Puts the state in the sandbox for `script` (a file); the plugins already loaded stay.
     /// There is no way back.
     public func enterSandbox(_ policy: SandboxPolicy, script: String) throws {
-        guard sandbox == nil else { return }
+        guard !isSandboxed else { return }
         let folder = (script as NSString).deletingLastPathComponent
         let scriptFolder = folder.isEmpty ? "." : folder
         let roots = [scriptFolder, luaDirectory, cacheRoot] + SandboxPolicy.dataFolders + policy.readable
-        sandbox = SandboxState(readable: roots.compactMap(LuaHost.resolve))
+        state(SandboxState.self).readable = roots.compactMap(LuaHost.resolve)
         let lua = Lua(L)
         _ = lua.getGlobal("lesion")
         lua.push(LuaHost.guardFactory as LuaFunction)
@@ -98,10 +98,10 @@ extension LuaHost {
 
     /// Throws when the sandbox (if any) does not let `function` read or write `path`.
     func checkAccess(_ path: String, _ access: FileAccess, _ function: String) throws {
-        guard let sandbox else { return }
+        guard let readable = state(SandboxState.self).readable else { return }
         let run = runDirectory()
         if let r = LuaHost.resolve(path) {
-            let allowed = access == .write ? [LuaHost.resolve(run)].compactMap { $0 } : sandbox.readable + [LuaHost.resolve(run)].compactMap { $0 }
+            let allowed = access == .write ? [LuaHost.resolve(run)].compactMap { $0 } : readable + [LuaHost.resolve(run)].compactMap { $0 }
             if allowed.contains(where: { r == $0 || r.hasPrefix($0 == "/" ? "/" : $0 + "/") }) { return }
         }
         switch access {

@@ -9,11 +9,48 @@ extension Tensor: LuaBindable {
     public static var typeName: String { "tensor" }
 }
 
+/// Bytes and number of tensors held by one Lua state's userdata. Lua's collector sees only the
+/// small userdata, so a full collection is forced when these bytes grow past `gcThreshold`,
+/// which is then reset to twice what survived.
+final class TensorAccount: HostState {
+    var bytes = 0
+    var count = 0
+    var gcThreshold = TensorAccount.minimumGCThreshold
+    static let minimumGCThreshold = 16 << 20
+
+    func pushed(_ t: Tensor, in L: OpaquePointer) {
+        bytes += t.count * MemoryLayout<Float>.stride
+        count += 1
+        if bytes > gcThreshold {
+            _ = lesion_gc_collect(L)
+            gcThreshold = max(TensorAccount.minimumGCThreshold, 2 * bytes)
+        }
+    }
+
+    func collected(_ t: Tensor) {
+        bytes -= t.count * MemoryLayout<Float>.stride
+        count -= 1
+    }
+}
+
+/// Random calls without a seed draw successive streams of the state's default seed
+/// (tensor.manual_seed; the notebook records it).
+final class RandomDefaults: HostState {
+    var seed: UInt64 = 0
+    var calls: UInt64 = 0
+
+    /// The next unseeded call's number.
+    func next() -> UInt64 {
+        calls += 1
+        return calls
+    }
+}
+
 extension Lua {
     /// Pushes a tensor and lets the host account for its memory.
     public func push(tensor t: Tensor) {
         push(t)
-        LuaHost.from(L).noteTensorPushed(bytes: t.count * MemoryLayout<Float>.stride)
+        LuaHost.from(L).state(TensorAccount.self).pushed(t, in: L)
     }
 
     public func tensor(_ i: Int32) throws -> Tensor { try check(i, Tensor.self) }
@@ -143,9 +180,8 @@ enum TensorBinding {
     /// stream of the host's default seed (tensor.manual_seed), so a script is reproducible.
     static func stream(_ lua: Lua, _ opts: Options) throws -> RandomStream {
         if let s = try opts.seed() { return RandomStream(seed: s) }
-        let host = LuaHost.from(lua.L)
-        host.randomCalls += 1
-        return RandomStream(seed: host.defaultSeed, stream: host.randomCalls)
+        let random = LuaHost.from(lua.L).state(RandomDefaults.self)
+        return RandomStream(seed: random.seed, stream: random.next())
     }
 
     static let randn: LuaFunction = { L in
@@ -177,9 +213,9 @@ enum TensorBinding {
         Lua.bind(L, "tensor.manual_seed") { lua in
             let s = try lua.integer(1)
             guard s >= 0 else { throw LuaArgError(1, "seed must be a non-negative integer, got \(s)") }
-            let host = LuaHost.from(lua.L)
-            host.defaultSeed = UInt64(s)
-            host.randomCalls = 0
+            let random = LuaHost.from(lua.L).state(RandomDefaults.self)
+            random.seed = UInt64(s)
+            random.calls = 0
             return 0
         }
     }
@@ -350,9 +386,8 @@ enum TensorBinding {
             if let s = try opts.seed() {
                 seed = s
             } else {
-                let host = LuaHost.from(lua.L)
-                host.randomCalls += 1
-                seed = host.defaultSeed &+ host.randomCalls &* 0x9E37_79B9_7F4A_7C15
+                let random = LuaHost.from(lua.L).state(RandomDefaults.self)
+                seed = random.seed &+ random.next() &* 0x9E37_79B9_7F4A_7C15
             }
             lua.push(tensor: try Tensor.randomRotation(n, seed: seed))
             return 1
@@ -369,16 +404,15 @@ enum TensorBinding {
         }
     }
 
-    /// tensor.memory(): {bytes =, tensors =} held by live tensor storage in this process.
     /// tensor.memory(): `bytes` and `tensors` held by this state's tensor userdata (a view
     /// counts its elements again), and `process_bytes` held by all tensors of the process.
     static let memory: LuaFunction = { L in
         Lua.bind(L, "tensor.memory") { lua in
-            let host = LuaHost.from(lua.L)
+            let account = LuaHost.from(lua.L).state(TensorAccount.self)
             lua.newTable(record: 3)
-            lua.push(host.tensorBytes)
+            lua.push(account.bytes)
             lua.setField(-2, "bytes")
-            lua.push(host.tensorCount)
+            lua.push(account.count)
             lua.setField(-2, "tensors")
             lua.push(Tensor.liveBytes)
             lua.setField(-2, "process_bytes")
@@ -389,7 +423,7 @@ enum TensorBinding {
     /// __gc of tensors: releases the tensor and takes its bytes off the host's account.
     static let gc: LuaFunction = { L in
         if let t = Lua.takeUserdata(L!) as? Tensor {
-            LuaHost.from(L!).noteTensorCollected(bytes: t.count * MemoryLayout<Float>.stride)
+            LuaHost.from(L!).state(TensorAccount.self).collected(t)
         }
         return 0
     }

@@ -78,7 +78,63 @@ public final class DiskCache: Sendable {
         try Safetensors.write(path: p, tensors.map { ($0.0, .f32($0.1)) }, metadata: meta)
     }
 
-    // MARK: - claims: one computation of an entry among processes sharing the cache
+    // MARK: - one computation of an entry among processes sharing the cache
+
+    /// What `fetchOrCompute` met on its way.
+    public enum Event {
+        /// A usable entry, after this many seconds (of waiting, when another process made it).
+        case hit(seconds: Double)
+        /// An entry that could not be used: why (nil: it read but did not decode); it is recomputed.
+        case corrupt(String?)
+        /// Another process holds the claim; this one waits for its entry.
+        case waiting(owner: String)
+        /// Computed and stored here, in this many seconds.
+        case computed(seconds: Double)
+    }
+
+    /// The value of `key`: an entry that `decode`s, else computed once among the processes
+    /// sharing this cache. This process claims the entry and runs `compute` then `store`, or,
+    /// when another live process holds the claim, waits for its entry (taking the claim over
+    /// if that process dies). A cache where no claim can be made is computed without one.
+    public func fetchOrCompute<T>(_ key: String, decode: (Entry) -> T?, compute: () throws -> T,
+                                  store: (T) throws -> Void, event: (Event) -> Void) throws -> T {
+        let started = Date()
+        switch load(key) {
+        case .hit(let e):
+            if let v = decode(e) { event(.hit(seconds: Date().timeIntervalSince(started))); return v }
+            event(.corrupt(nil))
+        case .corrupt(let why):
+            event(.corrupt(why))
+        case .miss:
+            break
+        }
+        var claimed: Claim?
+        var waited = false
+        claiming: while true {
+            switch claim(key) {
+            case .claimed(let c):
+                claimed = c
+                break claiming
+            case .unavailable:
+                break claiming
+            case .held(let owner):
+                if !waited { event(.waiting(owner: owner)); waited = true }
+                usleep(200_000)
+                if case .hit(let e) = load(key), let v = decode(e) {
+                    event(.hit(seconds: Date().timeIntervalSince(started)))
+                    return v
+                }
+            }
+        }
+        defer { if let claimed { release(claimed) } }
+        let v = try compute()
+        let seconds = Date().timeIntervalSince(started)
+        try store(v)
+        event(.computed(seconds: seconds))
+        return v
+    }
+
+    // MARK: - claims
 
     /// A claim on an entry: this process computes it; others wait for the entry.
     public struct Claim {

@@ -322,6 +322,46 @@ func sampleRecord() -> RunRecord {
         #expect(wins.value == 1)
     }
 
+    /// fetchOrCompute: threads asking for one key at once compute it once (the others wait for
+    /// the claim's owner and read its entry); an entry that does not decode is recomputed.
+    @Test func fetchOrComputeComputesOnce() throws {
+        let c = DiskCache(root: CacheTests.tempRoot())
+        defer { try? FileManager.default.removeItem(atPath: c.root) }
+        let computed = ManagedAtomicCounter(), hits = ManagedAtomicCounter(), waits = ManagedAtomicCounter()
+        @Sendable func value() throws -> Double {
+            try c.fetchOrCompute("k", decode: { $0.value["v"]?.number }, compute: {
+                computed.increment()
+                usleep(300_000)                 // long enough for the others to find the claim held
+                return 42
+            }, store: { v in
+                try c.store("k", label: "k", value: .object([("v", .number(v))]), tensors: [])
+            }, event: { e in
+                switch e {
+                case .hit: hits.increment()
+                case .waiting: waits.increment()
+                default: break
+                }
+            })
+        }
+        let results = UnsafeMutablePointer<Double>.allocate(capacity: 4)
+        defer { results.deallocate() }
+        let done = DispatchGroup()
+        nonisolated(unsafe) let out = results
+        for i in 0..<4 {       // four threads of their own (Dispatch would run two at a time here)
+            done.enter()
+            Thread { out[i] = (try? value()) ?? -1; done.leave() }.start()
+        }
+        done.wait()
+        #expect((0..<4).allSatisfy { results[$0] == 42 })
+        #expect(computed.value == 1 && hits.value == 3 && waits.value == 3, "computed \(computed.value), hits \(hits.value), waits \(waits.value)")
+        #expect(try value() == 42 && computed.value == 1 && hits.value == 4)
+        var corrupt: [String?] = []
+        let again = try c.fetchOrCompute("k", decode: { _ in Double?.none }, compute: { 7.0 }, store: { _ in }) { e in
+            if case .corrupt(let why) = e { corrupt.append(why) }
+        }
+        #expect(again == 7 && corrupt.count == 1 && corrupt[0] == nil)
+    }
+
     @Test func storeAndLoad() throws {
         let c = DiskCache(root: CacheTests.tempRoot())
         defer { try? FileManager.default.removeItem(atPath: c.root) }

@@ -13,8 +13,8 @@ import Notebook
 final class CacheLog: HostState {
     /// Every lookup: (call, "hit" | "miss" | "corrupt").
     var lookups: [(String, String)] = []
-    /// Content hashes of data sets' sources (kept with the source they describe).
-    var datasetHashes: [ObjectIdentifier: (AnyObject, String)] = [:]
+    /// Data sets' identities, each source hashed once.
+    let datasets = DatasetIdentities()
 }
 
 enum CacheBinding {
@@ -151,49 +151,13 @@ extension LuaHost {
 
     // MARK: - identities
 
-    /// A data set's identity: the contents of its images and labels, class names, and the view.
+    /// A data set's identity (LesionNN's DatasetIdentities), noted in the run's manifest.
     func identity(of d: Dataset) -> String {
-        let base: String
-        let log = state(CacheLog.self)
-        if let (s, h) = log.datasetHashes[ObjectIdentifier(d.source)], s === d.source {
-            base = h
-        } else {
-            // A source read from files names them (paths, sizes, times); one in memory is hashed.
-            let a: String
-            if let text = d.source.identity {
-                a = String(Array(text.utf8).withUnsafeBytes { XXH64.hash($0, seed: 1) }, radix: 16)
-            } else if let t = d.images {
-                a = String(XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 1), radix: 16)
-            } else {
-                a = "?"
-            }
-            let l = d.labels.withUnsafeBytes { XXH64.hash($0, seed: 3) }
-            base = "\([d.source.count] + d.sampleShape)|\(a)|\(String(l, radix: 16))|\(d.classNames.joined(separator: ","))"
-            log.datasetHashes[ObjectIdentifier(d.source)] = (d.source, base)
-        }
-        let view = d.indices.withUnsafeBytes { XXH64.hash($0, seed: 4) }
-        let id = String(SHA256.hex(base + "|\(d.count)|" + String(view, radix: 16)).prefix(16))
+        let id = state(CacheLog.self).datasets.identity(of: d)
         if let r = record, !r.datasets.contains(where: { $0.0 == d.name }) {
             r.datasets.append((d.name, .object([("identity", .string(id)), ("samples", .number(Double(d.count))), ("classes", .number(Double(d.numClasses)))])))
         }
         return id
-    }
-
-    /// A model's identity: architecture, every weight and buffer, mode and dropout state; nil
-    /// when it holds a Lambda (whose Lua function cannot be identified).
-    func identity(of m: Sequential) -> String? {
-        var text = "seed \(m.seed) input \(m.inputShape ?? []) training \(m.training) noise \(m.noiseSeed),\(m.noiseCounter)\n"
-        for (i, l) in m.layers.enumerated() {
-            if l is Lambda { return nil }
-            text += l.name + " " + l.summary + " <- \(m.inputs[i])"
-            if let bn = l as? BatchNorm { text += " tracked \(bn.batchesTracked)" }
-            for (n, t) in l.parameters.map({ ($0.name, $0.value) }) + l.buffers {
-                let h = XXH64.hash(UnsafeRawBufferPointer(start: t.data, count: t.count * 4), seed: 5)
-                text += " \(n)\(t.shape)=\(String(h, radix: 16))"
-            }
-            text += "\n"
-        }
-        return SHA256.hex(text)
     }
 }
 
@@ -221,7 +185,7 @@ extension Lua {
                 return "T\(t.shape)\(String(h, radix: 16))"
             }
             if let m = test(i, Sequential.self) {
-                guard let id = host.identity(of: m) else { throw LuaArgError(arg, "a model with a Lambda layer cannot be part of a cache key") }
+                guard let id = m.contentIdentity else { throw LuaArgError(arg, "a model with a Lambda layer cannot be part of a cache key") }
                 return "M" + id
             }
             if let d = test(i, Dataset.self) { return "D" + host.identity(of: d) }

@@ -236,7 +236,7 @@ enum ModelBinding {
             let host = LuaHost.from(lua.L)
             // Cached by the model before training (architecture, weights, seed), the data and
             // every option that changes the result; the value is the history and the trained model.
-            guard host.cacheEnabled, let before = host.identity(of: m) else {
+            guard host.cacheEnabled, let before = m.contentIdentity else {
                 try train(lua, m, data, f, show)
                 return 1
             }
@@ -297,7 +297,7 @@ enum ModelBinding {
                 return 1
             }
             let host = LuaHost.from(lua.L)
-            guard let id = host.identity(of: m) else { return try compute() }
+            guard let id = m.contentIdentity else { return try compute() }
             return try host.cached(lua, label: "m:evaluate", keyText: "m:evaluate\n\(id)\n\(host.identity(of: data))", compute: compute)
         }
     }
@@ -325,7 +325,7 @@ enum ModelBinding {
                     lua.push(tensor: try lua.about(2) { () throws(TensorError) in try m.activations(ds, layer: k, batch: batch) })
                     return 1
                 }
-                guard let id = host.identity(of: m) else { return try compute() }
+                guard let id = m.contentIdentity else { return try compute() }
                 return try host.cached(lua, label: "m:activations(\(m.layers[k].name))",
                                        keyText: "m:activations\n\(id)\n\(host.identity(of: ds))\n\(m.layers[k].name)", compute: compute)
             } else {

@@ -1,6 +1,7 @@
 // The record of one notebook run: its cells with their outputs and timings, parameters, values
 // and tables, and what the manifest names (versions, seeds, data sets, threads).
 import Foundation
+import LesionTensor
 
 public struct Table: Sendable {
     public var columns: [String]

@@ -4,6 +4,7 @@
 // that lets only its own inline scripts run (by hash), images only from data: URLs, and nothing
 // load from elsewhere.
 import Foundation
+import LesionTensor
 
 extension HTML {
     /// Markdown as HTML, with raw HTML outside code shown as text and unsafe link targets removed.

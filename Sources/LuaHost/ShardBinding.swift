@@ -4,8 +4,8 @@
 // A call is cut into P parts whatever the number of shards. A plain run whose cache holds
 // nothing of the call computes it in one piece and stores the whole result. Otherwise (a shard,
 // or a run that finds parts already there) it works part by part: it loads the parts present,
-// computes its own share first (claiming each part, so no two processes compute one), then
-// takes parts nobody has claimed, waits for parts that living processes hold, and assembles.
+// fills in the rest with Notebook's `DiskCache.fillParts` (its own share first, each part
+// claimed so no two processes compute one, then parts nobody holds), and assembles.
 // Every shard therefore ends with the whole result and goes on with the script; the parts are
 // bit-identical however they were grouped (each unit's counts do not depend on which units
 // share a call: tested in SweepTests and GraphSweepTests), so the assembled result equals the
@@ -133,71 +133,40 @@ extension LuaHost {
         let partKeys = (0..<parts).map { cacheKey(keyText + "\npart \($0 + 1) of \(parts)") }
         lua.newTable(array: Int32(parts))
         let table = lua.top
-        var have = Set<Int>()
         /// Loads part p into the table, if its entry is there.
         func load(_ p: Int) -> Bool {
             guard case .hit(let e) = diskCache.load(partKeys[p]) else { return false }
             let top = lua.top
             guard pushValues(lua, e) == 1, lua.type(-1) == LUA_TTABLE else { lua_settop(lua.L, top); return false }
             lua.setIndex(table, p + 1)
-            have.insert(p)
             return true
         }
-        for p in 0..<parts { _ = load(p) }
+        var have = Set((0..<parts).filter(load))
         let anyHeld = (0..<parts).contains { !have.contains($0) && diskCache.isClaimed(partKeys[$0]) }
         if shard == nil && have.isEmpty && !anyHeld {
             // Nothing of this call is in the cache and no shard is at it: one piece, one entry.
             lua.pop()
             return try cached(lua, label: label, keyText: keyText) { try call.computeWhole() }
         }
-        var missing = (0..<parts).filter { !have.contains($0) }
-        if shard == nil && !have.isEmpty && !missing.isEmpty {
+        if shard == nil && !have.isEmpty && have.count < parts {
+            let missing = (0..<parts).filter { !have.contains($0) }
             FileHandle.standardError.write(Data("lesion: \(label): \(have.count) of \(parts) parts are in the cache; computing part\(missing.count == 1 ? "" : "s") \(Shard.describe(missing))\n".utf8))
         }
-        // This shard's own share first; then parts nobody holds, a 1/N slice at a time, from the
-        // end of its share on (so shards that steal do not all start at part 1).
-        let share = shard?.share(of: parts) ?? 0..<0, shards = shard?.count ?? 1
-        var ownShare = true
-        var computed: [Int] = []
-        var waiting = false
-        while !missing.isEmpty {
-            let tries = ownShare ? missing.filter(share.contains)
-                : missing.filter { $0 >= share.lowerBound } + missing.filter { $0 < share.lowerBound }
-            let want = ownShare ? tries.count : (missing.count + shards - 1) / shards
-            var batch: [Int] = [], claims: [DiskCache.Claim] = []
-            defer { for c in claims { diskCache.release(c) } }
-            for p in tries where batch.count < want {
-                switch diskCache.claim(partKeys[p]) {
-                case .claimed(let c):
-                    // Another process may have stored it between our look and our claim.
-                    if load(p) { diskCache.release(c) } else { batch.append(p); claims.append(c) }
-                case .unavailable: batch.append(p)
-                case .held: continue
-                }
-            }
-            if !batch.isEmpty {
+        let computed = try diskCache.fillParts(
+            keys: partKeys, have: &have, share: shard?.share(of: parts) ?? 0..<0, shards: shard?.count ?? 1,
+            load: load,
+            compute: { batch in
                 let r = try call.compute(batch)
                 for p in batch {
                     lua_rawgeti(lua.L, r, lua_Integer(p + 1))
                     try storeTop(lua, 1, key: partKeys[p], label: "\(label) part \(p + 1) of \(parts)")
                     lua.setIndex(table, p + 1)
-                    have.insert(p)
                 }
                 lua.pop()
-                computed += batch
-            } else if !ownShare {
-                // Every missing part is held by a living process: wait for it (a dead owner's
-                // claim is taken over by claim() on a later round).
-                if !waiting {
-                    FileHandle.standardError.write(Data("lesion: \(label): waiting for part\(missing.count == 1 ? "" : "s") \(Shard.describe(missing)) of \(parts), computed by other processes\n".utf8))
-                    waiting = true
-                }
-                usleep(200_000)
-                for p in missing { _ = load(p) }
-            }
-            ownShare = false
-            missing = missing.filter { !have.contains($0) }
-        }
+            },
+            waiting: { missing in
+                FileHandle.standardError.write(Data("lesion: \(label): waiting for part\(missing.count == 1 ? "" : "s") \(Shard.describe(missing)) of \(parts), computed by other processes\n".utf8))
+            })
         let n = try call.assemble(table)
         try storeTop(lua, n, key: key, label: label)
         noteCache(label, key, computed.isEmpty ? "assembled" : "computed parts \(Shard.describe(computed)) of \(parts)",

@@ -362,6 +362,57 @@ func sampleRecord() -> RunRecord {
         #expect(again == 7 && corrupt.count == 1 && corrupt[0] == nil)
     }
 
+    /// fillParts: three shards filling one call's 12 parts at once compute each part once and
+    /// each end with all of them; a shard alone takes the others' parts after its own; parts
+    /// already stored are loaded, not computed.
+    @Test func fillPartsComputesEachPartOnce() throws {
+        let c = DiskCache(root: CacheTests.tempRoot())
+        defer { try? FileManager.default.removeItem(atPath: c.root) }
+        let keys = (0..<12).map { "part\($0)" }
+        let counts = UnsafeMutablePointer<ManagedAtomicCounter>.allocate(capacity: 12)
+        counts.initialize(from: (0..<12).map { _ in ManagedAtomicCounter() }, count: 12)
+        defer { counts.deinitialize(count: 12); counts.deallocate() }
+        nonisolated(unsafe) let shared = counts
+        @Sendable func fill(_ shard: Shard) throws -> (have: Set<Int>, computed: [Int]) {
+            var have = Set<Int>()
+            let computed = try c.fillParts(keys: keys, have: &have, share: shard.share(of: 12), shards: shard.count,
+                                           load: { p in if case .hit = c.load(keys[p]) { return true } else { return false } },
+                                           compute: { batch in
+                                               for p in batch {
+                                                   shared[p].increment()
+                                                   usleep(20_000)
+                                                   try c.store(keys[p], label: "p", value: .number(Double(p)), tensors: [])
+                                               }
+                                           }, waiting: { _ in })
+            return (have, computed)
+        }
+        let results = UnsafeMutablePointer<(Set<Int>, [Int])>.allocate(capacity: 3)
+        results.initialize(repeating: ([], []), count: 3)
+        defer { results.deinitialize(count: 3); results.deallocate() }
+        nonisolated(unsafe) let out = results
+        let done = DispatchGroup()
+        for i in 0..<3 {
+            done.enter()
+            Thread { out[i] = (try? fill(try Shard(index: i + 1, count: 3))) ?? ([], []); done.leave() }.start()
+        }
+        done.wait()
+        #expect((0..<12).allSatisfy { counts[$0].value == 1 }, "\((0..<12).map { counts[$0].value })")
+        for i in 0..<3 {
+            #expect(results[i].0 == Set(0..<12), "shard \(i + 1) ends with every part")
+            #expect(Set(results[i].1).isSuperset(of: try Shard(index: i + 1, count: 3).share(of: 12)), "shard \(i + 1) computed its own share")
+        }
+        // Everything stored: nothing to compute.
+        #expect(try fill(try Shard(index: 2, count: 3)).computed.isEmpty)
+        // A shard alone: its share first, then the rest.
+        let alone = DiskCache(root: CacheTests.tempRoot())
+        defer { try? FileManager.default.removeItem(atPath: alone.root) }
+        var have: Set<Int> = [0]
+        let order = try alone.fillParts(keys: keys, have: &have, share: 4..<8, shards: 3, load: { _ in false },
+                                        compute: { _ in }, waiting: { _ in })
+        #expect(have == Set(0..<12))
+        #expect(Array(order.prefix(4)) == [4, 5, 6, 7] && Set(order) == Set(1..<12), "\(order)")
+    }
+
     @Test func storeAndLoad() throws {
         let c = DiskCache(root: CacheTests.tempRoot())
         defer { try? FileManager.default.removeItem(atPath: c.root) }

@@ -37,8 +37,19 @@ final class WorkerPool: @unchecked Sendable {
     /// Guarded by `busy`.
     private var started = 0
 
-    /// Polls of `generation` before a worker sleeps (about 0.2-0.5 ms).
-    static let spins = 20_000
+    /// How long a worker polls for the next loop before it sleeps: 200 microseconds by default
+    /// (LESION_POOL_SPIN_US sets it). A training step's loops follow each other within tens of
+    /// microseconds; an idle process spins this long once, then sleeps.
+    static let spinNanoseconds: UInt64 = {
+        let us = ProcessInfo.processInfo.environment["LESION_POOL_SPIN_US"].flatMap { UInt64($0) } ?? 200
+        return min(us, 1_000_000) * 1000
+    }()
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
 
     private init() {
         job.initialize(to: Job())
@@ -98,11 +109,15 @@ final class WorkerPool: @unchecked Sendable {
         var seen = generation.load(ordering: .sequentiallyConsistent) & ~1
         while true {
             var polls = 0
+            var since: UInt64 = 0
             while true {
                 let g = generation.load(ordering: .acquiring)
                 if g != seen && g & 1 == 0 { break }
                 polls += 1
-                if polls >= WorkerPool.spins {
+                guard polls & 1023 == 0 else { continue }
+                let t = WorkerPool.now()
+                if since == 0 { since = t }
+                if t - since >= WorkerPool.spinNanoseconds {
                     pthread_mutex_lock(mutex)
                     sleepers += 1
                     while true {
@@ -112,7 +127,7 @@ final class WorkerPool: @unchecked Sendable {
                     }
                     sleepers -= 1
                     pthread_mutex_unlock(mutex)
-                    polls = 0
+                    since = 0
                 }
             }
             inside.add(1, ordering: .sequentiallyConsistent)

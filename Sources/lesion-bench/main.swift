@@ -167,13 +167,14 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
         note("eval time per layer, per mille: " + m.layers.enumerated().map { String(format: "%@ %.0f", $1.name, m.profile!.forward[$0] / total * 1000) }.joined(separator: ", "))
         m.profile = nil
     }
+    // Both models train on the same 6,400 images with the same options (the ResNet at lr 0.05);
     // LESION_BENCH_TRAIN=fashionnet or resnet measures one model alone.
+    var o = FitOptions()
+    o.batch = 64; o.lr = 0.01; o.momentum = 0.9; o.weightDecay = 5e-4; o.seed = 1
+    let sub = try train.subset(Array(0..<6400))
     if wanted("train") && selected("LESION_BENCH_TRAIN", "fashionnet") {
         note("train ...")
         let m = try fashionNet(bn: false)
-        var o = FitOptions()
-        o.batch = 64; o.lr = 0.01; o.momentum = 0.9; o.weightDecay = 5e-4; o.seed = 1
-        let sub = try train.subset(Array(0..<6400))
         _ = try m.fit(try train.subset(Array(0..<640)), o)
         m.profile = (Array(repeating: 0, count: m.layers.count), Array(repeating: 0, count: m.layers.count))
         let t0 = now()
@@ -194,9 +195,6 @@ if wanted("eval") || wanted("train") || wanted("sweep") {
         results.append(("train_bn_images_per_s", 6400 / (now() - t1)))
     }
     if wanted("train") {
-        var o = FitOptions()
-        o.batch = 64; o.momentum = 0.9; o.weightDecay = 5e-4; o.seed = 1
-        let sub = try train.subset(Array(0..<6400))
         // The small ResNet-18 of examples/resnet.lua (width 8, 3x3 stem), built by the Lua builder.
         if selected("LESION_BENCH_TRAIN", "resnet") {
             let r = try LuaHost().model("models.resnet18{width = 8, small_input = true, input = {1, 28, 28}, num_classes = 10}")
